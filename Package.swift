@@ -1,0 +1,83 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Layout (../shared/STYLE.md): a pure library for the decisions, one thin Swift
+// wrapper target over the C libraries, an engine that does the kernel I/O, and
+// thin executables. Nothing but FlavourPlatform imports a C module.
+let package = Package(
+    name: "driver-flavour",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "flavourd", targets: ["flavourd"]),
+        .executable(name: "flavourctl", targets: ["flavourctl"]),
+        .executable(name: "flavour-bench", targets: ["flavour-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // C libraries, each wrapped once in FlavourPlatform.
+        .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CKmod", pkgConfig: "libkmod", providers: [.apt(["libkmod-dev"])]),
+        // Fixed-arity C shims for what Swift cannot call (va_list callbacks).
+        .target(name: "CFlavourShim", dependencies: ["CKmod"]),
+
+        // Pure: PCI addresses, modaliases, alias patterns, the match table, config, the decision.
+        .target(name: "FlavourCore"),
+        // Swift types over libudev, libsystemd (journal, notify) and libkmod.
+        .target(
+            name: "FlavourPlatform",
+            dependencies: [
+                "CUdev", "CSystemd", "CKmod", "CFlavourShim",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Kernel I/O: sysfs, PCI devices, module loading, the binder.
+        .target(
+            name: "FlavourEngine",
+            dependencies: [
+                "FlavourCore", "FlavourPlatform",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A simulated kernel behind a temporary sysfs tree, for tests and benchmarks.
+        .target(name: "FlavourTestKernel", dependencies: ["FlavourCore", "FlavourEngine"]),
+        // The daemon's services: event intake, scheduling, outcomes.
+        .target(
+            name: "FlavourDaemon",
+            dependencies: [
+                "FlavourCore", "FlavourEngine", "FlavourPlatform",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // flavourctl's command tree, as a library so tests can run it in-process.
+        .target(
+            name: "FlavourCLI",
+            dependencies: [
+                "FlavourCore", "FlavourEngine", "FlavourDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "flavourd", dependencies: ["FlavourDaemon", "FlavourPlatform", "FlavourEngine",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+        .executableTarget(name: "flavourctl", dependencies: ["FlavourCLI"]),
+        .executableTarget(
+            name: "flavour-bench",
+            dependencies: ["FlavourCore", "FlavourEngine", "FlavourTestKernel", "FlavourDaemon", "FlavourPlatform"]
+        ),
+
+        .testTarget(name: "FlavourCoreTests", dependencies: ["FlavourCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "FlavourPlatformTests", dependencies: ["FlavourPlatform", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "FlavourEngineTests", dependencies: ["FlavourEngine", "FlavourTestKernel", "FlavourCore"]),
+        .testTarget(name: "FlavourDaemonTests", dependencies: ["FlavourDaemon", "FlavourTestKernel", "FlavourEngine", "FlavourCore"]),
+        .testTarget(name: "FlavourCLITests", dependencies: ["FlavourCLI", "FlavourTestKernel", "FlavourEngine"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
