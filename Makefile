@@ -1,0 +1,53 @@
+# driver-flavour: build, install, test, demo.
+#   make build                              release binaries (static Swift stdlib)
+#   make install DESTDIR=/tmp/root PREFIX=/usr
+#   make test                               the whole suite (scripts/test)
+#   make vm-test                            only the real-kernel suite in a QEMU guest
+#   make demo                               boots a guest and walks through the tool
+# SCRATCH selects swift's build dir (the VM scripts build in their own, .build/vm/swift).
+
+SWIFT      ?= swift
+SCRATCH    ?= .build
+SWIFTFLAGS ?= -c release --static-swift-stdlib
+DESTDIR    ?=
+PREFIX     ?= /usr
+SBINDIR    ?= $(PREFIX)/sbin
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+# Debian's systemd 252 and udev read both /lib and /usr/lib; /usr/lib is the merged-/usr path.
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+UDEVRULESDIR ?= $(PREFIX)/lib/udev/rules.d
+SYSCONFDIR ?= /etc
+
+UNITS := $(wildcard systemd/*.service systemd/*.socket systemd/*.path)
+RULES := $(wildcard udev-rules/*.rules)
+MANS  := $(wildcard docs/*.1 docs/*.5 docs/*.8)
+
+.PHONY: all build install test vm-test demo vm-clean
+
+all: build
+
+build:
+	$(SWIFT) build $(SWIFTFLAGS) --scratch-path $(SCRATCH) --product flavourd
+	$(SWIFT) build $(SWIFTFLAGS) --scratch-path $(SCRATCH) --product flavourctl
+
+install: build
+	bin=$$($(SWIFT) build $(SWIFTFLAGS) --scratch-path $(SCRATCH) --show-bin-path) && \
+	install -D -m 755 "$$bin/flavourd" "$(DESTDIR)$(SBINDIR)/flavourd" && \
+	install -D -m 755 "$$bin/flavourctl" "$(DESTDIR)$(BINDIR)/flavourctl"
+	install -d -m 755 "$(DESTDIR)$(SYSCONFDIR)/driver-flavour.d"
+	$(if $(UNITS),install -D -m 644 -t "$(DESTDIR)$(UNITDIR)" $(UNITS))
+	$(if $(RULES),install -D -m 644 -t "$(DESTDIR)$(UDEVRULESDIR)" $(RULES))
+	$(foreach m,$(MANS),install -D -m 644 $(m) "$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))";)
+
+test:
+	scripts/test
+
+vm-test:
+	scripts/vm/test
+
+demo:
+	scripts/demo
+
+vm-clean:
+	rm -rf .build/vm

@@ -1,0 +1,49 @@
+# shellcheck shell=bash
+# Shared helpers for the scripts under scripts/vm/. Source it; do not run it.
+# Everything these scripts build lives under .build/vm/ (ignored by git).
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+VM_BUILD="${VM_BUILD:-$REPO_ROOT/.build/vm}"
+KERNEL_CACHE="$VM_BUILD/kernel"
+# Debian's kernel series the guest runs (VM-TESTING.md).
+KERNEL_SERIES=6.12
+
+# step CAPTION: prints a caption for the next step of a script.
+step() {
+    printf '==> %s\n' "$*" >&2
+}
+
+# die MESSAGE: prints MESSAGE and exits non-zero.
+die() {
+    printf 'error: %s\n' "$*" >&2
+    exit 1
+}
+
+# apt_lists_ready: true when apt knows the kernel meta package (no update needed).
+apt_lists_ready() {
+    apt-cache show "linux-headers-$KERNEL_SERIES-amd64" >/dev/null 2>&1
+}
+
+# apt_get ARGS...: apt-get, non-interactive, waiting for a dpkg lock held by someone else.
+apt_get() {
+    DEBIAN_FRONTEND=noninteractive apt-get -q -y -o DPkg::Lock::Timeout=300 "$@"
+}
+
+# kernel_abi: Debian's current ABI of the series, e.g. 6.12.117+deb12-amd64.
+# An already unpacked ABI is used when apt cannot tell (offline reruns).
+kernel_abi() {
+    local abi
+    abi=$(apt-cache depends "linux-headers-$KERNEL_SERIES-amd64" 2>/dev/null |
+        sed -n 's/^ *Depends: linux-headers-\(.*-amd64\)$/\1/p' | head -n1)
+    if [[ -z "$abi" ]]; then
+        abi=$(find "$KERNEL_CACHE" -mindepth 2 -maxdepth 2 -name .complete -printf '%h\n' 2>/dev/null |
+            xargs -r -n1 basename | sort -V | tail -n1)
+    fi
+    [[ -n "$abi" ]] || die "cannot find the ABI of linux-headers-$KERNEL_SERIES-amd64 (apt-get update?)"
+    printf '%s\n' "$abi"
+}
+
+# kernel_dir ABI: where that ABI's packages are unpacked.
+kernel_dir() {
+    printf '%s/%s\n' "$KERNEL_CACHE" "$1"
+}
