@@ -1,0 +1,66 @@
+import Testing
+@testable import FlavourCore
+
+@Suite struct ConfigTests {
+    @Test func parsesEveryDirective() throws {
+        let config = try FlavourConfig.parse(files: [
+            ("10-site.conf", """
+                # Mellanox VFs go to the migration-capable driver
+                flavour vfio-plain - vfio_pci
+                variant vfio vfio_pci:v000015B3d0000101E* mlx5_vfio_pci   # comment after
+                deny vfio vfio_pci:v00001AF4d00001041* virtio-vfio-pci
+                request vfio 0000:3B:00.*
+                request vfio-plain pci:v000015B3d0000101E*
+                """),
+        ])
+        #expect(config.flavour(named: "vfio-plain")?.aliasPrefix == nil)
+        #expect(config.flavour(named: "vfio-plain")?.keyPrefix == "pci")
+        #expect(config.variants.map(\.module.rawValue) == ["mlx5_vfio_pci"])
+        #expect(config.variants[0].source.description == "10-site.conf:3")
+        #expect(config.denies.map(\.module.rawValue) == ["virtio_vfio_pci"])
+        #expect(config.requests.map(\.selector.description) == ["0000:3b:00.*", "pci:v000015B3d0000101E*"])
+        #expect(config.aliasPrefixes == ["vfio_pci"])
+    }
+
+    @Test func rulesMayNameFlavoursDefinedInALaterFile() throws {
+        let config = try FlavourConfig.parse(files: [
+            ("10-a.conf", "request later 0000:00:01.0"),
+            ("20-b.conf", "flavour later vfio_pci vfio_pci"),
+        ])
+        #expect(config.requests.count == 1)
+    }
+
+    @Test(arguments: [
+        ("frobnicate x", 1, "unknown directive 'frobnicate'"),
+        ("variant vfio vfio_pci:v*", 1, "'variant' takes 3 arguments"),
+        ("variant nosuch vfio_pci:v* m", 1, "unknown flavour 'nosuch'"),
+        ("variant vfio pci:v00001AF4* m", 1, "must start with 'vfio_pci:'"),
+        ("deny vfio nocolon m", 1, "is not an alias pattern"),
+        ("variant vfio vfio_pci:v* bad/module", 1, "is not a module name"),
+        ("flavour vfio vfio_pci vfio_pci", 1, "already defined"),
+        ("flavour none - vfio_pci", 1, "'none' is not a flavour"),
+        ("flavour UPPER - vfio_pci", 1, "is not a flavour name"),
+        ("flavour x bad/prefix vfio_pci", 1, "is not an alias prefix"),
+        ("request vfio /etc/passwd", 1, "is not a selector"),
+        ("request vfio 0000:00:01.0 extra", 1, "'request' takes 2 arguments"),
+        ("\n\n   frob", 3, "unknown directive"),
+    ])
+    func malformedLinesNameFileAndLine(text: String, line: Int, message: String) {
+        do {
+            _ = try FlavourConfig.parse(files: [("bad.conf", text)])
+            Issue.record("accepted: \(text)")
+        } catch {
+            #expect(error.problems.count == 1)
+            #expect(error.problems[0].file == "bad.conf")
+            #expect(error.problems[0].line == line)
+            #expect(error.description.contains(message), "\(error.description)")
+        }
+    }
+
+    @Test func reportsEveryBadLineAtOnce() {
+        #expect(throws: ConfigError.self) { try FlavourConfig.parse(files: [("a.conf", "x\ny\n"), ("b.conf", "z")]) }
+        do { _ = try FlavourConfig.parse(files: [("a.conf", "x\ny\n"), ("b.conf", "z")]) } catch {
+            #expect(error.problems.map { String($0.description.prefix(7)) } == ["a.conf:", "a.conf:", "b.conf:"])
+        }
+    }
+}
