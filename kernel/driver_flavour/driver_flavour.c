@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * driver_flavour: a "driver_flavour" request attribute for every PCI device.
+ *
+ * Writing a flavour name (for example "vfio") to
+ * /sys/bus/pci/devices/<address>/driver_flavour stores it and emits a
+ * KOBJ_CHANGE uevent carrying DRIVER_FLAVOUR=<name>.  The driver-flavour
+ * daemon listens for that event and does the actual driver selection and
+ * binding in userspace.  This module never binds or unbinds anything.
+ *
+ * Write rules (one trailing newline is ignored):
+ *   - 1 to 32 characters from [a-z0-9_-]; anything else fails with -EINVAL
+ *     and sends no event;
+ *   - "none" clears the stored value and sends DRIVER_FLAVOUR=none;
+ *   - "-" clears the stored value and sends no event (used by the daemon to
+ *     reflect a revert or a failed request back into sysfs).
+ * Reading returns the stored value followed by a newline, or just a
+ * newline when nothing is stored.
+ *
+ * Each device gets its own dynamically allocated attribute embedded in a
+ * struct df_entry, so show/store find their data with container_of() and
+ * never need the registry lock.  device_remove_file() waits for running
+ * show/store calls (kernfs active references), so an entry is freed only
+ * after its file is gone.
+ *
+ * Copyright (C) 2025 driver-flavour developers
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/device.h>
+#include <linux/hashtable.h>
+#include <linux/kobject.h>
+#include <linux/list.h>
+#include <linux/lockdep.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/notifier.h>
+#include <linux/pci.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/sysfs.h>
+
+#define DF_ATTR_NAME		"driver_flavour"
+#define DF_MAX_LEN		32
+#define DF_ENV_KEY		"DRIVER_FLAVOUR="
+#define DF_VALUE_CLEAR		"none"
+#define DF_VALUE_QUIET_CLEAR	"-"
+#define DF_HASH_BITS		8
+
+struct df_entry {
+	struct hlist_node node;		/* in df_table, under df_registry_lock */
+	struct device *dev;		/* holds a reference */
+	struct device_attribute attr;
+	struct mutex lock;		/* serialises flavour and its uevent */
+	char flavour[DF_MAX_LEN + 1];
+};
+
+/*
+ * A device deleted while the load-time scan runs.  The scan may still
+ * visit such a device (BUS_NOTIFY_DEL_DEVICE comes before the device
+ * leaves the bus's device list, see device_del() in drivers/base/core.c),
+ * so the scan must not add an attribute to it.
+ */
+struct df_tombstone {
+	struct list_head node;
+	struct device *dev;
+};
+
+static DEFINE_MUTEX(df_registry_lock);
+static DEFINE_HASHTABLE(df_table, DF_HASH_BITS);
+static LIST_HEAD(df_tombstones);
+static bool df_scanning;
+static bool df_shutting_down;
+
+static bool df_valid_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '-';
+}
+
+static ssize_t df_show(struct device *dev, struct device_attribute *attr,
+		       char *buf)
+{
+	struct df_entry *e = container_of(attr, struct df_entry, attr);
+	ssize_t ret;
+
+	mutex_lock(&e->lock);
+	ret = sysfs_emit(buf, "%s\n", e->flavour);
+	mutex_unlock(&e->lock);
+
+	return ret;
+}
+
+static ssize_t df_store(struct device *dev, struct device_attribute *attr,
+			const char *buf, size_t count)
+{
+	struct df_entry *e = container_of(attr, struct df_entry, attr);
+	char env[sizeof(DF_ENV_KEY) + DF_MAX_LEN];
+	char *envp[2];
+	char value[DF_MAX_LEN + 1];
+	size_t len = count;
+	size_t i;
+	int ret;
+
+	if (len && buf[len - 1] == '\n')
+		len--;
+	if (len < 1 || len > DF_MAX_LEN)
+		return -EINVAL;
+	for (i = 0; i < len; i++)
+		if (!df_valid_char(buf[i]))
+			return -EINVAL;
+	memcpy(value, buf, len);
+	value[len] = '\0';
+
+	mutex_lock(&e->lock);
+
+	if (!strcmp(value, DF_VALUE_QUIET_CLEAR)) {
+		e->flavour[0] = '\0';
+		ret = 0;
+		goto out;
+	}
+
+	/*
+	 * Send the event first and change the stored value only when it went
+	 * out, so that the value never claims a request nobody was told about.
+	 * Holding e->lock across the send keeps events in the same order as
+	 * the stored values for concurrent writers.
+	 */
+	snprintf(env, sizeof(env), DF_ENV_KEY "%s", value);
+	envp[0] = env;
+	envp[1] = NULL;
+	ret = kobject_uevent_env(&dev->kobj, KOBJ_CHANGE, envp);
+	if (ret)
+		goto out;
+
+	if (!strcmp(value, DF_VALUE_CLEAR))
+		e->flavour[0] = '\0';
+	else
+		strscpy(e->flavour, value, sizeof(e->flavour));
+
+out:
+	mutex_unlock(&e->lock);
+	return ret ? ret : count;
+}
+
+static struct df_entry *df_find_locked(struct device *dev)
+{
+	struct df_entry *e;
+
+	lockdep_assert_held(&df_registry_lock);
+
+	hash_for_each_possible(df_table, e, node, (unsigned long)dev)
+		if (e->dev == dev)
+			return e;
+	return NULL;
+}
+
+static int df_add_locked(struct device *dev)
+{
+	struct df_entry *e;
+	int ret;
+
+	lockdep_assert_held(&df_registry_lock);
+
+	if (df_find_locked(dev))
+		return 0;
+
+	e = kzalloc(sizeof(*e), GFP_KERNEL);
+	if (!e)
+		return -ENOMEM;
+
+	mutex_init(&e->lock);
+	sysfs_attr_init(&e->attr.attr);
+	e->attr.attr.name = DF_ATTR_NAME;
+	e->attr.attr.mode = 0644;
+	e->attr.show = df_show;
+	e->attr.store = df_store;
+	e->dev = get_device(dev);
+
+	ret = device_create_file(dev, &e->attr);
+	if (ret) {
+		put_device(dev);
+		mutex_destroy(&e->lock);
+		kfree(e);
+		return ret;
+	}
+
+	hash_add(df_table, &e->node, (unsigned long)dev);
+	return 0;
+}
+
+static void df_remove_locked(struct df_entry *e)
+{
+	lockdep_assert_held(&df_registry_lock);
+
+	hash_del(&e->node);
+	/* Waits for show/store calls still running on this file. */
+	if (device_is_registered(e->dev))
+		device_remove_file(e->dev, &e->attr);
+	put_device(e->dev);
+	mutex_destroy(&e->lock);
+	kfree(e);
+}
+
+static bool df_is_tombstoned_locked(struct device *dev)
+{
+	struct df_tombstone *t;
+
+	lockdep_assert_held(&df_registry_lock);
+
+	list_for_each_entry(t, &df_tombstones, node)
+		if (t->dev == dev)
+			return true;
+	return false;
+}
+
+static void df_forget_tombstone_locked(struct device *dev)
+{
+	struct df_tombstone *t, *tmp;
+
+	lockdep_assert_held(&df_registry_lock);
+
+	list_for_each_entry_safe(t, tmp, &df_tombstones, node) {
+		if (t->dev == dev) {
+			list_del(&t->node);
+			kfree(t);
+		}
+	}
+}
+
+static void df_free_tombstones_locked(void)
+{
+	struct df_tombstone *t, *tmp;
+
+	lockdep_assert_held(&df_registry_lock);
+
+	list_for_each_entry_safe(t, tmp, &df_tombstones, node) {
+		list_del(&t->node);
+		kfree(t);
+	}
+}
+
+static void df_add_tombstone_locked(struct device *dev)
+{
+	struct df_tombstone *t;
+
+	lockdep_assert_held(&df_registry_lock);
+
+	if (df_is_tombstoned_locked(dev))
+		return;
+
+	/*
+	 * On allocation failure the scan may still add an attribute to this
+	 * dying device.  kobject_del() then removes the file along with the
+	 * device's directory, and df_remove_locked() frees the entry on
+	 * unload without touching sysfs.
+	 */
+	t = kzalloc(sizeof(*t), GFP_KERNEL);
+	if (!t)
+		return;
+	t->dev = dev;
+	list_add(&t->node, &df_tombstones);
+}
+
+static int df_bus_notify(struct notifier_block *nb, unsigned long action,
+			 void *data)
+{
+	struct device *dev = data;
+	struct df_entry *e;
+	int ret;
+
+	mutex_lock(&df_registry_lock);
+
+	if (df_shutting_down)
+		goto out;
+
+	switch (action) {
+	case BUS_NOTIFY_ADD_DEVICE:
+		/* A new device may reuse the address of a deleted one. */
+		df_forget_tombstone_locked(dev);
+		ret = df_add_locked(dev);
+		if (ret)
+			dev_warn(dev, "cannot add %s attribute: %d\n",
+				 DF_ATTR_NAME, ret);
+		break;
+	case BUS_NOTIFY_DEL_DEVICE:
+		e = df_find_locked(dev);
+		if (e)
+			df_remove_locked(e);
+		if (df_scanning)
+			df_add_tombstone_locked(dev);
+		break;
+	default:
+		break;
+	}
+
+out:
+	mutex_unlock(&df_registry_lock);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block df_nb = {
+	.notifier_call = df_bus_notify,
+};
+
+static int df_scan_one(struct device *dev, void *data)
+{
+	if (df_is_tombstoned_locked(dev))
+		return 0;
+	return df_add_locked(dev);
+}
+
+static void df_teardown(void)
+{
+	struct hlist_node *tmp;
+	struct df_entry *e;
+	int bkt;
+
+	/*
+	 * Remove the files while the notifier is still registered: a
+	 * concurrent device_del() then waits in df_bus_notify() for
+	 * df_registry_lock, before the device's sysfs directory goes away.
+	 */
+	mutex_lock(&df_registry_lock);
+	df_shutting_down = true;
+	hash_for_each_safe(df_table, bkt, tmp, e, node)
+		df_remove_locked(e);
+	df_free_tombstones_locked();
+	mutex_unlock(&df_registry_lock);
+
+	bus_unregister_notifier(&pci_bus_type, &df_nb);
+}
+
+static int __init df_init(void)
+{
+	int ret;
+
+	df_scanning = true;
+
+	/*
+	 * Register first, then scan: a device added in between is seen by
+	 * both, and df_add_locked() ignores the second attempt.
+	 */
+	ret = bus_register_notifier(&pci_bus_type, &df_nb);
+	if (ret)
+		return ret;
+
+	mutex_lock(&df_registry_lock);
+	ret = bus_for_each_dev(&pci_bus_type, NULL, NULL, df_scan_one);
+	df_scanning = false;
+	df_free_tombstones_locked();
+	mutex_unlock(&df_registry_lock);
+
+	if (ret) {
+		pr_err("cannot add %s attributes: %d\n", DF_ATTR_NAME, ret);
+		df_teardown();
+		return ret;
+	}
+
+	pr_info("%s attribute added to PCI devices\n", DF_ATTR_NAME);
+	return 0;
+}
+
+static void __exit df_exit(void)
+{
+	df_teardown();
+	pr_info("%s attribute removed from PCI devices\n", DF_ATTR_NAME);
+}
+
+module_init(df_init);
+module_exit(df_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("driver-flavour developers");
+MODULE_DESCRIPTION("driver_flavour request attribute for PCI devices");
