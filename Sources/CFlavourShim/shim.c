@@ -1,1 +1,67 @@
 #include "CFlavourShim.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct flavour_kmod_log_target {
+    flavour_kmod_log_fn callback;
+    void *context;
+};
+
+static void flavour_kmod_log_trampoline(void *data, int priority, const char *file, int line,
+                                        const char *function, const char *format, va_list args) {
+    const struct flavour_kmod_log_target *target = data;
+    char buffer[1024];
+    va_list copy;
+
+    va_copy(copy, args);
+    int length = vsnprintf(buffer, sizeof(buffer), format, copy);
+    va_end(copy);
+    if (length < 0)
+        return;
+
+    char *message = buffer;
+    char *allocated = NULL;
+    if ((size_t)length >= sizeof(buffer)) {
+        allocated = malloc((size_t)length + 1);
+        if (allocated != NULL) {
+            vsnprintf(allocated, (size_t)length + 1, format, args);
+            message = allocated;
+        } /* else: keep the truncated line rather than nothing */
+    }
+    /* libkmod's messages end in "\n"; a log record should not. */
+    size_t used = strlen(message);
+    while (used > 0 && message[used - 1] == '\n')
+        message[--used] = '\0';
+
+    target->callback(target->context, priority, file, line, function, message);
+    free(allocated);
+}
+
+static void flavour_kmod_log_discard(void *data, int priority, const char *file, int line,
+                                     const char *function, const char *format, va_list args) {
+    (void)data; (void)priority; (void)file; (void)line; (void)function; (void)format; (void)args;
+}
+
+/* One target per context, owned by the context: kmod_set_log_fn has no destructor
+ * for its data, so the previous target is kept in the context's userdata slot. */
+void flavour_kmod_set_log(struct kmod_ctx *ctx, flavour_kmod_log_fn callback, void *context) {
+    struct flavour_kmod_log_target *previous = kmod_get_userdata(ctx);
+    if (callback == NULL) {
+        /* Not NULL: kmod_unref itself logs, and older libkmod calls log_fn unchecked. */
+        kmod_set_log_fn(ctx, flavour_kmod_log_discard, NULL);
+        kmod_set_userdata(ctx, NULL);
+        free(previous);
+        return;
+    }
+    struct flavour_kmod_log_target *target = malloc(sizeof(*target));
+    if (target == NULL)
+        return;
+    target->callback = callback;
+    target->context = context;
+    kmod_set_log_fn(ctx, flavour_kmod_log_trampoline, target);
+    kmod_set_userdata(ctx, target);
+    free(previous);
+}

@@ -1,0 +1,135 @@
+import CFlavourShim
+import CUdev
+import Glibc
+import Synchronization
+
+/// A libudev netlink monitor filtered to one subsystem: owns its `udev` context and
+/// `udev_monitor`, both released in `deinit`.
+///
+/// `Sendable` because every use of the libudev objects happens under one lock;
+/// `wait` only polls descriptors and never takes it, so a thread blocked in `wait`
+/// does not hold up `receive` or `cancelWaits` on another.
+public final class UdevMonitor: Sendable {
+    private struct Handles {
+        let udev: OpaquePointer
+        let monitor: OpaquePointer
+    }
+
+    private let handles: Mutex<Handles>
+    /// The monitor's netlink socket (non-blocking), for poll/epoll by the caller.
+    public let fileDescriptor: Int32
+    /// Becomes readable, and stays so, after `cancelWaits()`.
+    private let cancelDescriptor: Int32
+    public let source: UdevEventSource
+    /// Why the large receive buffer could not be set (e.g. no CAP_NET_ADMIN to exceed
+    /// net.core.rmem_max); the monitor works, but an event storm may overrun it.
+    public let receiveBufferError: UdevError?
+
+    /// Bytes asked of the kernel for the socket's receive queue, so a storm of
+    /// uevents (1,000 VFs appearing at once) is queued rather than dropped (ENOBUFS).
+    public static let receiveBufferSize: Int32 = 8 * 1024 * 1024
+
+    /// - Parameters:
+    ///   - source: the netlink group; see `UdevEventSource.detect()`.
+    ///   - subsystem: only events of this subsystem are delivered (filtered in the kernel by BPF).
+    ///   - tag: only events of devices udev tagged with this; tags are set by udev rules,
+    ///     so the filter applies to the `udev` source only (kernel events carry no tags
+    ///     and a tag filter would silence a `kernel` monitor completely).
+    public init(source: UdevEventSource, subsystem: String = "pci", tag: String? = nil) throws(UdevError) {
+        guard let udev = udev_new() else {
+            throw UdevError(operation: "udev_new", argument: "", errno: errno)
+        }
+        guard let monitor = udev_monitor_new_from_netlink(udev, source.rawValue) else {
+            let code = errno
+            udev_unref(udev)
+            throw UdevError(operation: "udev_monitor_new_from_netlink", argument: "source \(source.rawValue)", errno: code)
+        }
+        func fail(_ operation: String, _ argument: String, _ result: Int32) -> UdevError {
+            udev_monitor_unref(monitor)
+            udev_unref(udev)
+            return UdevError(operation: operation, argument: argument, errno: result < 0 ? -result : errno)
+        }
+
+        var result = udev_monitor_filter_add_match_subsystem_devtype(monitor, subsystem, nil)
+        if result < 0 { throw fail("udev_monitor_filter_add_match_subsystem_devtype", "subsystem \(subsystem)", result) }
+        if let tag, source == .udev {
+            result = udev_monitor_filter_add_match_tag(monitor, tag)
+            if result < 0 { throw fail("udev_monitor_filter_add_match_tag", "tag \(tag)", result) }
+        }
+        result = udev_monitor_set_receive_buffer_size(monitor, Self.receiveBufferSize)
+        receiveBufferError = result < 0
+            ? UdevError(operation: "udev_monitor_set_receive_buffer_size", argument: "\(Self.receiveBufferSize) bytes", errno: -result)
+            : nil
+        result = udev_monitor_enable_receiving(monitor)
+        if result < 0 { throw fail("udev_monitor_enable_receiving", "source \(source.rawValue)", result) }
+
+        let cancel = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
+        if cancel < 0 { throw fail("eventfd", "cancel descriptor", -errno) }
+
+        self.fileDescriptor = udev_monitor_get_fd(monitor)
+        self.cancelDescriptor = cancel
+        self.source = source
+        self.handles = Mutex(Handles(udev: udev, monitor: monitor))
+    }
+
+    deinit {
+        handles.withLock { handles in
+            udev_monitor_unref(handles.monitor)
+            udev_unref(handles.udev)
+        }
+        close(cancelDescriptor)
+    }
+
+    /// The next queued event, or nil when none is queued (never blocks).
+    public func receive() -> UdevEvent? {
+        handles.withLock { handles in
+            guard let device = udev_monitor_receive_device(handles.monitor) else { return nil }
+            defer { udev_device_unref(device) }
+            return UdevEvent(device: device)
+        }
+    }
+
+    /// Blocks in poll(2), without spinning, until an event can be received (true),
+    /// the timeout passes or `cancelWaits()` was called (false). A negative timeout
+    /// waits forever.
+    public func wait(timeoutMilliseconds: Int32) -> Bool {
+        var entries = [
+            pollfd(fd: fileDescriptor, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: cancelDescriptor, events: Int16(POLLIN), revents: 0),
+        ]
+        let count = Syscall.retrying { poll(&entries, 2, timeoutMilliseconds) }
+        guard count > 0, entries[1].revents == 0 else { return false }
+        return entries[0].revents != 0
+    }
+
+    /// Makes every current and future `wait` return false at once: the way to stop a
+    /// thread that waits forever (graceful shutdown) without a timeout loop.
+    public func cancelWaits() {
+        _ = Syscall.retrying { eventfd_write(cancelDescriptor, 1) }
+    }
+}
+
+extension UdevEvent {
+    /// Copies everything out of a `udev_device`, which the caller still owns.
+    init(device: OpaquePointer) {
+        func string(_ pointer: UnsafePointer<CChar>?) -> String? {
+            pointer.map { String(cString: $0) }
+        }
+        var properties: [String: String] = [:]
+        var entry = udev_device_get_properties_list_entry(device)
+        while let current = entry {
+            if let name = string(udev_list_entry_get_name(current)) {
+                properties[name] = string(udev_list_entry_get_value(current)) ?? ""
+            }
+            entry = udev_list_entry_get_next(current)
+        }
+        self.init(
+            action: string(udev_device_get_action(device)) ?? properties["ACTION"] ?? "",
+            sysPath: string(udev_device_get_syspath(device)) ?? "",
+            sysName: string(udev_device_get_sysname(device)) ?? "",
+            subsystem: string(udev_device_get_subsystem(device)),
+            seqnum: UInt64(udev_device_get_seqnum(device)),
+            properties: properties
+        )
+    }
+}
