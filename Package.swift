@@ -35,11 +35,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Kernel I/O: sysfs, PCI devices, module loading, the binder.
+        // Kernel I/O: sysfs, PCI devices, the binder. Module loading is a protocol here;
+        // its libkmod conformance is wired in by FlavourDaemon.
         .target(
             name: "FlavourEngine",
             dependencies: [
-                "FlavourCore", "FlavourPlatform",
+                "FlavourCore",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,0 +1,91 @@
+import FlavourCore
+
+/// What happened to one request: the result and every attempt, with the kernel's errno.
+public struct BindOutcome: Hashable, Sendable {
+    public enum Result: Hashable, Sendable {
+        /// Bound to the first candidate.
+        case bound(driver: DriverName, module: ModuleName)
+        /// Bound, after earlier candidates failed.
+        case fellBack(driver: DriverName, module: ModuleName)
+        /// Already on one of the flavour's drivers: nothing was written.
+        case alreadyBound(driver: DriverName)
+        /// Every candidate failed; the device is back on the driver it had.
+        case failedRestored(previous: DriverName?)
+        /// Every candidate failed and restoring the previous driver failed too.
+        case failedNotRestored(previous: DriverName?, now: DriverName?)
+        /// Refused before any write (unknown device, nothing to try).
+        case refused(String)
+        /// Back on the kernel's default driver (nil: no driver claimed it).
+        case reverted(driver: DriverName?)
+        /// Already on its default driver with no override: nothing was written.
+        case alreadyDefault(driver: DriverName?)
+        /// The revert left the device without a driver although it had one.
+        case revertFailed(String)
+    }
+
+    public let address: PCIAddress
+    public let requested: String
+    public let previousDriver: DriverName?
+    public let result: Result
+    public let attempts: [Attempt]
+
+    public init(address: PCIAddress, requested: String, previousDriver: DriverName?, result: Result, attempts: [Attempt]) {
+        self.address = address
+        self.requested = requested
+        self.previousDriver = previousDriver
+        self.result = result
+        self.attempts = attempts
+    }
+
+    /// True when the device ended as requested.
+    public var succeeded: Bool {
+        switch result {
+        case .bound, .fellBack, .alreadyBound, .reverted, .alreadyDefault: true
+        case .failedRestored, .failedNotRestored, .refused, .revertFailed: false
+        }
+    }
+
+    /// The driver the device ended on, when known.
+    public var driver: DriverName? {
+        switch result {
+        case .bound(let driver, _), .fellBack(let driver, _), .alreadyBound(let driver): driver
+        case .failedRestored(let previous): previous
+        case .failedNotRestored(_, let now): now
+        case .reverted(let driver), .alreadyDefault(let driver): driver
+        case .refused, .revertFailed: nil
+        }
+    }
+
+    /// The last errno the kernel gave, if any attempt failed.
+    public var lastErrno: Int32? { attempts.last(where: { $0.errno != nil })?.errno }
+}
+
+/// One step of trying one candidate, and how it ended.
+public struct Attempt: Hashable, Sendable, CustomStringConvertible {
+    public enum Step: String, Hashable, Sendable {
+        case load, findDriver = "find-driver", override, unbind, bind, verify, restore, probe
+    }
+
+    public let module: ModuleName?
+    public let driver: DriverName?
+    public let step: Step
+    /// nil when the step succeeded.
+    public let errno: Int32?
+    public let message: String
+
+    public init(module: ModuleName?, driver: DriverName?, step: Step, errno: Int32?, message: String) {
+        self.module = module
+        self.driver = driver
+        self.step = step
+        self.errno = errno
+        self.message = message
+    }
+
+    public var succeeded: Bool { errno == nil }
+
+    public var description: String {
+        let who = [module.map { "module \($0)" }, driver.map { "driver \($0)" }].compactMap { $0 }.joined(separator: ", ")
+        let status = errno.map { "failed: \(Errno.name($0))" } ?? "ok"
+        return "\(step.rawValue) \(who.isEmpty ? "" : "(\(who)) ")\(status): \(message)"
+    }
+}

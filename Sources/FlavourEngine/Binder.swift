@@ -1,0 +1,232 @@
+import FlavourCore
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Binds a device to the first candidate that works, the way the kernel requires
+/// (KERNEL-FACTS.md, "Binding"): load the module, learn its driver's real name, write
+/// driver_override, unbind, bind through `drivers/<name>/bind` (its errno is the
+/// fallback trigger), then verify the `driver` link. When every candidate fails the
+/// device goes back to the driver it had and its override is restored.
+public struct Binder: Sendable {
+    public let sysfs: Sysfs
+    public let loader: any ModuleLoader
+    public let logger: Logger
+    /// Told before each write, so a crash can be undone by the next start.
+    public let steps: any BindStepRecorder
+
+    public init(sysfs: Sysfs, loader: any ModuleLoader, logger: Logger, steps: any BindStepRecorder = NoStepRecorder()) {
+        self.sysfs = sysfs
+        self.loader = loader
+        self.logger = logger
+        self.steps = steps
+    }
+
+    // MARK: - Flavour
+
+    public func apply(_ plan: CandidatePlan, to device: PCIDevice) -> BindOutcome {
+        let address = device.address
+        let previous = device.driver.flatMap(DriverName.init)
+        var attempts: [Attempt] = []
+        func outcome(_ result: BindOutcome.Result) -> BindOutcome {
+            BindOutcome(address: address, requested: plan.flavour.name, previousDriver: previous, result: result, attempts: attempts)
+        }
+        guard !plan.candidates.isEmpty else {
+            return outcome(.refused("no candidate driver for flavour \(plan.flavour.name): every one is denied"))
+        }
+        if let previous, let module = sysfs.module(ofDriver: previous),
+           plan.candidates.contains(where: { $0.module == module }) {
+            return outcome(.alreadyBound(driver: previous))
+        }
+
+        steps.begin(address: address, previousDriver: previous, previousOverride: device.driverOverride)
+        defer { steps.end(address: address) }
+        var bound = previous  // what the device is on right now
+        candidates: for (index, candidate) in plan.candidates.enumerated() {
+            switch tryCandidate(candidate, address: address, bound: &bound, attempts: &attempts) {
+            case .bound(let driver):
+                return outcome(index == 0
+                    ? .bound(driver: driver, module: candidate.module)
+                    : .fellBack(driver: driver, module: candidate.module))
+            case .next:
+                continue
+            case .stop:
+                break candidates
+            }
+        }
+        return outcome(restore(address: address, previous: previous, override: device.driverOverride, attempts: &attempts))
+    }
+
+    private enum CandidateResult { case bound(DriverName), next, stop }
+
+    private func tryCandidate(
+        _ candidate: Candidate, address: PCIAddress, bound: inout DriverName?, attempts: inout [Attempt]
+    ) -> CandidateResult {
+        let module = candidate.module
+        func fail(_ step: Attempt.Step, _ driver: DriverName?, _ errno: Int32, _ message: String) {
+            attempts.append(Attempt(module: module, driver: driver, step: step, errno: errno, message: message))
+            logger.debug("Candidate failed", metadata: [
+                "pci.slot_name": "\(address)", "module": "\(module)", "step": "\(step.rawValue)",
+                "errno": "\(Errno.name(errno))", "reason": "\(message)",
+            ])
+        }
+        if !sysfs.isLoaded(module) {
+            do { try loader.load(module) } catch {
+                fail(.load, nil, error.errno, error.description)
+                return .next
+            }
+        }
+        let drivers = sysfs.pciDrivers(ofModule: module)
+        guard let driver = drivers.first else {
+            fail(.findDriver, nil, ENODEV, "module \(module) registered no PCI driver (nothing in /sys/module/\(module)/drivers)")
+            return .next
+        }
+        do {
+            steps.record(.override, address: address, driver: driver)
+            try sysfs.write(driver.rawValue, to: PCIPaths.attribute("driver_override", of: address))
+        } catch {
+            fail(.override, driver, error.errno, error.description)
+            return error.errno == ENODEV || error.errno == ENOENT ? .stop : .next
+        }
+        if let current = bound, current != driver {
+            do {
+                steps.record(.unbind, address: address, driver: current)
+                try sysfs.write(address.description, to: "\(PCIPaths.driver(current))/unbind")
+                bound = nil
+            } catch {
+                // Still on its old driver: no candidate can be bound; restore and stop.
+                fail(.unbind, current, error.errno, error.description)
+                return .stop
+            }
+        }
+        if bound != driver {
+            do {
+                steps.record(.bind, address: address, driver: driver)
+                try sysfs.write(address.description, to: "\(PCIPaths.driver(driver))/bind")
+            } catch {
+                bound = sysfs.boundDriver(address)
+                fail(.bind, driver, error.errno, "the driver's probe refused the device: \(error.description)")
+                return bound == nil ? .next : .stop
+            }
+        }
+        // drivers_probe and even bind can report success without the device being bound.
+        let now = sysfs.boundDriver(address)
+        bound = now
+        guard now == driver else {
+            fail(.verify, driver, ENODEV, "device's driver is \(now.map { "'\($0)'" } ?? "none") after binding \(driver)")
+            return now == nil ? .next : .stop
+        }
+        attempts.append(Attempt(module: module, driver: driver, step: .verify, errno: nil, message: "bound to \(driver)"))
+        return .bound(driver)
+    }
+
+    /// Puts back the previous override and driver after every candidate failed.
+    private func restore(
+        address: PCIAddress, previous: DriverName?, override: String?, attempts: inout [Attempt]
+    ) -> BindOutcome.Result {
+        func note(_ errno: Int32?, _ driver: DriverName?, _ message: String) {
+            attempts.append(Attempt(module: nil, driver: driver, step: .restore, errno: errno, message: message))
+        }
+        // "\n" clears driver_override; an empty write would not (drivers/base/driver.c).
+        do {
+            try sysfs.write((override ?? "") + "\n", to: PCIPaths.attribute("driver_override", of: address))
+        } catch {
+            note(error.errno, nil, "could not restore driver_override: \(error.description)")
+        }
+        let now = sysfs.boundDriver(address)
+        guard let previous, now != previous else {
+            if now == previous {
+                note(nil, previous, previous.map { "back on \($0)" } ?? "left without a driver, as it was")
+                return .failedRestored(previous: previous)
+            }
+            return .failedNotRestored(previous: previous, now: now)
+        }
+        if let now {
+            do { try sysfs.write(address.description, to: "\(PCIPaths.driver(now))/unbind") } catch {
+                note(error.errno, now, "could not unbind \(now) to restore \(previous): \(error.description)")
+            }
+        }
+        do {
+            try sysfs.write(address.description, to: "\(PCIPaths.driver(previous))/bind")
+        } catch {
+            note(error.errno, previous, "binding \(previous) back failed: \(error.description); trying drivers_probe")
+            try? sysfs.write(address.description, to: PCIPaths.driversProbe)
+        }
+        let after = sysfs.boundDriver(address)
+        guard after == previous else {
+            note(ENODEV, previous, "device is on \(after.map(\.rawValue) ?? "no driver"), not \(previous)")
+            return .failedNotRestored(previous: previous, now: after)
+        }
+        note(nil, previous, "back on \(previous)")
+        return .failedRestored(previous: previous)
+    }
+
+    // MARK: - Revert
+
+    /// Clears driver_override, unbinds, loads the default driver's module and reprobes,
+    /// then checks a driver came back.
+    public func revert(_ device: PCIDevice) -> BindOutcome {
+        let address = device.address
+        let previous = device.driver.flatMap(DriverName.init)
+        var attempts: [Attempt] = []
+        func outcome(_ result: BindOutcome.Result) -> BindOutcome {
+            BindOutcome(address: address, requested: Flavour.revertName, previousDriver: previous, result: result, attempts: attempts)
+        }
+        if device.driverOverride == nil, previous != nil {
+            return outcome(.alreadyDefault(driver: previous))
+        }
+        steps.begin(address: address, previousDriver: previous, previousOverride: device.driverOverride)
+        defer { steps.end(address: address) }
+        do {
+            steps.record(.override, address: address, driver: nil)
+            try sysfs.write("\n", to: PCIPaths.attribute("driver_override", of: address))
+        } catch {
+            attempts.append(Attempt(module: nil, driver: nil, step: .override, errno: error.errno, message: error.description))
+            return outcome(.revertFailed("could not clear driver_override: \(error.description)"))
+        }
+        if let previous {
+            do {
+                steps.record(.unbind, address: address, driver: previous)
+                try sysfs.write(address.description, to: "\(PCIPaths.driver(previous))/unbind")
+            } catch {
+                attempts.append(Attempt(module: nil, driver: previous, step: .unbind, errno: error.errno, message: error.description))
+                return outcome(.revertFailed("could not unbind \(previous): \(error.description)"))
+            }
+        }
+        // drivers_probe never loads a module; load the default driver as udev would at add.
+        do { try loader.load(alias: device.modalias.description) } catch {
+            attempts.append(Attempt(module: nil, driver: nil, step: .load, errno: error.errno, message: error.description))
+        }
+        do {
+            steps.record(.probe, address: address, driver: nil)
+            try sysfs.write(address.description, to: PCIPaths.driversProbe)
+        } catch {
+            attempts.append(Attempt(module: nil, driver: nil, step: .probe, errno: error.errno, message: error.description))
+        }
+        let now = sysfs.boundDriver(address)
+        attempts.append(Attempt(
+            module: nil, driver: now, step: .verify, errno: now == nil && previous != nil ? ENODEV : nil,
+            message: now.map { "bound to \($0)" } ?? "no driver claimed the device"))
+        if now == nil, previous != nil {
+            return outcome(.revertFailed(
+                "no driver claimed \(address) after drivers_probe; load its default driver (modprobe) and revert again"))
+        }
+        return outcome(.reverted(driver: now))
+    }
+}
+
+/// Hears each step of a bind before its write happens (for the crash journal).
+public protocol BindStepRecorder: Sendable {
+    func begin(address: PCIAddress, previousDriver: DriverName?, previousOverride: String?)
+    func record(_ step: Attempt.Step, address: PCIAddress, driver: DriverName?)
+    func end(address: PCIAddress)
+}
+
+public struct NoStepRecorder: BindStepRecorder {
+    public init() {}
+    public func begin(address: PCIAddress, previousDriver: DriverName?, previousOverride: String?) {}
+    public func record(_ step: Attempt.Step, address: PCIAddress, driver: DriverName?) {}
+    public func end(address: PCIAddress) {}
+}

@@ -1,0 +1,27 @@
+import FlavourCore
+
+/// Loads kernel modules: libkmod on a real system (with dependencies and softdeps),
+/// a recording fake or the test kernel in tests.
+public protocol ModuleLoader: Sendable {
+    /// Inserts the module and what it depends on; succeeds when it is already loaded.
+    func load(_ module: ModuleName) throws(ModuleLoadError)
+    /// Loads whatever modules an alias resolves to (`modprobe pci:v...`), as udev does at
+    /// `add`; used to bring a default driver back on revert.
+    func load(alias: String) throws(ModuleLoadError)
+}
+
+public struct ModuleLoadError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let module: String
+    public let errno: Int32
+    public let detail: String?
+
+    public init(module: String, errno: Int32, detail: String? = nil) {
+        self.module = module
+        self.errno = errno
+        self.detail = detail
+    }
+
+    public var description: String {
+        "loading module \(module) failed: \(Errno.name(errno)) (\(detail ?? Errno.message(errno)))"
+    }
+}

@@ -1,0 +1,119 @@
+import FlavourCore
+
+/// What sysfs says about one PCI function at one moment.
+public struct PCIDevice: Hashable, Sendable {
+    public let address: PCIAddress
+    public let modalias: Modalias
+    /// The `class` attribute, e.g. 0x020000.
+    public let classCode: UInt32
+    /// The bound driver's name (the `driver` link), nil when unbound.
+    public let driver: String?
+    /// `driver_override`, nil when the kernel shows `(null)`.
+    public let driverOverride: String?
+    public let iommuGroup: Int?
+    /// For an SR-IOV VF, its PF (the `physfn` link).
+    public let physicalFunction: PCIAddress?
+
+    public init(
+        address: PCIAddress, modalias: Modalias, classCode: UInt32, driver: String?, driverOverride: String?,
+        iommuGroup: Int?, physicalFunction: PCIAddress?
+    ) {
+        self.address = address
+        self.modalias = modalias
+        self.classCode = classCode
+        self.driver = driver
+        self.driverOverride = driverOverride
+        self.iommuGroup = iommuGroup
+        self.physicalFunction = physicalFunction
+    }
+}
+
+/// Paths of the PCI bus in sysfs, relative to the root, built from validated names only.
+public enum PCIPaths {
+    public static let devices = "bus/pci/devices"
+    public static let drivers = "bus/pci/drivers"
+    public static let driversProbe = "bus/pci/drivers_probe"
+
+    public static func device(_ address: PCIAddress) -> String { "\(devices)/\(address)" }
+    public static func attribute(_ name: String, of address: PCIAddress) -> String { "\(device(address))/\(name)" }
+    public static func driver(_ name: DriverName) -> String { "\(drivers)/\(name)" }
+    public static func moduleDrivers(_ module: ModuleName) -> String { "module/\(module)/drivers" }
+}
+
+/// A driver's name as registered with the PCI bus (`vfio-pci`), distinct from its module
+/// (`vfio_pci`). Checked to be a single path component.
+public struct DriverName: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+
+    public init?(_ name: String) {
+        guard !name.isEmpty, name.utf8.count < 256, name != ".", name != "..",
+              !name.utf8.contains(UInt8(ascii: "/")), !name.utf8.contains(0),
+              !name.utf8.contains(UInt8(ascii: "\n"))
+        else { return nil }
+        rawValue = name
+    }
+
+    public var description: String { rawValue }
+}
+
+extension Sysfs {
+    /// Reads one device; ENODEV-style errors when it does not exist.
+    public func pciDevice(_ address: PCIAddress) throws(DeviceError) -> PCIDevice {
+        guard exists(PCIPaths.device(address)) else { throw .noSuchDevice(address) }
+        let text: String
+        do { text = try read(PCIPaths.attribute("modalias", of: address)) } catch {
+            throw .unreadable(address, error.description)
+        }
+        guard let modalias = try? Modalias(parsing: text) else {
+            throw .unreadable(address, "its modalias '\(text)' is not a PCI modalias")
+        }
+        let classText = (try? read(PCIPaths.attribute("class", of: address))) ?? "0"
+        let classCode = UInt32(classText.hasPrefix("0x") ? String(classText.dropFirst(2)) : classText, radix: 16) ?? 0
+        let override = try? read(PCIPaths.attribute("driver_override", of: address))
+        return PCIDevice(
+            address: address, modalias: modalias, classCode: classCode,
+            driver: linkName(PCIPaths.attribute("driver", of: address)),
+            driverOverride: override == "(null)" || override?.isEmpty == true ? nil : override,
+            iommuGroup: linkName(PCIPaths.attribute("iommu_group", of: address)).flatMap { Int($0) },
+            physicalFunction: linkName(PCIPaths.attribute("physfn", of: address)).flatMap { try? PCIAddress(parsing: $0) })
+    }
+
+    /// Every PCI device, by address; devices that vanish while listed are skipped.
+    public func pciDevices() -> [PCIDevice] {
+        list(PCIPaths.devices).compactMap { try? PCIAddress(parsing: $0) }.sorted().compactMap { try? pciDevice($0) }
+    }
+
+    /// The driver currently bound, as a validated name.
+    public func boundDriver(_ address: PCIAddress) -> DriverName? {
+        linkName(PCIPaths.attribute("driver", of: address)).flatMap(DriverName.init)
+    }
+
+    /// The module a driver belongs to (`drivers/<name>/module`), nil for drivers that have none.
+    public func module(ofDriver driver: DriverName) -> ModuleName? {
+        linkName("\(PCIPaths.driver(driver))/module").flatMap(ModuleName.init)
+    }
+
+    /// The PCI drivers a loaded module registered (`module/<m>/drivers/pci:<name>`).
+    public func pciDrivers(ofModule module: ModuleName) -> [DriverName] {
+        list(PCIPaths.moduleDrivers(module)).compactMap { entry in
+            entry.hasPrefix("pci:") ? DriverName(String(entry.dropFirst(4))) : nil
+        }
+    }
+
+    public func isLoaded(_ module: ModuleName) -> Bool { exists("module/\(module)") }
+}
+
+/// A device that cannot be worked on.
+public enum DeviceError: Error, Hashable, Sendable, CustomStringConvertible {
+    case noSuchDevice(PCIAddress)
+    case unreadable(PCIAddress, String)
+
+    public var description: String {
+        switch self {
+        case .noSuchDevice(let address):
+            "no PCI device \(address) (nothing at /sys/bus/pci/devices/\(address)); check the address with lspci -D"
+        case .unreadable(let address, let why):
+            "cannot read PCI device \(address): \(why)"
+        }
+    }
+}

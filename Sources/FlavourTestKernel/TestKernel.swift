@@ -1,0 +1,228 @@
+import FlavourCore
+import FlavourEngine
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A simulated kernel behind a temporary sysfs tree, enforcing the rules of
+/// KERNEL-FACTS.md rather than accepting any write:
+/// - `pci_match_device`: an override naming another driver never matches;
+///   `override_only` ids match only through driver_override; an override naming the
+///   driver matches even without an id (`pci_device_id_any`).
+/// - `driver_override`: a zero-byte write changes nothing, the value is cut at the
+///   first newline, "\n" clears it, PAGE_SIZE-1 or longer is EINVAL; reads `(null)`.
+/// - `drivers/<d>/bind`: ENODEV for no such device, no match, or a bound device
+///   (EBUSY); otherwise the probe's own error. `drivers_probe` always succeeds.
+/// - `pci_device_can_probe`: a VF probes only when its PF's `sriov_drivers_autoprobe`
+///   is 1 or the VF has an override.
+/// - Module loading registers the driver and probes the unbound devices it matches;
+///   the driver's name is only discoverable under `/sys/module/<m>/drivers/pci:<name>`.
+/// - Synthetic uevents: keys and values must be alphanumeric (`lib/kobject_uevent.c`).
+///
+/// Writes come in through `SysfsWriter`; reads go to the files, which are kept as the
+/// kernel would show them. Thread-safe: one lock, as the driver core's device lock.
+public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
+    public let root: String
+    private let state: Mutex<State>
+    private let listeners = Mutex<[@Sendable (KernelUevent) -> Void]>([])
+
+    struct DeviceState {
+        var spec: TestDevice
+        var driver: String?
+        var override: String?
+        var autoprobe = true
+        var numVFs = 0
+        var physfn: PCIAddress?
+        var flavour: String?
+    }
+
+    struct State {
+        var devices: [PCIAddress: DeviceState] = [:]
+        var available: [ModuleName: TestModule] = [:]
+        /// Loaded modules in registration order (the order the driver core tries drivers).
+        var loaded: [ModuleName] = []
+        var probeErrors: [String: Int32] = [:]
+        var loadErrors: [ModuleName: Int32] = [:]
+        var writeErrors: [String: Int32] = [:]
+        var events: [KernelEvent] = []
+        var cpuNanoseconds: UInt64 = 0
+        var hasFlavourAttribute = false
+    }
+
+    /// Creates the tree in a new temporary directory. `modules` can be loaded (built-in
+    /// ones are at once); `loaded` are loaded at boot, as udev's coldplug would have done.
+    /// modules.alias for the modular ones is written under `modulesDirectory`.
+    public init(
+        modules: [TestModule] = [], loaded: [TestModule] = [], devices: [TestDevice] = [], flavourAttribute: Bool = false
+    ) throws {
+        var template = Array("/tmp/flavour-testkernel-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw SysfsError(.write, path: "/tmp", errno: errno) }
+        root = String(cString: made)
+        state = Mutex(State())
+        for dir in ["sys/bus/pci/devices", "sys/bus/pci/drivers", "sys/module", "sys/kernel/iommu_groups", "modules", "config"] {
+            try Tree.makeDirectories(root + "/" + dir)
+        }
+        try Tree.writeFile(root + "/sys/bus/pci/drivers_probe", "")
+        state.withLock { $0.hasFlavourAttribute = flavourAttribute }
+        for module in modules + loaded { try addModule(module) }
+        try writeModulesAlias()
+        for module in loaded { try load(module.name) }
+        for device in devices { try addDevice(device) }
+    }
+
+    deinit { Tree.removeAll(root) }
+
+    public var sysfsRoot: String { root + "/sys" }
+    public var modulesDirectory: String { root + "/modules" }
+    public var configDirectory: String { root + "/config" }
+    public var sysfs: Sysfs { Sysfs(root: sysfsRoot, writer: self) }
+
+    // MARK: - Setting up
+
+    public func addModule(_ module: TestModule) throws {
+        try state.withLock { state throws(SysfsError) in
+            state.available[module.name] = module
+            if module.builtin { try register(module, in: &state) }
+        }
+    }
+
+    /// Hotplug: the device appears, gets an `add` uevent, and loaded drivers probe it.
+    public func addDevice(_ device: TestDevice, physfn: PCIAddress? = nil) throws {
+        let uevents = try state.withLock { state throws(SysfsError) -> [KernelUevent] in
+            try add(device, physfn: physfn, in: &state)
+        }
+        emit(uevents)
+    }
+
+    /// The device disappears (surprise removal): unbound, its directory gone, `remove` sent.
+    public func removeDevice(_ address: PCIAddress) {
+        let uevents = state.withLock { state in remove(address, in: &state) }
+        emit(uevents)
+    }
+
+    /// Makes a driver's probe fail with `errno` (nil: succeed again).
+    public func failProbe(driver: String, errno: Int32?) {
+        state.withLock { $0.probeErrors[driver] = errno }
+    }
+
+    /// Makes loading a module fail with `errno`.
+    public func failLoad(_ module: String, errno: Int32?) {
+        state.withLock { $0.loadErrors[ModuleName(module)!] = errno }
+    }
+
+    /// Makes writes to one attribute (relative to the sysfs root) fail with `errno`.
+    public func failWrite(_ relative: String, errno: Int32?) {
+        state.withLock { $0.writeErrors[sysfsRoot + "/" + relative] = errno }
+    }
+
+    /// Writes modules.alias for every non-built-in module, and the built-in aliases as a
+    /// text file (`modules.builtin.alias.txt`) for tests that want to read them.
+    public func writeModulesAlias(extraLines: [String] = []) throws {
+        let (modular, builtin) = state.withLock { state in
+            let all = state.available.values.sorted { $0.name < $1.name }
+            return (all.filter { !$0.builtin }, all.filter(\.builtin))
+        }
+        let lines = modular.flatMap { module in module.ids.map { $0.aliasLine(module: module.name.rawValue) } } + extraLines
+        try Tree.writeFile(modulesDirectory + "/modules.alias", lines.joined(separator: "\n") + "\n")
+        let builtinLines = builtin.flatMap { module in module.ids.map { $0.aliasLine(module: module.name.rawValue) } }
+        try Tree.writeFile(modulesDirectory + "/modules.builtin.alias.txt", builtinLines.joined(separator: "\n") + "\n")
+    }
+
+    public func writeConfig(_ name: String, _ text: String) throws {
+        try Tree.writeFile(configDirectory + "/" + name, text)
+    }
+
+    // MARK: - Observing
+
+    public var events: [KernelEvent] { state.withLock { $0.events } }
+    public func clearEvents() { state.withLock { $0.events.removeAll() } }
+    public func driver(of address: PCIAddress) -> String? { state.withLock { $0.devices[address]?.driver } }
+    public func override(of address: PCIAddress) -> String? { state.withLock { $0.devices[address]?.override } }
+    public func isLoaded(_ module: String) -> Bool { state.withLock { $0.loaded.contains(ModuleName(module)!) } }
+    public var addresses: [PCIAddress] { state.withLock { $0.devices.keys.sorted() } }
+    /// CPU time spent inside the simulated kernel, so benchmarks can subtract it.
+    public var kernelCPUNanoseconds: UInt64 { state.withLock { $0.cpuNanoseconds } }
+
+    /// Hears every uevent, as a netlink listener would.
+    public func subscribe(_ listener: @escaping @Sendable (KernelUevent) -> Void) {
+        listeners.withLock { $0.append(listener) }
+    }
+
+    private func emit(_ uevents: [KernelUevent]) {
+        guard !uevents.isEmpty else { return }
+        let current = listeners.withLock { $0 }
+        for uevent in uevents { current.forEach { $0(uevent) } }
+    }
+
+    // MARK: - SysfsWriter
+
+    public func write(_ value: String, to path: String) throws(SysfsError) {
+        let start = Self.threadCPU()
+        defer {
+            let spent = Self.threadCPU() - start
+            state.withLock { $0.cpuNanoseconds += spent }
+        }
+        let uevents = try state.withLock { state throws(SysfsError) -> [KernelUevent] in
+            if let injected = state.writeErrors[path] { throw SysfsError(.write, path: path, value: value, errno: injected) }
+            return try handleWrite(value, path: path, in: &state)
+        }
+        emit(uevents)
+    }
+
+    // MARK: - ModuleLoader
+
+    public func load(_ module: ModuleName) throws(ModuleLoadError) {
+        let start = Self.threadCPU()
+        defer {
+            let spent = Self.threadCPU() - start
+            state.withLock { $0.cpuNanoseconds += spent }
+        }
+        let uevents = try state.withLock { state throws(ModuleLoadError) -> [KernelUevent] in
+            if state.loaded.contains(module) { return [] }
+            if let errno = state.loadErrors[module] { throw ModuleLoadError(module: module.rawValue, errno: errno) }
+            guard let found = state.available[module] else {
+                throw ModuleLoadError(module: module.rawValue, errno: ENOENT, detail: "module not found in the modules dir")
+            }
+            do throws(SysfsError) { return try register(found, in: &state) } catch {
+                throw ModuleLoadError(module: module.rawValue, errno: error.errno)
+            }
+        }
+        emit(uevents)
+    }
+
+    public func load(alias: String) throws(ModuleLoadError) {
+        guard let modalias = try? Modalias(parsing: alias) else { return }
+        let device = TestDevice(
+            "0000:00:00.0", vendor: modalias.vendor, device: modalias.device, subsystemVendor: modalias.subsystemVendor,
+            subsystemDevice: modalias.subsystemDevice,
+            classCode: UInt32(modalias.baseClass) << 16 | UInt32(modalias.subClass) << 8 | UInt32(modalias.interface))
+        let names = state.withLock { state in
+            state.available.values.filter { $0.ids.contains { !$0.overrideOnly && $0.matches(device) } }.map(\.name).sorted()
+        }
+        for name in names { try load(name) }
+    }
+
+    static func threadCPU() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+}
+
+/// Something the simulated kernel did, for tests to assert on.
+public enum KernelEvent: Hashable, Sendable {
+    case probe(PCIAddress, driver: String, errno: Int32?)
+    case bound(PCIAddress, driver: String)
+    case unbound(PCIAddress, driver: String)
+    case moduleLoaded(String)
+    case overrideWritten(PCIAddress, value: String)
+}
+
+/// A uevent as a netlink listener receives it.
+public struct KernelUevent: Hashable, Sendable {
+    public let action: String
+    public let address: PCIAddress
+    public let properties: [String: String]
+}
