@@ -44,8 +44,9 @@ public struct Binder: Sendable {
         steps.begin(address: address, previousDriver: previous, previousOverride: device.driverOverride)
         defer { steps.end(address: address) }
         var bound = previous  // what the device is on right now
+        var changed = false  // whether any write took effect
         candidates: for (index, candidate) in plan.candidates.enumerated() {
-            switch tryCandidate(candidate, address: address, bound: &bound, attempts: &attempts) {
+            switch tryCandidate(candidate, address: address, bound: &bound, changed: &changed, attempts: &attempts) {
             case .bound(let driver):
                 return outcome(index == 0
                     ? .bound(driver: driver, module: candidate.module)
@@ -56,13 +57,19 @@ public struct Binder: Sendable {
                 break candidates
             }
         }
+        guard changed else {
+            // Nothing reached the kernel (every module failed to load, say): nothing to undo.
+            attempts.append(Attempt(module: nil, driver: previous, step: .restore, errno: nil, message: "nothing was changed"))
+            return outcome(.failedRestored(previous: previous))
+        }
         return outcome(restore(address: address, previous: previous, override: device.driverOverride, attempts: &attempts))
     }
 
     private enum CandidateResult { case bound(DriverName), next, stop }
 
     private func tryCandidate(
-        _ candidate: Candidate, address: PCIAddress, bound: inout DriverName?, attempts: inout [Attempt]
+        _ candidate: Candidate, address: PCIAddress, bound: inout DriverName?, changed: inout Bool,
+        attempts: inout [Attempt]
     ) -> CandidateResult {
         let module = candidate.module
         func fail(_ step: Attempt.Step, _ driver: DriverName?, _ errno: Int32, _ message: String) {
@@ -86,6 +93,7 @@ public struct Binder: Sendable {
         do {
             steps.record(.override, address: address, driver: driver)
             try sysfs.write(driver.rawValue, to: PCIPaths.attribute("driver_override", of: address))
+            changed = true
         } catch {
             fail(.override, driver, error.errno, error.description)
             return error.errno == ENODEV || error.errno == ENOENT ? .stop : .next

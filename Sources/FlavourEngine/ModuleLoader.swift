@@ -22,6 +22,6 @@ public struct ModuleLoadError: Error, Hashable, Sendable, CustomStringConvertibl
     }
 
     public var description: String {
-        "loading module \(module) failed: \(Errno.name(errno)) (\(detail ?? Errno.message(errno)))"
+        detail ?? "loading module \(module) failed: \(Errno.message(errno))"
     }
 }

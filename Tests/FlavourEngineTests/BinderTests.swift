@@ -189,3 +189,16 @@ extension Fixture {
             config: loaded.config, table: loaded.table)
     }
 }
+
+@Suite struct BinderNothingToUndoTests {
+    @Test func whenNoModuleLoadsNothingIsWrittenAtAll() throws {
+        let fixture = try Fixture()
+        fixture.kernel.failLoad("virtio_vfio_pci", errno: ENOENT)
+        fixture.kernel.failLoad("vfio_pci", errno: ENOENT)
+        fixture.kernel.clearEvents()
+        let outcome = try fixture.apply(Fixture.virtioNet)
+        #expect(outcome.result == .failedRestored(previous: DriverName("virtio-pci")!))
+        #expect(fixture.kernel.events.isEmpty)  // not even a driver_override write
+        #expect(outcome.attempts.last?.message == "nothing was changed")
+    }
+}

@@ -1,0 +1,39 @@
+import FlavourDaemon
+import FlavourEngine
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What flavourctl's commands reach the system through: the sysfs writer, the module
+/// loader and standard output. Tests swap in the test kernel and capture the output.
+public struct CLIContext: Sendable {
+    public var makeWriter: @Sendable () -> any SysfsWriter
+    public var makeLoader: @Sendable (_ modulesDirectory: String, _ logger: Logger) throws -> any ModuleLoader
+    public var output: @Sendable (String) -> Void
+    public var isRoot: @Sendable () -> Bool
+
+    public init(
+        makeWriter: @escaping @Sendable () -> any SysfsWriter,
+        makeLoader: @escaping @Sendable (String, Logger) throws -> any ModuleLoader,
+        output: @escaping @Sendable (String) -> Void,
+        isRoot: @escaping @Sendable () -> Bool
+    ) {
+        self.makeWriter = makeWriter
+        self.makeLoader = makeLoader
+        self.output = output
+        self.isRoot = isRoot
+    }
+
+    public static let system = CLIContext(
+        makeWriter: { KernelSysfsWriter() },
+        makeLoader: { directory, logger in try KmodModuleLoader(modulesDirectory: directory, logger: logger) },
+        output: { print($0) },
+        isRoot: { geteuid() == 0 })
+
+    @TaskLocal public static var current = CLIContext.system
+}
+
+/// Prints a line through the current context.
+func say(_ line: String = "") { CLIContext.current.output(line) }

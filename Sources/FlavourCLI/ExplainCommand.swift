@@ -1,0 +1,93 @@
+import ArgumentParser
+import FlavourCore
+import FlavourEngine
+
+/// `flavourctl explain DEVICE`: the decision, without doing anything.
+struct ExplainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "Show every candidate driver for a device, in the order they would be tried, and why.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("PCI address, DDDD:BB:DD.F.", valueName: "device"))
+    var device: String
+
+    @Option(help: "The flavour to explain.")
+    var flavour = "vfio"
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    struct Report: Encodable {
+        struct Entry: Encodable {
+            let module: String
+            let alias: Nullable<String>
+            let wildcards: Nullable<Int>
+            let source: String
+            let universal: Bool
+        }
+        struct Denied: Encodable {
+            let module: String
+            let alias: Nullable<String>
+            let source: String
+            let rule: String
+            let ruleSource: String
+            enum CodingKeys: String, CodingKey { case module, alias, source, rule, ruleSource = "rule_source" }
+        }
+        let address: String
+        let modalias: String
+        let flavour: String
+        let key: String
+        let driver: Nullable<String>
+        let candidates: [Entry]
+        let denied: [Denied]
+        let first: Nullable<String>
+    }
+
+    func run() throws {
+        let address = try parseDevice(device)
+        let sysfs = global.sysfs
+        let pciDevice: PCIDevice
+        do { pciDevice = try sysfs.pciDevice(address) } catch { throw CLIError(error.description) }
+        let loaded = try global.loadTable()
+        guard let chosen = loaded.config.flavour(named: flavour) else {
+            throw CLIError("unknown flavour '\(flavour)'; known: \(loaded.config.flavours.keys.sorted().joined(separator: ", "))")
+        }
+        let plan = CandidatePlan(flavour: chosen, modalias: pciDevice.modalias, table: loaded.table, config: loaded.config)
+        let report = Report(
+            address: address.description, modalias: pciDevice.modalias.description, flavour: chosen.name, key: plan.key,
+            driver: Nullable(pciDevice.driver),
+            candidates: plan.candidates.map {
+                .init(module: $0.module.rawValue, alias: Nullable($0.alias), wildcards: Nullable($0.wildcards),
+                      source: $0.source.description, universal: $0.isUniversal)
+            },
+            denied: plan.denied.map {
+                .init(module: $0.candidate.module.rawValue, alias: Nullable($0.candidate.alias),
+                      source: $0.candidate.source.description, rule: $0.rule.pattern.text, ruleSource: $0.rule.source.description)
+            },
+            first: Nullable(plan.candidates.first?.module.rawValue))
+        if json {
+            say(try JSONOutput.render(report))
+            return
+        }
+        say("device:    \(address) (\(pciDevice.modalias.pciID)), driver \(pciDevice.driver ?? "none")")
+        say("modalias:  \(pciDevice.modalias)")
+        say("flavour:   \(chosen.name), looked up as \(plan.key)")
+        say("candidates, in try order:")
+        let width = plan.candidates.map(\.module.rawValue.count).max() ?? 0
+        for (index, candidate) in plan.candidates.enumerated() {
+            let name = candidate.module.rawValue.padding(toLength: width, withPad: " ", startingAt: 0)
+            let alias = candidate.alias.map { "\($0) (\(candidate.wildcards ?? 0) wildcards)" } ?? "no alias"
+            let note = candidate.isUniversal ? ", universal fallback" : ""
+            say("  \(index + 1). \(name)  \(alias)  from \(candidate.source)\(note)")
+        }
+        if !plan.denied.isEmpty {
+            say("denied:")
+            for denied in plan.denied {
+                say("  - \(denied.candidate.module): deny \(denied.rule.pattern.text) at \(denied.rule.source)")
+            }
+        }
+        say("would try first: \(plan.candidates.first?.module.rawValue ?? "nothing (every candidate is denied)")")
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+
+/// `flavourctl`: ask for a driver flavour on a PCI device, see why a driver would be
+/// chosen, and list devices.
+public struct Flavourctl: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "flavourctl",
+        abstract: "Give PCI devices a driver flavour: the best VFIO variant driver, or vfio-pci.",
+        discussion: """
+            A flavour (built in: vfio) picks a driver through the kernel's module aliases: the
+            most specific `vfio_pci:` alias wins, vfio-pci is the fallback, and a failed probe
+            falls back to the next candidate. `none` returns a device to its default driver.
+            """,
+        subcommands: [ExplainCommand.self, ApplyCommand.self, ListCommand.self])
+
+    public init() {}
+
+    /// Runs one invocation and returns its exit code; output goes through `CLIContext`.
+    public static func run(arguments: [String]) -> Int32 {
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+            return 0
+        } catch let error as CLIError {
+            CLIContext.current.output("flavourctl: \(error.description)")
+            return 1
+        } catch let error as ApplyFailed {
+            return error.code
+        } catch {
+            let message = fullMessage(for: error)
+            if !message.isEmpty { CLIContext.current.output(message) }
+            return exitCode(for: error).rawValue
+        }
+    }
+}
+
+/// The request was carried out and failed; its report is already printed.
+struct ApplyFailed: Error {
+    let code: Int32
+}

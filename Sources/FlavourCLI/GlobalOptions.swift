@@ -1,0 +1,57 @@
+import ArgumentParser
+import FlavourCore
+import FlavourEngine
+import Logging
+
+/// Where the kernel and the configuration are: every command takes these, so the same
+/// binary runs against /sys, a guest, or a temporary tree.
+struct GlobalOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Root of sysfs.", valueName: "dir"))
+    var sysfsRoot = "/sys"
+
+    @Option(help: ArgumentHelp("Kernel modules directory (default: /lib/modules/$(uname -r)).", valueName: "dir"))
+    var modulesDir: String?
+
+    @Option(help: ArgumentHelp("Directory of *.conf files with flavours, variant, deny and request rules.", valueName: "dir"))
+    var configDir = "/etc/driver-flavour.d"
+
+    var sysfs: Sysfs { Sysfs(root: sysfsRoot, writer: CLIContext.current.makeWriter()) }
+
+    var loader: MatchTableLoader { MatchTableLoader(configDirectory: configDir, modulesDirectory: modulesDir) }
+
+    /// The match table and config; a broken config is an error, skipped alias lines are not.
+    func loadTable(extraPrefixes: Set<String> = []) throws -> MatchTableLoader.Loaded {
+        do { return try loader.load(extraPrefixes: extraPrefixes) } catch {
+            throw CLIError("the configuration in \(configDir) is broken; fix these lines:\n\(error.description)")
+        }
+    }
+
+    /// The executor that writes; refuses early when writing /sys needs root.
+    func executor(logger: Logger, action: String) throws -> RequestExecutor {
+        if sysfsRoot == "/sys", !CLIContext.current.isRoot() {
+            throw CLIError("\(action) writes to /sys and loads kernel modules: it needs root (run it with sudo)")
+        }
+        let loaded = try loadTable()
+        let moduleLoader: any ModuleLoader
+        do { moduleLoader = try CLIContext.current.makeLoader(loader.modulesDirectory, logger) } catch {
+            throw CLIError("cannot use the modules in \(loader.modulesDirectory): \(error)")
+        }
+        let sysfs = sysfs
+        return RequestExecutor(
+            sysfs: sysfs, binder: Binder(sysfs: sysfs, loader: moduleLoader, logger: logger),
+            config: loaded.config, table: loaded.table)
+    }
+}
+
+/// A one-line error for the person at the terminal.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Parses a device argument: an address, or a path ending in one (`/sys/bus/pci/devices/0000:03:00.0`).
+func parseDevice(_ text: String) throws -> PCIAddress {
+    do { return try PCIAddress(parsing: text) } catch {
+        throw CLIError(error.description)
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import FlavourCore
+import FlavourEngine
+
+/// `flavourctl list`: every PCI device and what the vfio flavour would pick for it.
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List PCI devices with their driver, override, IOMMU group and vfio choice.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    struct Row: Encodable {
+        let address: String
+        let vendor: String
+        let device: String
+        let subsystemVendor: String
+        let subsystemDevice: String
+        let `class`: String
+        let driver: Nullable<String>
+        let driverOverride: Nullable<String>
+        let iommuGroup: Nullable<Int>
+        let vfioDriver: Nullable<String>
+        let physfn: Nullable<String>
+
+        enum CodingKeys: String, CodingKey {
+            case address, vendor, device, `class`, driver, physfn
+            case subsystemVendor = "subsystem_vendor", subsystemDevice = "subsystem_device"
+            case driverOverride = "driver_override", iommuGroup = "iommu_group", vfioDriver = "vfio_driver"
+        }
+    }
+
+    func run() throws {
+        let loaded = try global.loadTable()
+        let sysfs = global.sysfs
+        func hex(_ value: UInt32, _ width: Int) -> String {
+            let digits = String(value, radix: 16)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        let rows = sysfs.pciDevices().map { device in
+            let plan = CandidatePlan(flavour: .vfio, modalias: device.modalias, table: loaded.table, config: loaded.config)
+            let m = device.modalias
+            return Row(
+                address: device.address.description, vendor: hex(m.vendor, 4), device: hex(m.device, 4),
+                subsystemVendor: hex(m.subsystemVendor, 4), subsystemDevice: hex(m.subsystemDevice, 4),
+                class: "0x" + hex(device.classCode, 6), driver: Nullable(device.driver),
+                driverOverride: Nullable(device.driverOverride), iommuGroup: Nullable(device.iommuGroup),
+                vfioDriver: Nullable(plan.candidates.first?.module.rawValue),
+                physfn: Nullable(device.physicalFunction?.description))
+        }
+        if json {
+            say(try JSONOutput.render(rows))
+            return
+        }
+        let header = ["ADDRESS", "ID", "CLASS", "DRIVER", "OVERRIDE", "GROUP", "VFIO"]
+        let table = [header] + rows.map {
+            [$0.address, "\($0.vendor):\($0.device)", $0.class, $0.driver.value ?? "-", $0.driverOverride.value ?? "-",
+             $0.iommuGroup.value.map(String.init) ?? "-", $0.vfioDriver.value ?? "-"]
+        }
+        let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
+        for row in table {
+            say(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingTrailingSpaces)
+        }
+    }
+}
+
+extension String {
+    var trimmingTrailingSpaces: String {
+        var copy = self
+        while copy.last == " " { copy.removeLast() }
+        return copy
+    }
+}
