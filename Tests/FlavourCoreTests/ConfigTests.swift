@@ -64,3 +64,32 @@ import Testing
         }
     }
 }
+
+@Suite struct UeventRequestTests {
+    static let address = try! PCIAddress(parsing: "0000:03:00.0")
+
+    @Test(arguments: [
+        ("change", "0000:03:00.0", ["DRIVER_FLAVOUR": "vfio"], UeventRequest.flavour(address, value: "vfio", origin: .attribute)),
+        ("change", "0000:03:00.0", ["SYNTH_ARG_DRIVERFLAVOUR": "vfio", "SYNTH_UUID": "x"], .flavour(address, value: "vfio", origin: .synthetic)),
+        ("change", "0000:03:00.0", ["DRIVER_FLAVOUR": "none"], .flavour(address, value: "none", origin: .attribute)),
+        ("change", "0000:03:00.0", ["DRIVER_FLAVOUR": ""], .flavour(address, value: "", origin: .attribute)),
+        ("change", "0000:03:00.0", [:], .ignored),
+        ("bind", "0000:03:00.0", ["DRIVER": "vfio-pci"], .ignored),
+        ("unbind", "0000:03:00.0", [:], .ignored),
+        ("add", "0000:03:00.0", ["MODALIAS": "pci:v00001AF4d00001041sv00001AF4sd00001100bc02sc00i00"],
+         .added(address, modalias: try! Modalias(parsing: "pci:v00001AF4d00001041sv00001AF4sd00001100bc02sc00i00"))),
+        ("add", "0000:03:00.0", ["MODALIAS": "garbage"], .added(address, modalias: nil)),
+        ("remove", "0000:03:00.0", [:], .removed(address)),
+        ("change", "../../etc", ["DRIVER_FLAVOUR": "vfio"], .invalid("device name '../../etc' is not a PCI address")),
+        ("change", "0000:03:00.0", ["DRIVER_FLAVOUR": "vfio;rm -rf"], .invalid("flavour value 'vfio;rm -rf' is not 1 to 32 of a-z, 0-9, '_', '-'")),
+        ("change", "0000:03:00.0", ["DRIVER_FLAVOUR": "VFIO"], .invalid("flavour value 'VFIO' is not 1 to 32 of a-z, 0-9, '_', '-'")),
+    ])
+    func readsUevents(action: String, name: String, properties: [String: String], expected: UeventRequest) {
+        #expect(UeventRequest(action: action, sysName: name, properties: properties) == expected)
+    }
+
+    @Test func theAttributeKeyWinsOverTheSyntheticOne() {
+        let request = UeventRequest(action: "change", sysName: "0000:03:00.0", properties: ["DRIVER_FLAVOUR": "vfio", "SYNTH_ARG_DRIVERFLAVOUR": "none"])
+        #expect(request == .flavour(Self.address, value: "vfio", origin: .attribute))
+    }
+}

@@ -1,0 +1,52 @@
+/// What a PCI uevent means to the daemon. Pure, so every property set the event source
+/// can deliver is testable and fuzzable.
+public enum UeventRequest: Hashable, Sendable {
+    /// A flavour asked for on a device; `value` is not yet checked against known flavours.
+    case flavour(PCIAddress, value: String, origin: Origin)
+    /// A device appeared (hotplug, a new VF): standing requests may cover it.
+    case added(PCIAddress, modalias: Modalias?)
+    /// A device went away.
+    case removed(PCIAddress)
+    /// Nothing for the daemon (bind, unbind, other changes).
+    case ignored
+    /// Malformed: a device name that is not a PCI address, or a bad flavour value.
+    case invalid(String)
+
+    public enum Origin: String, Hashable, Sendable {
+        /// `DRIVER_FLAVOUR=` from the driver_flavour attribute (or a udev rule).
+        case attribute
+        /// `SYNTH_ARG_DRIVERFLAVOUR=` from a synthetic uevent (`echo "change UUID DRIVERFLAVOUR=vfio" > uevent`).
+        case synthetic
+    }
+
+    /// The property a kernel-sent request carries (the driver_flavour module's uevent).
+    public static let attributeKey = "DRIVER_FLAVOUR"
+    /// The property a synthetic uevent carries: keys must be alphanumeric
+    /// (`lib/kobject_uevent.c`), so no underscore, and the kernel prefixes SYNTH_ARG_.
+    public static let syntheticKey = "SYNTH_ARG_DRIVERFLAVOUR"
+
+    /// Reads one uevent. `sysName` is the device's kernel name (`0000:03:00.0`).
+    public init(action: String, sysName: String, properties: [String: String]) {
+        let relevant = action == "add" || action == "remove" || action == "change"
+        guard relevant else { self = .ignored; return }
+        guard let address = try? PCIAddress(parsing: sysName) else {
+            self = .invalid("device name '\(sysName.prefix(64))' is not a PCI address")
+            return
+        }
+        switch action {
+        case "add":
+            self = .added(address, modalias: properties["MODALIAS"].flatMap { try? Modalias(parsing: $0) })
+        case "remove":
+            self = .removed(address)
+        default:
+            let found = properties[Self.attributeKey].map { ($0, Origin.attribute) }
+                ?? properties[Self.syntheticKey].map { ($0, Origin.synthetic) }
+            guard let (value, origin) = found else { self = .ignored; return }
+            guard value.isEmpty || Flavour.isValidName(value) else {
+                self = .invalid("flavour value '\(value.prefix(64))' is not 1 to 32 of a-z, 0-9, '_', '-'")
+                return
+            }
+            self = .flavour(address, value: value, origin: origin)
+        }
+    }
+}
