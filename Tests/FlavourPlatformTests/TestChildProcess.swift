@@ -24,8 +24,11 @@ enum TestChildProcess {
         ["--testing-library", "swift-testing", "--filter", "platformTestChildEntryPoint"]
     }
 
-    /// Runs `launcher + [executable] + entryArguments` with `environment` added to ours.
-    static func run(role: String, launcher: [String] = [], environment: [String: String] = [:]) throws -> Outcome {
+    /// Runs `launcher + [executable] + entryArguments` with `environment` added to ours;
+    /// a child still running after `timeout` is killed and reported, not waited for.
+    static func run(
+        role: String, launcher: [String] = [], environment: [String: String] = [:], timeout: Duration = .seconds(60)
+    ) throws -> Outcome {
         let process = Process()
         let command = launcher + [executable] + entryArguments
         process.executableURL = URL(fileURLWithPath: command[0])
@@ -34,13 +37,29 @@ enum TestChildProcess {
         childEnvironment[roleVariable] = role
         childEnvironment.merge(environment) { _, new in new }
         process.environment = childEnvironment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        // A file, not a pipe: a hung child must not block the read.
+        let outputPath = NSTemporaryDirectory() + "flavour-child-\(UUID().uuidString).log"
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        process.standardOutput = output
+        process.standardError = output
+        let exited = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in exited.signal() }
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Outcome(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        try? output.close()
+        let seconds = Double(timeout.components.seconds)
+        var timedOut = false
+        if exited.wait(timeout: .now() + seconds) == .timedOut {
+            timedOut = true
+            kill(process.processIdentifier, SIGKILL)
+            _ = exited.wait(timeout: .now() + 5)
+        }
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        if timedOut {
+            return Outcome(status: -1, output: "child (role \(role)) killed after \(timeout):\n" + text)
+        }
+        return Outcome(status: process.terminationStatus, output: text)
     }
 }
 
@@ -50,6 +69,7 @@ enum TestChildProcess {
     switch role {
     case JournalLogHandlerTests.senderRole: try JournalLogHandlerTests.runSender()
     case ServiceNotifierTests.notifierRole: try ServiceNotifierTests.runNotifier()
+    case UdevMonitorTests.netnsRole: try UdevMonitorTests.runInPrivateNetworkNamespace()
     default: Issue.record("unknown child role \(role)")
     }
 }

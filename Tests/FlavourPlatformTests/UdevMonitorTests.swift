@@ -1,0 +1,103 @@
+import FlavourPlatform
+import Foundation
+import Glibc
+import Synchronization
+import Testing
+
+@Suite struct UdevMonitorTests {
+    static let netnsRole = "udev-netns"
+
+    @Test func sourceIsUdevOnlyWhenUdevdsControlSocketExists() throws {
+        var template = Array((NSTemporaryDirectory() + "flavour-run-XXXXXX").utf8CString)
+        let run = String(cString: try #require(mkdtemp(&template)))
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        #expect(UdevEventSource.detect(runDirectory: run) == .kernel)
+        try FileManager.default.createDirectory(atPath: run + "/udev", withIntermediateDirectories: true)
+        #expect(UdevEventSource.detect(runDirectory: run) == .kernel)
+        #expect(FileManager.default.createFile(atPath: run + "/udev/control", contents: nil))
+        #expect(UdevEventSource.detect(runDirectory: run) == .udev)
+        #expect(UdevEventSource.detect(runDirectory: run + "/") == .udev)
+    }
+
+    @Test(arguments: [(UdevEventSource.kernel, nil as String?), (.udev, "flavourd"), (.kernel, "flavourd")])
+    func anIdleMonitorReceivesNothingAndWaitsWithoutSpinning(source: UdevEventSource, tag: String?) throws {
+        // Subsystem "flavour-none" has no devices, so no real uevent can arrive.
+        let monitor = try UdevMonitor(source: source, subsystem: "flavour-none", tag: tag)
+        #expect(monitor.fileDescriptor >= 0)
+        #expect(monitor.source == source)
+        #expect(monitor.receive() == nil)
+        #expect(monitor.wait(timeoutMilliseconds: 0) == false)
+
+        let clock = ContinuousClock()
+        let waited = clock.measure { #expect(monitor.wait(timeoutMilliseconds: 50) == false) }
+        #expect(waited >= .milliseconds(45))
+    }
+
+    @Test func cancelWaitsEndsAWaitForever() async throws {
+        let monitor = try UdevMonitor(source: .kernel, subsystem: "flavour-none")
+        let done = ManagedAtomicFlag()
+        Thread {
+            _ = monitor.wait(timeoutMilliseconds: -1)
+            done.set()
+        }.start()
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(!done.isSet, "wait(-1) returned before cancelWaits()")
+        monitor.cancelWaits()
+        for _ in 0..<500 where !done.isSet { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(done.isSet, "wait(-1) still blocked 5 s after cancelWaits()")
+        // Sticky: later waits end at once too.
+        #expect(monitor.wait(timeoutMilliseconds: -1) == false)
+    }
+
+    /// Real uevents from the kernel, without touching this machine's devices: in a
+    /// private network namespace the child creates a tun device, whose `add` and
+    /// `remove` uevents the kernel sends only to that namespace's listeners.
+    @Test func kernelEventsArriveWithTheirProperties() throws {
+        let outcome = try TestChildProcess.run(role: Self.netnsRole, launcher: ["/usr/bin/unshare", "-n", "--"])
+        #expect(outcome.status == 0, "child in a private network namespace failed (exit \(outcome.status)); needs `unshare -n` (root) and tun:\n\(outcome.output)")
+    }
+
+    /// Runs in the child, inside the private network namespace.
+    static func runInPrivateNetworkNamespace() throws {
+        let monitor = try UdevMonitor(source: .kernel, subsystem: "net")
+        #expect(monitor.receiveBufferError == nil)
+        // A non-persistent tun device: TUNSETIFF adds it, closing the descriptor removes it.
+        let tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC)
+        try #require(tun >= 0, "open /dev/net/tun: \(String(cString: strerror(errno)))")
+        var request = ifreq()
+        withUnsafeMutableBytes(of: &request.ifr_ifrn.ifrn_name) { name in
+            name.copyBytes(from: Array("flv0".utf8) + [0])
+        }
+        request.ifr_ifru.ifru_flags = 0x0001 | 0x1000 // IFF_TUN | IFF_NO_PI (linux/if_tun.h)
+        let created = ioctl(tun, UInt(0x4004_54CA) /* TUNSETIFF */, &request)
+        let createError = errno
+        close(tun)
+        try #require(created == 0, "TUNSETIFF: \(String(cString: strerror(createError)))")
+
+        var events: [UdevEvent] = []
+        while events.count < 2, monitor.wait(timeoutMilliseconds: 5000) {
+            while let event = monitor.receive() { events.append(event) }
+        }
+        try #require(events.count == 2, "got \(events)")
+        #expect(events.map(\.action) == ["add", "remove"])
+        for event in events {
+            #expect(event.sysName == "flv0")
+            #expect(event.subsystem == "net")
+            #expect(event.sysPath == "/sys/devices/virtual/net/flv0")
+            #expect(event.seqnum > 0)
+            #expect(event.properties["INTERFACE"] == "flv0")
+            #expect(event.properties["SUBSYSTEM"] == "net")
+            #expect(event.properties["DEVPATH"] == "/devices/virtual/net/flv0")
+            #expect(event.properties["SEQNUM"] == String(event.seqnum))
+        }
+        #expect(events[1].seqnum > events[0].seqnum)
+        #expect(monitor.receive() == nil)
+    }
+}
+
+/// A set-once flag shared between a thread and a task.
+final class ManagedAtomicFlag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
+}
