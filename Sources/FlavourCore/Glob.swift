@@ -52,8 +52,9 @@ public enum Glob {
                 return matched ? next : nil
             }
             return byte == UInt8(ascii: "[") ? p + 1 : nil  // no closing `]`: a literal `[`
-        case UInt8(ascii: "\\") where p + 1 < pattern.endIndex:
-            return pattern[p + 1] == byte ? p + 2 : nil
+        case UInt8(ascii: "\\"):
+            // A trailing `\` escapes nothing, and glibc's fnmatch then matches nothing.
+            return p + 1 < pattern.endIndex && pattern[p + 1] == byte ? p + 2 : nil
         case let literal:
             return literal == byte ? p + 1 : nil
         }

@@ -17,6 +17,7 @@ import Testing
         ("a[b", "a[b", true),  // unclosed bracket is a literal
         ("a\\*", "a*", true),
         ("a\\*", "ab", false),
+        ("v\\", "v\\", false),  // a trailing backslash matches nothing (found by Tests/Fuzz/alias-pattern)
         ("*", "", true),
         ("", "", true),
         ("", "a", false),
