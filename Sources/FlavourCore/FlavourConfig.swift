@@ -27,7 +27,10 @@ public struct FlavourConfig: Sendable {
         var pending: [(Directive, AliasSource)] = []
         var sequence = 0
         for (name, text) in files {
-            for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            // "\r\n" is one Character in Swift, not "\n": split on both, or a CRLF file is one
+            // long line and a comment on it hides every directive after it.
+            let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+            for (index, line) in lines.enumerated() {
                 let words = Self.words(of: line)
                 guard !words.isEmpty else { continue }
                 sequence += 1
