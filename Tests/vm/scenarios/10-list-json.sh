@@ -6,64 +6,67 @@ set -euo pipefail
 # shellcheck source=Tests/vm/lib.sh
 source "$VMTEST_DIR/lib.sh"
 
-# sysfs_object ADDR: the object sysfs says ADDR should have (without vfio_driver).
-sysfs_object() {
-    local dev="$SYSFS_PCI/$1" driver=null override group=null
-    [[ -L "$dev/driver" ]] && driver=$(jq -n --arg d "$(driver_of "$1")" '$d')
-    override=$(cat "$dev/driver_override")
-    if [[ "$override" == "(null)" ]]; then override=null; else override=$(jq -n --arg o "$override" '$o'); fi
-    [[ -L "$dev/iommu_group" ]] && group=$(basename "$(readlink "$dev/iommu_group")")
-    jq -n --arg address "$1" \
-        --arg vendor "$(sed 's/^0x//' "$dev/vendor")" --arg device "$(sed 's/^0x//' "$dev/device")" \
-        --arg sv "$(sed 's/^0x//' "$dev/subsystem_vendor")" \
-        --arg sd "$(sed 's/^0x//' "$dev/subsystem_device")" \
-        --arg class "$(cat "$dev/class")" --argjson driver "$driver" --argjson override "$override" \
-        --argjson group "$group" \
-        '{address: $address, vendor: $vendor, device: $device, subsystem_vendor: $sv,
-          subsystem_device: $sd, class: $class, driver: $driver, driver_override: $override,
-          iommu_group: $group}'
+# link_name LINK: the last component of a sysfs link's target, without forking.
+link_name() {
+    local here=$PWD name
+    cd -P "$1" && name=${PWD##*/}
+    cd "$here"
+    printf '%s' "$name"
 }
 
-# check_device JSON ADDR: ADDR appears once in JSON, with sysfs's values.
-check_device() {
-    local json=$1 addr=$2 expected diff
-    expected=$(sysfs_object "$addr")
-    diff=$(jq -r --arg a "$addr" --argjson exp "$expected" '
-        [.[] | select(.address == $a)] as $m
-        | if ($m | length) != 1 then "appears \($m | length) times"
-          else $m[0] as $o
-            | [($exp | to_entries[] | select(.value != $o[.key])
-                | "\(.key): list says \($o[.key] | tojson), sysfs says \(.value | tojson)"),
-               (if ($o | has("vfio_driver")) then empty else "no vfio_driver key" end)]
-            | join("; ")
-          end' <<<"$json")
-    [[ -z "$diff" ]] || fail "$addr: $diff"
+# sysfs_objects: what sysfs says about each device, one JSON object a line (no vfio_driver).
+sysfs_objects() {
+    local dev v d sv sd class driver override group
+    for dev in "$SYSFS_PCI"/*; do
+        read -r v <"$dev/vendor"
+        read -r d <"$dev/device"
+        read -r sv <"$dev/subsystem_vendor"
+        read -r sd <"$dev/subsystem_device"
+        read -r class <"$dev/class"
+        read -r override <"$dev/driver_override"
+        driver=null group=null
+        [[ -L "$dev/driver" ]] && driver="\"$(link_name "$dev/driver")\""
+        [[ -L "$dev/iommu_group" ]] && group=$(link_name "$dev/iommu_group")
+        [[ "$override" == "(null)" ]] && override=null || override="\"$override\""
+        printf '{"address":"%s","vendor":"%s","device":"%s","subsystem_vendor":"%s",' \
+            "${dev##*/}" "${v#0x}" "${d#0x}" "${sv#0x}"
+        printf '"subsystem_device":"%s","class":"%s","driver":%s,"driver_override":%s,"iommu_group":%s}\n' \
+            "${sd#0x}" "$class" "$driver" "$override" "$group"
+    done
 }
 
-# expect_vfio_driver JSON ADDR MODULE: the vfio flavour would try MODULE first for ADDR.
-expect_vfio_driver() {
-    local got
-    got=$(jq -r --arg a "$2" '.[] | select(.address == $a) | .vfio_driver' <<<"$1")
-    [[ "$got" == "$3" ]] || fail "$2: vfio_driver is '$got', expected '$3'"
-    note "ok: $2 vfio_driver $3"
-}
+# DIFFERENCES: every way the list disagrees with sysfs and with the expected vfio_driver
+# ($want: address -> module), one line each.
+# shellcheck disable=SC2016 # a jq program, not shell
+DIFFERENCES='
+    . as $list
+    | (if ($list | length) != ($exp | length)
+       then "list has \($list | length) devices, sysfs has \($exp | length)" else empty end),
+      ($exp[] as $e
+       | [$list[] | select(.address == $e.address)] as $m
+       | if ($m | length) != 1 then "\($e.address): appears \($m | length) times in the list"
+         else $m[0] as $o
+           | ($e | to_entries[] | select(.value != $o[.key])
+              | "\($e.address): \(.key): list says \($o[.key] | tojson), sysfs says \(.value | tojson)"),
+             (if ($o | has("vfio_driver")) then empty else "\($e.address): no vfio_driver key" end),
+             (if $want[$e.address] and $o.vfio_driver != $want[$e.address]
+              then "\($e.address): vfio_driver \($o.vfio_driver | tojson), expected \($want[$e.address])"
+              else empty end)
+         end)'
 
 main() {
-    local json count_sysfs count_json dev
+    local json want diffs
     json=$(flavourctl list --json) || fail "flavourctl list --json exited $?"
     jq -e 'type == "array"' <<<"$json" >/dev/null || fail "flavourctl list --json is not a JSON array"
-    count_sysfs=$(find "$SYSFS_PCI"/ -mindepth 1 -maxdepth 1 | wc -l)
-    count_json=$(jq length <<<"$json")
-    [[ "$count_json" == "$count_sysfs" ]] ||
-        fail "list has $count_json devices, sysfs has $count_sysfs"
-    note "ok: $count_json devices, as in sysfs"
-    for dev in "$SYSFS_PCI"/*; do
-        check_device "$json" "$(basename "$dev")"
-    done
-    note "ok: every device's ids, class, driver, driver_override and iommu_group agree with sysfs"
-    expect_vfio_driver "$json" "$(find_dev "${VIRTIO_NET_ID[@]}")" virtio_vfio_pci
-    expect_vfio_driver "$json" "$(find_dev "${E1000E_ID[@]}")" flavour_test_vfio_pci
-    expect_vfio_driver "$json" "$(find_dev "${NVME_ID[@]}")" vfio_pci
+    want=$(printf '{"%s":"virtio_vfio_pci","%s":"flavour_test_vfio_pci","%s":"vfio_pci"}' \
+        "$(find_dev "${VIRTIO_NET_ID[@]}")" "$(find_dev "${E1000E_ID[@]}")" "$(find_dev "${NVME_ID[@]}")")
+    note "expected vfio_driver: $want"
+    diffs=$(jq -r --slurpfile exp <(sysfs_objects) --argjson want "$want" "$DIFFERENCES" <<<"$json")
+    if [[ -n "$diffs" ]]; then
+        printf '%s\n' "$diffs"
+        fail "$(head -n1 <<<"$diffs")"
+    fi
+    note "ok: $(jq length <<<"$json") devices; ids, class, driver, driver_override, iommu_group and vfio_driver agree with sysfs"
 }
 
 main
