@@ -34,7 +34,7 @@ public enum KmodIndex {
         let version = try reader.u32(at: 4)
         guard version >> 16 == 2 else { throw reader.error("unsupported version \(version >> 16)") }
         var records: [Record] = []
-        var visited = 0
+        var visited = Set<UInt32>()
         try reader.walk(offset: try reader.u32(at: 8), key: [], into: &records, depth: 0, visited: &visited)
         return records
     }
@@ -83,12 +83,15 @@ public enum KmodIndex {
         }
 
         func walk(
-            offset flagged: UInt32, key: [UInt8], into records: inout [Record], depth: Int, visited: inout Int
+            offset flagged: UInt32, key: [UInt8], into records: inout [Record], depth: Int, visited: inout Set<UInt32>
         ) throws(FormatError) {
-            // A well-formed trie is a tree over at most one node per byte; refuse cycles.
-            visited += 1
-            guard depth < 4096, visited <= bytes.count else { throw error("node graph is not a tree") }
+            // A well-formed trie is a tree: a node reached twice is a cycle or a shared
+            // subtree, and either multiplies the work (a node that is its own child under a
+            // long prefix grows the key by that prefix at every visit).
             var cursor = Int(flagged & ~flagMask)
+            guard depth < 4096, visited.insert(UInt32(cursor)).inserted else {
+                throw error("node graph is not a tree (node \(cursor) reached twice)")
+            }
             var key = key
             if flagged & flagPrefix != 0 {
                 let (prefix, next) = try string(at: cursor)

@@ -78,6 +78,25 @@ import Testing
         #expect(throws: KmodIndex.FormatError.self) { try KmodIndex.records(truncated, file: "f") }
     }
 
+    /// A node that is its own child under a 2,000-byte prefix: the key grew by the prefix
+    /// at every visit, a 2 KiB file took 3 GiB. Found by Tests/Fuzz/modules-alias.
+    @Test func refusesANodeReachedTwice() {
+        func index(_ node: [UInt8]) -> [UInt8] {
+            let root: UInt32 = 12 | KmodIndex.flagPrefix | KmodIndex.flagChildren
+            return [0xB0, 0x07, 0xF4, 0x57, 0, 2, 0, 1] + bigEndian(root) + node
+        }
+        func bigEndian(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * $0)) } }
+        let root: UInt32 = 12 | KmodIndex.flagPrefix | KmodIndex.flagChildren
+        let selfLoop = index(Array(repeating: UInt8(ascii: "A"), count: 2000) + [0, UInt8(ascii: "a"), UInt8(ascii: "a")] + bigEndian(root))
+        #expect(throws: KmodIndex.FormatError.self) { try KmodIndex.records(selfLoop, file: "f") }
+        // Two children sharing one leaf: depmod never writes that either.
+        let leaf: UInt32 = 12 + 2 + 2 + 8
+        let shared = index([UInt8(ascii: "k"), 0, UInt8(ascii: "a"), UInt8(ascii: "b")]
+            + bigEndian(leaf | KmodIndex.flagValues) + bigEndian(leaf | KmodIndex.flagValues)
+            + bigEndian(1) + bigEndian(0) + Array("mod".utf8) + [0])
+        #expect(throws: KmodIndex.FormatError.self) { try KmodIndex.records(shared, file: "f") }
+    }
+
     @Test func survivesCorruption() throws {
         let original = try Self.fixture()
         var generator = SystemRandomNumberGenerator()
