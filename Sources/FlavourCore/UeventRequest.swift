@@ -33,20 +33,24 @@ public enum UeventRequest: Hashable, Sendable {
             self = .invalid("device name '\(sysName.prefix(64))' is not a PCI address")
             return
         }
-        switch action {
-        case "add":
-            self = .added(address, modalias: properties["MODALIAS"].flatMap { try? Modalias(parsing: $0) })
-        case "remove":
+        if action == "remove" {
             self = .removed(address)
-        default:
-            let found = properties[Self.attributeKey].map { ($0, Origin.attribute) }
-                ?? properties[Self.syntheticKey].map { ($0, Origin.synthetic) }
-            guard let (value, origin) = found else { self = .ignored; return }
-            guard value.isEmpty || Flavour.isValidName(value) else {
-                self = .invalid("flavour value '\(value.prefix(64))' is not 1 to 32 of a-z, 0-9, '_', '-'")
-                return
-            }
-            self = .flavour(address, value: value, origin: origin)
+            return
         }
+        // A flavour may come with a change (the attribute, a synthetic uevent) or with an
+        // add (a udev rule that sets ENV{DRIVER_FLAVOUR}).
+        let found = properties[Self.attributeKey].map { ($0, Origin.attribute) }
+            ?? properties[Self.syntheticKey].map { ($0, Origin.synthetic) }
+        guard let (value, origin) = found else {
+            self = action == "add"
+                ? .added(address, modalias: properties["MODALIAS"].flatMap { try? Modalias(parsing: $0) })
+                : .ignored
+            return
+        }
+        guard value.isEmpty || Flavour.isValidName(value) else {
+            self = .invalid("flavour value '\(value.prefix(64))' is not 1 to 32 of a-z, 0-9, '_', '-'")
+            return
+        }
+        self = .flavour(address, value: value, origin: origin)
     }
 }

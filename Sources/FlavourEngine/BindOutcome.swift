@@ -24,13 +24,19 @@ public struct BindOutcome: Hashable, Sendable {
     }
 
     public let address: PCIAddress
+    /// The device's modalias when it could be read.
+    public let modalias: Modalias?
     public let requested: String
     public let previousDriver: DriverName?
     public let result: Result
     public let attempts: [Attempt]
 
-    public init(address: PCIAddress, requested: String, previousDriver: DriverName?, result: Result, attempts: [Attempt]) {
+    public init(
+        address: PCIAddress, modalias: Modalias? = nil, requested: String, previousDriver: DriverName?, result: Result,
+        attempts: [Attempt]
+    ) {
         self.address = address
+        self.modalias = modalias
         self.requested = requested
         self.previousDriver = previousDriver
         self.result = result

@@ -31,7 +31,9 @@ public struct Binder: Sendable {
         let previous = device.driver.flatMap(DriverName.init)
         var attempts: [Attempt] = []
         func outcome(_ result: BindOutcome.Result) -> BindOutcome {
-            BindOutcome(address: address, requested: plan.flavour.name, previousDriver: previous, result: result, attempts: attempts)
+            BindOutcome(
+                address: address, modalias: device.modalias, requested: plan.flavour.name, previousDriver: previous,
+                result: result, attempts: attempts)
         }
         guard !plan.candidates.isEmpty else {
             return outcome(.refused("no candidate driver for flavour \(plan.flavour.name): every one is denied"))
@@ -180,7 +182,9 @@ public struct Binder: Sendable {
         let previous = device.driver.flatMap(DriverName.init)
         var attempts: [Attempt] = []
         func outcome(_ result: BindOutcome.Result) -> BindOutcome {
-            BindOutcome(address: address, requested: Flavour.revertName, previousDriver: previous, result: result, attempts: attempts)
+            BindOutcome(
+                address: address, modalias: device.modalias, requested: Flavour.revertName, previousDriver: previous,
+                result: result, attempts: attempts)
         }
         if device.driverOverride == nil, previous != nil {
             return outcome(.alreadyDefault(driver: previous))

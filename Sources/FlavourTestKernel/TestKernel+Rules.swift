@@ -278,9 +278,10 @@ extension TestKernel {
         return uevents
     }
 
-    /// VFs on the bus after the PF's, eight functions a slot.
+    /// VFs from the bus after the PF's on, eight functions a slot, 256 a bus.
     static func vfAddress(pf: PCIAddress, index: Int) -> PCIAddress {
-        PCIAddress(domain: pf.domain, bus: pf.bus &+ 1, device: UInt8(index / 8), function: UInt8(index % 8))
+        PCIAddress(domain: pf.domain, bus: pf.bus &+ 1 &+ UInt8(index / 256), device: UInt8(index % 256 / 8),
+                   function: UInt8(index % 8))
     }
 
     /// Rewrites a device's files and links to match its state, as the kernel would show them.
@@ -301,6 +302,11 @@ extension TestKernel {
             try Tree.writeFile(dir + "/sriov_totalvfs", "\(spec.totalVFs)\n")
             try Tree.writeFile(dir + "/sriov_numvfs", "\(device.numVFs)\n")
             try Tree.writeFile(dir + "/sriov_drivers_autoprobe", (device.autoprobe ? "1" : "0") + "\n")
+            // VFs sit on the next bus (vfAddress): offset counts from the PF's devfn.
+            let devfn = Int(address.device) << 3 | Int(address.function)
+            try Tree.writeFile(dir + "/sriov_offset", "\(256 - devfn)\n")
+            try Tree.writeFile(dir + "/sriov_stride", "1\n")
+            try Tree.writeFile(dir + "/sriov_vf_device", String(spec.vfDevice, radix: 16).leftPadded(4) + "\n")
         }
         let driversDir = sysfsRoot + "/bus/pci/drivers"
         if let driver = device.driver {

@@ -49,6 +49,8 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
         var events: [KernelEvent] = []
         var cpuNanoseconds: UInt64 = 0
         var hasFlavourAttribute = false
+        var bindDelay: UInt32 = 0
+        var beforeWrite: (@Sendable (String) -> Void)?
     }
 
     /// Creates the tree in a new temporary directory. `modules` can be loaded (built-in
@@ -57,7 +59,10 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
     public init(
         modules: [TestModule] = [], loaded: [TestModule] = [], devices: [TestDevice] = [], flavourAttribute: Bool = false
     ) throws {
-        var template = Array("/tmp/flavour-testkernel-XXXXXX".utf8CString)
+        // tmpfs when there is one: ext4's inode allocation makes thousands of small
+        // rewrites slow, and a real sysfs lives in memory too.
+        let base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
+        var template = Array("\(base)/flavour-testkernel-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw SysfsError(.write, path: "/tmp", errno: errno) }
         root = String(cString: made)
         state = Mutex(State())
@@ -112,6 +117,18 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
         state.withLock { $0.loadErrors[ModuleName(module)!] = errno }
     }
 
+    /// Makes every bind and drivers_probe take this long, as a real probe does; the
+    /// delay is outside the kernel's lock, so binds of different devices overlap.
+    public func setBindDelay(microseconds: UInt32) {
+        state.withLock { $0.bindDelay = microseconds }
+    }
+
+    /// Runs before every write is handled (outside the lock): lets a test remove a
+    /// device in the middle of a bind.
+    public func beforeWrite(_ hook: (@Sendable (String) -> Void)?) {
+        state.withLock { $0.beforeWrite = hook }
+    }
+
     /// Makes writes to one attribute (relative to the sysfs root) fail with `errno`.
     public func failWrite(_ relative: String, errno: Int32?) {
         state.withLock { $0.writeErrors[sysfsRoot + "/" + relative] = errno }
@@ -159,6 +176,9 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
     // MARK: - SysfsWriter
 
     public func write(_ value: String, to path: String) throws(SysfsError) {
+        let (delay, hook) = state.withLock { ($0.bindDelay, $0.beforeWrite) }
+        hook?(path)
+        if delay > 0, path.hasSuffix("/bind") || path.hasSuffix("/drivers_probe") { usleep(delay) }
         let start = Self.threadCPU()
         defer {
             let spent = Self.threadCPU() - start

@@ -80,6 +80,7 @@ import Testing
          .added(address, modalias: try! Modalias(parsing: "pci:v00001AF4d00001041sv00001AF4sd00001100bc02sc00i00"))),
         ("add", "0000:03:00.0", ["MODALIAS": "garbage"], .added(address, modalias: nil)),
         ("remove", "0000:03:00.0", [:], .removed(address)),
+        ("add", "0000:03:00.0", ["DRIVER_FLAVOUR": "vfio", "MODALIAS": "x"], .flavour(address, value: "vfio", origin: .attribute)),
         ("change", "../../etc", ["DRIVER_FLAVOUR": "vfio"], .invalid("device name '../../etc' is not a PCI address")),
         ("change", "0000:03:00.0", ["DRIVER_FLAVOUR": "vfio;rm -rf"], .invalid("flavour value 'vfio;rm -rf' is not 1 to 32 of a-z, 0-9, '_', '-'")),
         ("change", "0000:03:00.0", ["DRIVER_FLAVOUR": "VFIO"], .invalid("flavour value 'VFIO' is not 1 to 32 of a-z, 0-9, '_', '-'")),
@@ -91,5 +92,28 @@ import Testing
     @Test func theAttributeKeyWinsOverTheSyntheticOne() {
         let request = UeventRequest(action: "change", sysName: "0000:03:00.0", properties: ["DRIVER_FLAVOUR": "vfio", "SYNTH_ARG_DRIVERFLAVOUR": "none"])
         #expect(request == .flavour(Self.address, value: "vfio", origin: .attribute))
+    }
+}
+
+@Suite struct SRIOVLayoutTests {
+    static let layout = SRIOVLayout(
+        physicalFunction: try! PCIAddress(parsing: "0000:01:00.0"), totalVFs: 32, offset: 256, stride: 1,
+        vfModalias: try! Modalias(parsing: "pci:v00001B36d00000010sv00001AF4sd00001100bc01sc08i02"))
+
+    @Test func vfAddressesFollowOffsetAndStride() {
+        #expect(Self.layout.vfAddress(0)?.description == "0000:02:00.0")
+        #expect(Self.layout.vfAddress(9)?.description == "0000:02:01.1")
+        #expect(SRIOVLayout(physicalFunction: try! PCIAddress(parsing: "0000:3b:00.0"), totalVFs: 4, offset: 2, stride: 2,
+                            vfModalias: Self.layout.vfModalias).vfAddress(1)?.description == "0000:3b:00.4")
+    }
+
+    @Test func findsRequestsThatCoverFutureVFs() throws {
+        let config = try FlavourConfig.parse(files: [("r.conf", """
+            request vfio 0000:02:00.*
+            request vfio 0000:05:00.*
+            request vfio pci:v00001B36d00000010*
+            request vfio pci:v00008086*
+            """)])
+        #expect(Self.layout.requests(covering: config.requests).map(\.source.line) == [1, 3])
     }
 }

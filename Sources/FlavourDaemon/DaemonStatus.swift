@@ -1,0 +1,120 @@
+import FlavourCore
+import FlavourEngine
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `flavourctl status` and `flavourctl set` read: the daemon's state, the
+/// requests it holds and the last outcome per device, in `<run>/status.json`.
+/// Written shortly after a change (coalesced), never on a timer: an idle daemon does not wake.
+public actor DaemonStatus {
+    public struct Entry: Sendable {
+        public let requested: String
+        public let result: String
+        public let driver: String?
+        public let uuid: String?
+        public let finishedAt: UInt64
+        public let summary: String
+    }
+
+    private let path: String
+    private var state = "starting"
+    private var source = "none"
+    private var standing: [String] = []
+    private var inFlight: [String] = []
+    private var queued: [String] = []
+    private var last: [PCIAddress: Entry] = [:]
+    private var flushScheduled = false
+    private let startedAt = DaemonStatus.realtimeNanoseconds()
+
+    public init(path: String) { self.path = path }
+
+    public func set(state: String) {
+        self.state = state
+        scheduleFlush()
+    }
+
+    public func set(source: String, standing: [StandingRequest]) {
+        self.source = source
+        self.standing = standing.map { "\($0.flavourName) \($0.selector) (\($0.source))" }
+        scheduleFlush()
+    }
+
+    public func set(inFlight: [PCIAddress], queued: [FlavourRequest]) {
+        self.inFlight = inFlight.map(\.description)
+        self.queued = queued.map { "\($0.address) \($0.requested)" }
+        scheduleFlush()
+    }
+
+    public func record(_ request: FlavourRequest, _ outcome: RequestOutcome) {
+        let kind = OutcomeLog.kind(of: outcome)
+        var driver: String? = nil
+        var summary = kind.rawValue
+        if case .done(let bind) = outcome {
+            driver = bind.driver?.rawValue
+            summary = bind.attempts.filter { !$0.succeeded }.map(\.description).joined(separator: "; ")
+            if case .refused(let why) = bind.result { summary = why }
+            if case .revertFailed(let why) = bind.result { summary = why }
+        } else if case .dropped(let why) = outcome {
+            summary = why
+        }
+        last[request.address] = Entry(
+            requested: request.requested.description, result: kind.rawValue, driver: driver, uuid: request.uuid,
+            finishedAt: Self.realtimeNanoseconds(), summary: summary)
+        scheduleFlush()
+    }
+
+    public func lastOutcome(_ address: PCIAddress) -> Entry? { last[address] }
+
+    /// Writes now (used at shutdown and by tests).
+    public func flush() {
+        flushScheduled = false
+        let outcomes = last.keys.sorted().map { address -> String in
+            let entry = last[address]!
+            return JSONText.object([
+                ("address", JSONText.string(address.description)), ("requested", JSONText.string(entry.requested)),
+                ("result", JSONText.string(entry.result)), ("driver", JSONText.optional(entry.driver)),
+                ("uuid", JSONText.optional(entry.uuid)), ("finished_at_ns", String(entry.finishedAt)),
+                ("summary", JSONText.string(entry.summary)),
+            ])
+        }
+        let text = JSONText.object([
+            ("pid", String(getpid())), ("state", JSONText.string(state)), ("source", JSONText.string(source)),
+            ("started_at_ns", String(startedAt)),
+            ("standing_requests", JSONText.array(standing.map(JSONText.string))),
+            ("in_flight", JSONText.array(inFlight.map(JSONText.string))),
+            ("queued", JSONText.array(queued.map(JSONText.string))),
+            ("last_outcomes", JSONText.array(outcomes)),
+        ]) + "\n"
+        Self.writeAtomically(path, text)
+    }
+
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        Task {
+            try? await Task.sleep(for: .milliseconds(20))
+            self.flush()
+        }
+    }
+
+    static func realtimeNanoseconds() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+
+    static func writeAtomically(_ path: String, _ text: String) {
+        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
+        mkdir(directory, 0o755)
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        var bytes = Array(text.utf8)
+        let count = bytes.count
+        let written = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress, count) }
+        close(fd)
+        if written == count { rename(temporary, path) } else { unlink(temporary) }
+    }
+}

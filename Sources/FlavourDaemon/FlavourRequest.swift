@@ -1,0 +1,32 @@
+import FlavourCore
+import FlavourEngine
+
+/// One request the daemon holds: a device, what is asked of it, and where it came from.
+public struct FlavourRequest: Hashable, Sendable {
+    public enum Origin: String, Hashable, Sendable {
+        case attribute, synthetic, hotplug, coldplug
+    }
+
+    public let address: PCIAddress
+    public let requested: RequestedFlavour
+    public let origin: Origin
+    /// The synthetic uevent's SYNTH_UUID, which `flavourctl set` waits for.
+    public let uuid: String?
+
+    public init(address: PCIAddress, requested: RequestedFlavour, origin: Origin, uuid: String? = nil) {
+        self.address = address
+        self.requested = requested
+        self.origin = origin
+        self.uuid = uuid
+    }
+}
+
+/// How a request ended: exactly one per request.
+public enum RequestOutcome: Hashable, Sendable {
+    /// Carried out by the binder.
+    case done(BindOutcome)
+    /// Replaced by a newer request for the same device before it started.
+    case superseded
+    /// Not carried out: the device went away, or the daemon is stopping.
+    case dropped(String)
+}

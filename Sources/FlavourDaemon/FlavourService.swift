@@ -1,0 +1,207 @@
+import FlavourCore
+import FlavourEngine
+import Logging
+import ServiceLifecycle
+
+/// flavourd: hears PCI uevents, turns them into requests, and carries them out.
+/// Start-up: read config and the match table, start listening, apply standing requests
+/// to the devices present (coldplug), then tell systemd READY=1. On graceful shutdown it
+/// stops listening and lets the binds in flight finish, so no device is left half-bound.
+public final class FlavourService: Service, Sendable {
+    public typealias LoaderFactory = @Sendable (_ modulesDirectory: String) throws -> any ModuleLoader
+
+    let settings: DaemonSettings
+    let source: any DeviceEventSource
+    let makeLoader: LoaderFactory
+    let writer: any SysfsWriter
+    let notifier: any DaemonNotifier
+    let logger: Logger
+    let outcomes: OutcomeLog
+    public let status: DaemonStatus
+    private let state = ServiceState()
+
+    public init(
+        settings: DaemonSettings, source: any DeviceEventSource, makeLoader: @escaping LoaderFactory,
+        writer: any SysfsWriter = KernelSysfsWriter(), notifier: any DaemonNotifier, logger: Logger
+    ) {
+        self.settings = settings
+        self.source = source
+        self.makeLoader = makeLoader
+        self.writer = writer
+        self.notifier = notifier
+        self.logger = logger
+        self.outcomes = OutcomeLog(logger: logger)
+        self.status = DaemonStatus(path: settings.statusPath)
+    }
+
+    var sysfs: Sysfs { Sysfs(root: settings.sysfsRoot, writer: writer) }
+
+    /// Reads config and the match table into a new executor; throws on a broken config.
+    func makeExecutor() throws -> RequestExecutor {
+        let tableLoader = MatchTableLoader(configDirectory: settings.configDirectory, modulesDirectory: settings.modulesDirectory)
+        let loaded = try tableLoader.load()
+        for warning in loaded.warnings {
+            logger.warning("Match table line skipped", metadata: ["reason": "\(warning)"])
+        }
+        let moduleLoader = try makeLoader(settings.modulesDirectory)
+        let sysfs = sysfs
+        logger.info("Match table loaded", metadata: [
+            "aliases": "\(loaded.table.count)", "flavours": "\(loaded.config.flavours.keys.sorted().joined(separator: ","))",
+            "standing_requests": "\(loaded.config.requests.count)", "modules_dir": "\(settings.modulesDirectory)",
+        ])
+        return RequestExecutor(
+            sysfs: sysfs, binder: Binder(sysfs: sysfs, loader: moduleLoader, logger: logger),
+            config: loaded.config, table: loaded.table)
+    }
+
+    public func run() async throws {
+        let executor: RequestExecutor
+        do { executor = try makeExecutor() } catch {
+            logger.critical("Configuration unusable", metadata: ["reason": "\(error)"])
+            throw error
+        }
+        let status = status
+        let outcomes = outcomes
+        let sysfs = sysfs
+        let scheduler = RequestScheduler(executor: executor, maxInFlight: settings.maxInFlight) { request, outcome in
+            outcomes.record(request, outcome)
+            Self.reflect(request, outcome, sysfs: sysfs)
+            Task { await status.record(request, outcome) }
+        }
+        state.scheduler = scheduler
+        let events = try source.start()
+        await status.set(source: source.name, standing: executor.config.requests)
+        notifier.status("Applying standing requests to present devices")
+        await coldplug(executor: executor, scheduler: scheduler)
+        await scheduler.idle()
+        await status.set(state: "ready")
+        notifier.ready(status: "Listening for flavour requests (\(source.name) events)")
+        logger.info("Ready", metadata: ["source": "\(source.name)"])
+
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await event in events { await self.handle(event, scheduler: scheduler) }
+                }
+                let notifier = self.notifier
+                if let interval = notifier.watchdogInterval {
+                    group.addTask {
+                        while !Task.isCancelled {
+                            notifier.watchdog()
+                            try? await Task.sleep(for: interval / 2)
+                        }
+                    }
+                }
+                await group.next()  // the event stream ended: shutting down
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.source.stop()
+        }
+        notifier.stopping(status: "Finishing binds in flight")
+        await status.set(state: "stopping")
+        let inFlight = await scheduler.inFlight.count
+        logger.info("Stopping", metadata: ["in_flight": "\(inFlight)"])
+        await scheduler.stop()
+        await status.flush()
+    }
+
+    /// Re-reads config and the match table (SIGHUP, `systemctl reload`). A broken config
+    /// keeps the old one.
+    public func reload() async {
+        guard let scheduler = state.scheduler else { return }
+        notifier.reloading()
+        do {
+            let executor = try makeExecutor()
+            await scheduler.replaceExecutor(executor)
+            await status.set(source: source.name, standing: executor.config.requests)
+            logger.info("Configuration reloaded")
+            await coldplug(executor: executor, scheduler: scheduler)
+        } catch {
+            logger.error("Reload failed, keeping the previous configuration", metadata: ["reason": "\(error)"])
+        }
+        notifier.ready(status: "Listening for flavour requests (\(source.name) events)")
+    }
+
+    /// Every present device a standing request covers; and PFs whose future VFs it covers
+    /// get `sriov_drivers_autoprobe` 0 first, so no default driver ever probes those VFs.
+    func coldplug(executor: RequestExecutor, scheduler: RequestScheduler) async {
+        let requests = executor.config.requests
+        guard !requests.isEmpty else { return }
+        for device in executor.sysfs.pciDevices() {
+            disableAutoprobeIfCovered(device, requests: requests, sysfs: executor.sysfs)
+            if let request = Self.standingRequest(for: device, in: executor) {
+                await scheduler.submit(FlavourRequest(address: device.address, requested: request, origin: .coldplug))
+            }
+        }
+    }
+
+    static func standingRequest(for device: PCIDevice, in executor: RequestExecutor) -> RequestedFlavour? {
+        executor.config.requests.first { $0.covers(address: device.address, modalias: device.modalias) }
+            .flatMap { executor.config.flavour(named: $0.flavourName) }
+            .map(RequestedFlavour.flavour)
+    }
+
+    func disableAutoprobeIfCovered(_ device: PCIDevice, requests: [StandingRequest], sysfs: Sysfs) {
+        guard let layout = sysfs.sriovLayout(of: device), let request = layout.requests(covering: requests).first else { return }
+        let attribute = PCIPaths.attribute("sriov_drivers_autoprobe", of: device.address)
+        guard (try? sysfs.read(attribute)) == "1" else { return }
+        do {
+            try sysfs.write("0", to: attribute)
+            logger.info("VF autoprobe turned off for a PF whose VFs are requested", metadata: [
+                "pci.slot_name": "\(device.address)", "request": "\(request.flavourName) \(request.selector) (\(request.source))",
+            ])
+        } catch {
+            logger.error("Could not turn VF autoprobe off", metadata: ["pci.slot_name": "\(device.address)", "reason": "\(error)"])
+        }
+    }
+
+    func handle(_ event: DeviceEvent, scheduler: RequestScheduler) async {
+        switch UeventRequest(action: event.action, sysName: event.sysName, properties: event.properties) {
+        case let .flavour(address, value, origin):
+            let executor = await scheduler.currentExecutor
+            guard let requested = executor.resolve(value) else {
+                outcomes.rejected(device: event.sysName, value: value,
+                                  reason: "unknown flavour '\(value)'; known: \(executor.knownFlavours)")
+                return
+            }
+            await scheduler.submit(FlavourRequest(
+                address: address, requested: requested, origin: origin == .attribute ? .attribute : .synthetic,
+                uuid: event.properties["SYNTH_UUID"]))
+        case let .added(address, _):
+            let executor = await scheduler.currentExecutor
+            guard let device = try? executor.sysfs.pciDevice(address) else { return }
+            disableAutoprobeIfCovered(device, requests: executor.config.requests, sysfs: executor.sysfs)
+            if let requested = Self.standingRequest(for: device, in: executor) {
+                await scheduler.submit(FlavourRequest(address: address, requested: requested, origin: .hotplug))
+            }
+        case .removed(let address):
+            await scheduler.deviceRemoved(address)
+        case .invalid(let reason):
+            outcomes.rejected(
+                device: event.sysName, value: event.properties[UeventRequest.attributeKey]
+                    ?? event.properties[UeventRequest.syntheticKey], reason: reason)
+        case .ignored:
+            break
+        }
+    }
+
+    /// Keeps the driver_flavour attribute (where the kernel module provides it) honest:
+    /// after a revert or a failed request it is cleared, with `-`, which sends no uevent.
+    static func reflect(_ request: FlavourRequest, _ outcome: RequestOutcome, sysfs: Sysfs) {
+        guard case .done(let bind) = outcome, !bind.succeeded || request.requested == .revert else { return }
+        let attribute = PCIPaths.attribute("driver_flavour", of: request.address)
+        guard let current = try? sysfs.read(attribute), !current.isEmpty else { return }
+        try? sysfs.write("-", to: attribute)
+    }
+}
+
+/// The scheduler, once running (reload needs it).
+final class ServiceState: @unchecked Sendable {
+    private let lock = Lock()
+    private var _scheduler: RequestScheduler?
+    var scheduler: RequestScheduler? {
+        get { lock.with { _scheduler } }
+        set { lock.with { _scheduler = newValue } }
+    }
+}

@@ -1,0 +1,116 @@
+import Dispatch
+import FlavourCore
+import FlavourEngine
+
+/// Carries out requests: one at a time per device (the newest waiting request wins),
+/// different devices concurrently up to `maxInFlight`. Each request ends with exactly one
+/// report. Binds run on a dispatch queue, since sysfs writes block for as long as a
+/// driver's probe takes.
+public actor RequestScheduler {
+    public typealias Report = @Sendable (FlavourRequest, RequestOutcome) -> Void
+
+    private var executor: RequestExecutor
+    private let maxInFlight: Int
+    private let report: Report
+    private let queue = DispatchQueue(label: "flavourd.bind", attributes: .concurrent)
+
+    private var running: Set<PCIAddress> = []
+    private var pending: [PCIAddress: FlavourRequest] = [:]
+    /// Devices with a pending request, in arrival order.
+    private var waiting: [PCIAddress] = []
+    private var stopping = false
+    private var idleWaiters: [CheckedContinuation<Void, Never>] = []
+
+    public init(executor: RequestExecutor, maxInFlight: Int, report: @escaping Report) {
+        self.executor = executor
+        self.maxInFlight = max(1, maxInFlight)
+        self.report = report
+    }
+
+    public var currentExecutor: RequestExecutor { executor }
+
+    /// Used after a reload; binds in flight finish with the executor they started with.
+    public func replaceExecutor(_ executor: RequestExecutor) { self.executor = executor }
+
+    public var inFlight: [PCIAddress] { running.sorted() }
+    public var queued: [FlavourRequest] { waiting.compactMap { pending[$0] } }
+
+    public func submit(_ request: FlavourRequest) {
+        guard !stopping else {
+            report(request, .dropped("the daemon is stopping"))
+            return
+        }
+        let address = request.address
+        if let older = pending.updateValue(request, forKey: address) {
+            report(older, .superseded)
+        } else {
+            waiting.append(address)
+        }
+        startWhatCan()
+    }
+
+    /// The device went away: its waiting request will not be carried out.
+    public func deviceRemoved(_ address: PCIAddress) {
+        guard let request = pending.removeValue(forKey: address) else { return }
+        waiting.removeAll { $0 == address }
+        report(request, .dropped("device \(address) was removed"))
+        resumeIfIdle()
+    }
+
+    /// Stops starting requests; the ones in flight finish. Returns when none is left.
+    public func stop() async {
+        stopping = true
+        for address in waiting {
+            if let request = pending.removeValue(forKey: address) { report(request, .dropped("the daemon is stopping")) }
+        }
+        waiting.removeAll()
+        await idle()
+    }
+
+    /// Returns when nothing is running or waiting.
+    public func idle() async {
+        if running.isEmpty && waiting.isEmpty { return }
+        await withCheckedContinuation { idleWaiters.append($0) }
+    }
+
+    private func startWhatCan() {
+        var index = 0
+        while running.count < maxInFlight, index < waiting.count {
+            let address = waiting[index]
+            guard !running.contains(address), let request = pending.removeValue(forKey: address) else {
+                index += 1
+                continue
+            }
+            waiting.remove(at: index)
+            start(request)
+        }
+    }
+
+    private func start(_ request: FlavourRequest) {
+        running.insert(request.address)
+        let executor = executor
+        let queue = queue
+        Task {
+            let outcome = await withCheckedContinuation { continuation in
+                queue.async {
+                    continuation.resume(returning: executor.handle(address: request.address, requested: request.requested))
+                }
+            }
+            self.finished(request, outcome)
+        }
+    }
+
+    private func finished(_ request: FlavourRequest, _ outcome: BindOutcome) {
+        running.remove(request.address)
+        report(request, .done(outcome))
+        if !stopping { startWhatCan() }
+        resumeIfIdle()
+    }
+
+    private func resumeIfIdle() {
+        guard running.isEmpty, waiting.isEmpty else { return }
+        let waiters = idleWaiters
+        idleWaiters.removeAll()
+        waiters.forEach { $0.resume() }
+    }
+}

@@ -1,0 +1,37 @@
+import Dispatch
+import FlavourPlatform
+import Logging
+
+/// PCI events from a libudev monitor. A dedicated thread sleeps in poll(2) on the
+/// monitor's socket, so an idle daemon takes no CPU and no wake-ups.
+public final class UdevDeviceEventSource: DeviceEventSource, @unchecked Sendable {
+    public let name: String
+    private let monitor: UdevMonitor
+    private let logger: Logger
+
+    /// `tag`: hear only devices udev tagged for us (udev source only: the kernel source
+    /// carries no tags).
+    public init(source: UdevEventSource, tag: String?, logger: Logger) throws {
+        self.name = source.rawValue
+        self.logger = logger
+        monitor = try UdevMonitor(source: source, subsystem: "pci", tag: source == .udev ? tag : nil)
+    }
+
+    public func start() throws -> AsyncStream<DeviceEvent> {
+        let (stream, continuation) = AsyncStream<DeviceEvent>.makeStream(bufferingPolicy: .unbounded)
+        let monitor = monitor
+        let thread = DispatchQueue(label: "flavourd.udev")
+        thread.async {
+            while true {
+                guard monitor.wait(timeoutMilliseconds: -1) else { break }  // false: cancelled
+                while let event = monitor.receive() {
+                    continuation.yield(DeviceEvent(action: event.action, sysName: event.sysName, properties: event.properties))
+                }
+            }
+            continuation.finish()
+        }
+        return stream
+    }
+
+    public func stop() { monitor.cancelWaits() }
+}

@@ -1,0 +1,138 @@
+import FlavourCore
+import FlavourDaemon
+import FlavourEngine
+import FlavourTestKernel
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The test kernel's uevents as the daemon's event source (a netlink listener's view).
+final class TestEventSource: DeviceEventSource, @unchecked Sendable {
+    let name = "test"
+    let kernel: TestKernel
+    private let continuation = Mutex<AsyncStream<DeviceEvent>.Continuation?>(nil)
+
+    init(kernel: TestKernel) {
+        self.kernel = kernel
+        kernel.subscribe { [weak self] uevent in
+            self?.continuation.withLock {
+                _ = $0?.yield(DeviceEvent(action: uevent.action, sysName: uevent.address.description, properties: uevent.properties))
+            }
+        }
+    }
+
+    func start() throws -> AsyncStream<DeviceEvent> {
+        let (stream, continuation) = AsyncStream<DeviceEvent>.makeStream(bufferingPolicy: .unbounded)
+        self.continuation.withLock { $0 = continuation }
+        return stream
+    }
+
+    func stop() { continuation.withLock { $0?.finish() } }
+}
+
+final class RecordingNotifier: DaemonNotifier, @unchecked Sendable {
+    let states = Mutex<[String]>([])
+    func ready(status: String) { states.withLock { $0.append("READY=1") } }
+    func status(_ text: String) { states.withLock { $0.append("STATUS=\(text)") } }
+    func reloading() { states.withLock { $0.append("RELOADING=1") } }
+    func stopping(status: String) { states.withLock { $0.append("STOPPING=1") } }
+    func watchdog() { states.withLock { $0.append("WATCHDOG=1") } }
+    var watchdogInterval: Duration? { nil }
+    var isReady: Bool { states.withLock { $0.contains("READY=1") } }
+}
+
+/// Keeps every log entry, like swift-log's in-memory handler.
+final class LogRecorder: @unchecked Sendable {
+    struct Entry: Sendable {
+        let level: Logger.Level
+        let message: String
+        let metadata: [String: String]
+    }
+    let entries = Mutex<[Entry]>([])
+
+    var logger: Logger {
+        Logger(label: "flavourd-test") { _ in Handler(recorder: self) }
+    }
+
+    /// Entries that are request outcomes (they carry a MESSAGE_ID).
+    var outcomes: [Entry] { entries.withLock { $0.filter { $0.metadata["message_id"] != nil } } }
+
+    struct Handler: LogHandler {
+        let recorder: LogRecorder
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
+                 file: String, function: String, line: UInt) {
+            let merged = self.metadata.merging(metadata ?? [:]) { $1 }.mapValues { "\($0)" }
+            recorder.entries.withLock { $0.append(Entry(level: level, message: message.description, metadata: merged)) }
+        }
+    }
+}
+
+/// A running daemon on a test kernel.
+struct DaemonHarness {
+    let kernel: TestKernel
+    let notifier = RecordingNotifier()
+    let logs = LogRecorder()
+    let service: FlavourService
+    let group: ServiceGroup
+    let runDirectory: String
+
+    init(kernel: TestKernel, maxInFlight: Int = 4) {
+        self.kernel = kernel
+        runDirectory = kernel.root + "/run"
+        let settings = DaemonSettings(
+            sysfsRoot: kernel.sysfsRoot, modulesDirectory: kernel.modulesDirectory, configDirectory: kernel.configDirectory,
+            runDirectory: runDirectory, maxInFlight: maxInFlight)
+        service = FlavourService(
+            settings: settings, source: TestEventSource(kernel: kernel), makeLoader: { _ in kernel },
+            writer: kernel, notifier: notifier, logger: logs.logger)
+        group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: Logger(label: "group")))
+    }
+
+    /// Runs the daemon for the duration of `body`, then shuts it down gracefully.
+    func run(_ body: () async throws -> Void) async throws {
+        let group = group
+        let task = Task { try await group.run() }
+        try await waitUntil("READY=1") { notifier.isReady }
+        try await body()
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+
+    /// Sends a synthetic request as `echo "change UUID DRIVERFLAVOUR=value" > uevent` would.
+    func request(_ address: PCIAddress, _ flavour: String, uuid: String) throws {
+        try kernel.sysfs.write("change \(uuid) DRIVERFLAVOUR=\(flavour)", to: "bus/pci/devices/\(address)/uevent")
+    }
+
+    /// Waits until `count` outcomes are logged.
+    func waitForOutcomes(_ count: Int, timeout: Duration = .seconds(30)) async throws {
+        try await waitUntil("\(count) outcomes (have \(logs.outcomes.count))", timeout: timeout) { logs.outcomes.count >= count }
+    }
+}
+
+func waitUntil(_ what: @autoclosure () -> String, timeout: Duration = .seconds(30), _ condition: () -> Bool) async throws {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    while !condition() {
+        guard clock.now < deadline else {
+            Issue.record("timed out waiting for \(what())")
+            throw CancellationError()
+        }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+}
+
+func uuid(_ n: Int) -> String {
+    let hex = String(n, radix: 16)
+    return "00000000-0000-0000-0000-" + String(repeating: "0", count: 12 - hex.count) + hex
+}

@@ -1,0 +1,267 @@
+import FlavourCore
+import FlavourDaemon
+import FlavourEngine
+import FlavourTestKernel
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let virtioNet = try! PCIAddress(parsing: "0000:00:03.0")
+let e1000e = try! PCIAddress(parsing: "0000:00:04.0")
+let nvmePF = try! PCIAddress(parsing: "0000:01:00.0")
+
+func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: Int = 8) throws -> TestKernel {
+    let kernel = try TestKernel(
+        modules: [.vfioPCI, .virtioVFIOPCI], loaded: [.virtioPCI, .e1000e, .nvme],
+        devices: [.virtioNet("0000:00:03.0", group: 3), .e1000e("0000:00:04.0", group: 4),
+                  .nvmePF("0000:01:00.0", group: 10, totalVFs: totalVFs)],
+        flavourAttribute: flavourAttribute)
+    if !config.isEmpty { try kernel.writeConfig("50-test.conf", config) }
+    return kernel
+}
+
+@Suite(.serialized) struct DaemonTests {
+    @Test func syntheticRequestIsCarriedOutAndLoggedOnce() async throws {
+        let daemon = DaemonHarness(kernel: try makeKernel())
+        try await daemon.run {
+            try daemon.request(virtioNet, "vfio", uuid: uuid(1))
+            try await daemon.waitForOutcomes(1)
+        }
+        #expect(daemon.kernel.driver(of: virtioNet) == "virtio-vfio-pci")
+        let outcome = try #require(daemon.logs.outcomes.first)
+        #expect(daemon.logs.outcomes.count == 1)
+        #expect(outcome.message == "Device bound to flavour driver")
+        #expect(outcome.metadata["message_id"] == OutcomeLog.Kind.bound.messageID)
+        #expect(outcome.metadata["pci.slot_name"] == "0000:00:03.0")
+        #expect(outcome.metadata["pci.id"] == "1AF4:1041")
+        #expect(outcome.metadata["modalias"] == "pci:v00001AF4d00001041sv00001AF4sd00001100bc02sc00i00")
+        #expect(outcome.metadata["driver.flavour"] == "vfio")
+        #expect(outcome.metadata["driver"] == "virtio-vfio-pci")
+        #expect(outcome.metadata["driver.previous"] == "virtio-pci")
+        #expect(outcome.metadata["module"] == "virtio_vfio_pci")
+        #expect(outcome.metadata["synth.uuid"] == uuid(1))
+        #expect(daemon.notifier.states.withLock { $0 }.contains("STOPPING=1"))
+    }
+
+    @Test func driverFlavourAttributeRequestAndRevert() async throws {
+        let daemon = DaemonHarness(kernel: try makeKernel(flavourAttribute: true))
+        let attribute = "bus/pci/devices/0000:00:04.0/driver_flavour"
+        try await daemon.run {
+            try daemon.kernel.sysfs.write("vfio\n", to: attribute)
+            try await daemon.waitForOutcomes(1)
+            #expect(daemon.kernel.driver(of: e1000e) == "vfio-pci")
+            #expect(try daemon.kernel.sysfs.read(attribute) == "vfio")  // still reads the flavour after the bind
+            try daemon.kernel.sysfs.write("none", to: attribute)
+            try await daemon.waitForOutcomes(2)
+        }
+        #expect(daemon.kernel.driver(of: e1000e) == "e1000e")
+        #expect(try daemon.kernel.sysfs.read(attribute) == "")
+        #expect(daemon.logs.outcomes.map(\.message) == ["Device bound to flavour driver", "Device reverted to default driver"])
+        #expect(daemon.logs.outcomes[1].metadata["message_id"] == OutcomeLog.Kind.reverted.messageID)
+    }
+
+    @Test func failedAttributeRequestClearsTheAttribute() async throws {
+        let kernel = try makeKernel(flavourAttribute: true)
+        kernel.failProbe(driver: "vfio-pci", errno: EIO)
+        let daemon = DaemonHarness(kernel: kernel)
+        try await daemon.run {
+            try kernel.sysfs.write("vfio", to: "bus/pci/devices/0000:00:04.0/driver_flavour")
+            try await daemon.waitForOutcomes(1)
+        }
+        #expect(kernel.driver(of: e1000e) == "e1000e")
+        #expect(try kernel.sysfs.read("bus/pci/devices/0000:00:04.0/driver_flavour") == "")
+        #expect(daemon.logs.outcomes[0].metadata["message_id"] == OutcomeLog.Kind.failedRolledBack.messageID)
+        #expect(daemon.logs.outcomes[0].metadata["errno"] == "\(EIO)")
+    }
+
+    @Test func unknownFlavourIsRejectedAndNothingIsWritten() async throws {
+        let kernel = try makeKernel()
+        let daemon = DaemonHarness(kernel: kernel)
+        try await daemon.run {
+            kernel.clearEvents()
+            try daemon.request(virtioNet, "nosuch", uuid: uuid(2))
+            try await daemon.waitForOutcomes(1)
+        }
+        #expect(kernel.events.isEmpty)
+        let outcome = try #require(daemon.logs.outcomes.first)
+        #expect(outcome.message == "Request rejected")
+        #expect(outcome.metadata["reason"] == "unknown flavour 'nosuch'; known: vfio, none")
+        #expect(outcome.metadata["driver.flavour"] == "nosuch")
+    }
+
+    @Test func coldplugAppliesStandingRequestsBeforeReady() async throws {
+        let kernel = try makeKernel(config: "request vfio pci:v00001AF4d00001041*\n")
+        let daemon = DaemonHarness(kernel: kernel)
+        try await daemon.run {
+            // READY came after coldplug finished.
+            #expect(kernel.driver(of: virtioNet) == "virtio-vfio-pci")
+        }
+        #expect(daemon.logs.outcomes.first?.metadata["request.origin"] == "coldplug")
+        let ready = daemon.notifier.states.withLock { $0.firstIndex(of: "READY=1") }
+        #expect(ready != nil)
+    }
+
+    @Test func hotplugUnderAStandingRequest() async throws {
+        let kernel = try makeKernel(config: "request vfio pci:v00008086d000010D3*\n")
+        let daemon = DaemonHarness(kernel: kernel)
+        let hotplugged = try PCIAddress(parsing: "0000:00:08.0")
+        try await daemon.run {
+            try await daemon.waitForOutcomes(1)  // the present e1000e, at coldplug
+            try kernel.addDevice(.e1000e("0000:00:08.0", group: 8))
+            try await daemon.waitForOutcomes(2)
+        }
+        #expect(kernel.driver(of: hotplugged) == "vfio-pci")
+        #expect(daemon.logs.outcomes.map { $0.metadata["request.origin"] } == ["coldplug", "hotplug"])
+    }
+
+    @Test func standingRequestForVFsTurnsAutoprobeOffBeforeTheyAppear() async throws {
+        let kernel = try makeKernel(config: "request vfio pci:v00001B36d00000010sv*sd*bc*sc*i*\n", totalVFs: 8)
+        // Only the VFs: the PF is on nvme and the pattern matches it too, so deny vfio for the PF's own address.
+        try kernel.writeConfig("50-test.conf", "request vfio 0000:02:00.*\n")
+        let daemon = DaemonHarness(kernel: kernel)
+        try await daemon.run {
+            #expect(try kernel.sysfs.read("bus/pci/devices/0000:01:00.0/sriov_drivers_autoprobe") == "0")
+            kernel.clearEvents()
+            try kernel.sysfs.write("8", to: "bus/pci/devices/0000:01:00.0/sriov_numvfs")
+            try await daemon.waitForOutcomes(8)
+        }
+        for index in 0..<8 {
+            #expect(kernel.driver(of: try PCIAddress(parsing: "0000:02:00.\(index)")) == "vfio-pci")
+        }
+        // The default driver never probed a VF.
+        #expect(!kernel.events.contains { if case .probe(_, "nvme", _) = $0 { true } else { false } })
+    }
+
+    @Test func revertRequest() async throws {
+        let kernel = try makeKernel()
+        let daemon = DaemonHarness(kernel: kernel)
+        try await daemon.run {
+            try daemon.request(virtioNet, "vfio", uuid: uuid(1))
+            try await daemon.waitForOutcomes(1)
+            try daemon.request(virtioNet, "none", uuid: uuid(2))
+            try await daemon.waitForOutcomes(2)
+        }
+        #expect(kernel.driver(of: virtioNet) == "virtio-pci")
+        #expect(kernel.override(of: virtioNet) == nil)
+    }
+
+    @Test func deviceRemovedWhileItsRequestIsInFlight() async throws {
+        let kernel = try makeKernel()
+        kernel.beforeWrite { path in
+            if path.hasSuffix("0000:00:03.0/driver_override") { kernel.removeDevice(virtioNet) }
+        }
+        let daemon = DaemonHarness(kernel: kernel)
+        try await daemon.run {
+            try daemon.request(virtioNet, "vfio", uuid: uuid(3))
+            try await daemon.waitForOutcomes(1)
+            try await Task.sleep(for: .milliseconds(50))  // a second outcome would be a bug
+        }
+        #expect(daemon.logs.outcomes.count == 1)
+        let outcome = try #require(daemon.logs.outcomes.first)
+        #expect(outcome.level >= .error)
+        #expect(!kernel.addresses.contains(virtioNet))
+    }
+
+    @Test func reloadReadsTheNewConfig() async throws {
+        let kernel = try makeKernel()
+        let daemon = DaemonHarness(kernel: kernel)
+        try await daemon.run {
+            try kernel.writeConfig("60-deny.conf", "deny vfio vfio_pci:v00001AF4* virtio_vfio_pci\n")
+            await daemon.service.reload()
+            try daemon.request(virtioNet, "vfio", uuid: uuid(4))
+            try await daemon.waitForOutcomes(1)
+        }
+        #expect(kernel.driver(of: virtioNet) == "vfio-pci")
+        #expect(daemon.notifier.states.withLock { $0 }.contains("RELOADING=1"))
+    }
+
+    @Test func brokenConfigOnReloadKeepsTheOldOne() async throws {
+        let kernel = try makeKernel()
+        let daemon = DaemonHarness(kernel: kernel)
+        try await daemon.run {
+            try kernel.writeConfig("60-bad.conf", "frobnicate\n")
+            await daemon.service.reload()
+            try daemon.request(virtioNet, "vfio", uuid: uuid(5))
+            try await daemon.waitForOutcomes(1)
+        }
+        #expect(kernel.driver(of: virtioNet) == "virtio-vfio-pci")
+        #expect(daemon.logs.entries.withLock { $0 }.contains { $0.message == "Reload failed, keeping the previous configuration" })
+    }
+
+    @Test func gracefulShutdownInTheMiddleOfABatchLeavesNoDeviceDriverless() async throws {
+        let kernel = try makeKernel(totalVFs: 64)
+        try kernel.sysfs.write("0", to: "bus/pci/devices/0000:01:00.0/sriov_drivers_autoprobe")
+        try kernel.load(ModuleName("nvme")!)
+        try kernel.sysfs.write("64", to: "bus/pci/devices/0000:01:00.0/sriov_numvfs")
+        // Give every VF a driver first, so "driverless" would be a loss.
+        for index in 0..<64 {
+            let vf = "0000:02:0\(index / 8).\(index % 8)"
+            try kernel.sysfs.write("nvme", to: "bus/pci/devices/\(vf)/driver_override")
+            try kernel.sysfs.write(vf, to: "bus/pci/drivers/nvme/bind")
+            try kernel.sysfs.write("\n", to: "bus/pci/devices/\(vf)/driver_override")
+        }
+        kernel.setBindDelay(microseconds: 5_000)
+        let daemon = DaemonHarness(kernel: kernel, maxInFlight: 4)
+        let vfs = (0..<64).map { try! PCIAddress(parsing: "0000:02:0\($0 / 8).\($0 % 8)") }
+        try await daemon.run {
+            for (index, vf) in vfs.enumerated() { try daemon.request(vf, "vfio", uuid: uuid(100 + index)) }
+            try await daemon.waitForOutcomes(6)
+        }  // shutdown now, with binds in flight and many queued
+        var bound = 0
+        for vf in vfs {
+            let driver = kernel.driver(of: vf)
+            #expect(driver == "nvme" || driver == "vfio-pci", "\(vf) ended on \(driver ?? "no driver")")
+            if driver == "vfio-pci" { bound += 1 }
+        }
+        #expect(bound < 64)  // the shutdown really came mid-batch
+        // Every request has exactly one outcome: done, or dropped because the daemon stopped.
+        let uuids = daemon.logs.outcomes.compactMap { $0.metadata["synth.uuid"] }
+        #expect(uuids.count == 64)
+        #expect(Set(uuids).count == 64)
+        #expect(daemon.logs.outcomes.filter { $0.message == "Request dropped" }.count == 64 - bound)
+    }
+
+    @Test func stormOfRequestsLosesNoneAndLogsExactlyOneOutcomeEach() async throws {
+        let kernel = try makeKernel(totalVFs: 1000)
+        try kernel.sysfs.write("0", to: "bus/pci/devices/0000:01:00.0/sriov_drivers_autoprobe")
+        try kernel.sysfs.write("1000", to: "bus/pci/devices/0000:01:00.0/sriov_numvfs")
+        let vfs = kernel.addresses.filter { $0.bus >= 2 }
+        #expect(vfs.count == 1000)
+        let daemon = DaemonHarness(kernel: kernel, maxInFlight: 8)
+        var sent = 0
+        try await daemon.run {
+            for vf in vfs {
+                try daemon.request(vf, "vfio", uuid: uuid(sent))
+                sent += 1
+            }
+            // A second and third request for 100 of them: the last one must win.
+            for vf in vfs.prefix(100) {
+                try daemon.request(vf, "none", uuid: uuid(sent))
+                try daemon.request(vf, "vfio", uuid: uuid(sent + 1))
+                sent += 2
+            }
+            try await daemon.waitForOutcomes(sent, timeout: .seconds(120))
+        }
+        for vf in vfs { #expect(kernel.driver(of: vf) == "vfio-pci", "\(vf)") }
+        let uuids = daemon.logs.outcomes.compactMap { $0.metadata["synth.uuid"] }
+        #expect(uuids.count == sent)
+        #expect(Set(uuids) == Set((0..<sent).map(uuid)))
+    }
+
+    @Test func statusFileShowsSourceAndLastOutcome() async throws {
+        let kernel = try makeKernel(config: "request vfio 0000:00:04.0\n")
+        let daemon = DaemonHarness(kernel: kernel)
+        try await daemon.run {
+            try daemon.request(virtioNet, "vfio", uuid: uuid(9))
+            try await daemon.waitForOutcomes(2)
+            await daemon.service.status.flush()
+            let text = String(decoding: try FileSystem.read(daemon.runDirectory + "/status.json"), as: UTF8.self)
+            #expect(text.contains("\"state\":\"ready\""))
+            #expect(text.contains("\"source\":\"test\""))
+            #expect(text.contains("\"standing_requests\":[\"vfio 0000:00:04.0 ("))
+            #expect(text.contains("\"address\":\"0000:00:03.0\",\"requested\":\"vfio\",\"result\":\"bound\",\"driver\":\"virtio-vfio-pci\",\"uuid\":\"\(uuid(9))\""))
+        }
+    }
+}
