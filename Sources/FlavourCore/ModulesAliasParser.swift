@@ -13,7 +13,8 @@ public enum ModulesAliasParser {
         _ contents: [UInt8], file: String, prefixes: Set<String>? = nil, firstSequence: Int = 0
     ) -> Result {
         var result = Result()
-        let wanted = prefixes.map { Set($0.map { Array($0.utf8) }) }
+        let wanted = prefixes.map { $0.map { Array($0.utf8) } }
+        let aliasWord = Array("alias".utf8)
         var lineNumber = 0
         var lineStart = 0
         let end = contents.count
@@ -23,29 +24,27 @@ public enum ModulesAliasParser {
             while lineEnd < end, contents[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
             defer { lineStart = lineEnd + 1 }
             let line = contents[lineStart..<lineEnd]
-            guard let words = splitWords(line) else { continue }  // blank or comment
+            let words = Words(line)
+            guard words.count > 0 else { continue }  // blank or comment
             func warn(_ message: String) {
                 result.warnings.append(ParseWarning(
                     file: file, line: lineNumber, text: String(decoding: line, as: UTF8.self), message: message))
             }
-            guard words.count == 3, contents[words[0]].elementsEqual("alias".utf8) else {
+            guard words.count == 3, contents[words.first].elementsEqual(aliasWord) else {
                 warn("expected 'alias PATTERN MODULE'")
                 continue
             }
-            let patternBytes = contents[words[1]]
-            if let wanted {
-                guard let colon = patternBytes.firstIndex(of: UInt8(ascii: ":")) else {
-                    warn("alias pattern has no 'prefix:'")
-                    continue
-                }
-                guard wanted.contains(Array(patternBytes[..<colon])) else { continue }
-            }
+            let patternBytes = contents[words.second]
+            // Aliases without a `prefix:` (`alias fs-xfs xfs`, `alias net-pf-10 ipv6`) are
+            // valid lines, just never PCI ones.
+            guard let colon = patternBytes.firstIndex(of: UInt8(ascii: ":")) else { continue }
+            if let wanted, !wanted.contains(where: { patternBytes[..<colon].elementsEqual($0) }) { continue }
             guard let pattern = AliasPattern(String(decoding: patternBytes, as: UTF8.self)) else {
-                warn("alias pattern has no 'prefix:'")
+                warn("alias prefix is not a plain word")
                 continue
             }
-            guard let module = ModuleName(String(decoding: contents[words[2]], as: UTF8.self)) else {
-                warn("'\(String(decoding: contents[words[2]], as: UTF8.self))' is not a module name")
+            guard let module = ModuleName(String(decoding: contents[words.third], as: UTF8.self)) else {
+                warn("'\(String(decoding: contents[words.third], as: UTF8.self))' is not a module name")
                 continue
             }
             let source = AliasSource(
@@ -55,19 +54,31 @@ public enum ModulesAliasParser {
         return result
     }
 
-    /// Ranges of the whitespace-separated words of a line; nil for blank and comment lines.
-    static func splitWords(_ line: ArraySlice<UInt8>) -> [Range<Int>]? {
-        var words: [Range<Int>] = []
-        var i = line.startIndex
-        while i < line.endIndex {
-            while i < line.endIndex, isSpace(line[i]) { i += 1 }
-            guard i < line.endIndex else { break }
-            if words.isEmpty, line[i] == UInt8(ascii: "#") { return nil }
-            let start = i
-            while i < line.endIndex, !isSpace(line[i]) { i += 1 }
-            words.append(start..<i)
+    /// The first three whitespace-separated words of a line and how many there are (up to
+    /// 4, which means "too many"), without allocating; count 0 for blank and comment lines.
+    struct Words {
+        var count = 0
+        var first = 0..<0
+        var second = 0..<0
+        var third = 0..<0
+
+        init(_ line: ArraySlice<UInt8>) {
+            var i = line.startIndex
+            while i < line.endIndex, count < 4 {
+                while i < line.endIndex, isSpace(line[i]) { i += 1 }
+                guard i < line.endIndex else { break }
+                if count == 0, line[i] == UInt8(ascii: "#") { return }
+                let start = i
+                while i < line.endIndex, !isSpace(line[i]) { i += 1 }
+                switch count {
+                case 0: first = start..<i
+                case 1: second = start..<i
+                case 2: third = start..<i
+                default: break
+                }
+                count += 1
+            }
         }
-        return words.isEmpty ? nil : words
     }
 
     @inline(__always)
