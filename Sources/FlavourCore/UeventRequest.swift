@@ -30,7 +30,8 @@ public enum UeventRequest: Hashable, Sendable {
         let relevant = action == "add" || action == "remove" || action == "change"
         guard relevant else { self = .ignored; return }
         guard let address = try? PCIAddress(parsing: sysName) else {
-            self = .invalid("device name '\(sysName.prefix(64))' is not a PCI address")
+            // Cut by Unicode scalars: one Character can hold any number of combining marks.
+            self = .invalid("device name '\(String(sysName.unicodeScalars.prefix(64)))' is not a PCI address")
             return
         }
         if action == "remove" {
@@ -48,7 +49,7 @@ public enum UeventRequest: Hashable, Sendable {
             return
         }
         guard value.isEmpty || Flavour.isValidName(value) else {
-            self = .invalid("flavour value '\(value.prefix(64))' is not 1 to 32 of a-z, 0-9, '_', '-'")
+            self = .invalid("flavour value '\(String(value.unicodeScalars.prefix(64)))' is not 1 to 32 of a-z, 0-9, '_', '-'")
             return
         }
         self = .flavour(address, value: value, origin: origin)

@@ -93,6 +93,19 @@ import Testing
         let request = UeventRequest(action: "change", sysName: "0000:03:00.0", properties: ["DRIVER_FLAVOUR": "vfio", "SYNTH_ARG_DRIVERFLAVOUR": "none"])
         #expect(request == .flavour(Self.address, value: "vfio", origin: .attribute))
     }
+
+    /// A name or value of one letter and 1,000 combining marks is one Character, so a
+    /// Character prefix let it all into the logged message (the property Tests/Fuzz/uevent checks).
+    @Test func invalidMessagesStayShortWhateverTheInput() {
+        let long = "x" + String(repeating: "\u{301}", count: 1000)
+        for request in [
+            UeventRequest(action: "change", sysName: long, properties: [:]),
+            UeventRequest(action: "change", sysName: "0000:03:00.0", properties: ["DRIVER_FLAVOUR": long]),
+        ] {
+            guard case .invalid(let message) = request else { Issue.record("not invalid: \(request)"); continue }
+            #expect(message.unicodeScalars.count <= 200)
+        }
+    }
 }
 
 @Suite struct SRIOVLayoutTests {
