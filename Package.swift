@@ -45,7 +45,7 @@ let package = Package(
             ]
         ),
         // A simulated kernel behind a temporary sysfs tree, for tests and benchmarks.
-        .target(name: "FlavourTestKernel", dependencies: ["FlavourCore", "FlavourEngine"]),
+        .target(name: "FlavourTestKernel", dependencies: ["FlavourCore", "FlavourEngine", "FlavourDaemon"]),
         // The daemon's services: event intake, scheduling, outcomes.
         .target(
             name: "FlavourDaemon",

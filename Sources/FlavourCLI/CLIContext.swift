@@ -13,24 +13,29 @@ public struct CLIContext: Sendable {
     public var makeLoader: @Sendable (_ modulesDirectory: String, _ logger: Logger) throws -> any ModuleLoader
     public var output: @Sendable (String) -> Void
     public var isRoot: @Sendable () -> Bool
+    /// Asks the daemon with this pid to reload (SIGHUP).
+    public var signalReload: @Sendable (Int32) -> Void
 
     public init(
         makeWriter: @escaping @Sendable () -> any SysfsWriter,
         makeLoader: @escaping @Sendable (String, Logger) throws -> any ModuleLoader,
         output: @escaping @Sendable (String) -> Void,
-        isRoot: @escaping @Sendable () -> Bool
+        isRoot: @escaping @Sendable () -> Bool,
+        signalReload: @escaping @Sendable (Int32) -> Void
     ) {
         self.makeWriter = makeWriter
         self.makeLoader = makeLoader
         self.output = output
         self.isRoot = isRoot
+        self.signalReload = signalReload
     }
 
     public static let system = CLIContext(
         makeWriter: { KernelSysfsWriter() },
         makeLoader: { directory, logger in try KmodModuleLoader(modulesDirectory: directory, logger: logger) },
         output: { print($0) },
-        isRoot: { geteuid() == 0 })
+        isRoot: { geteuid() == 0 },
+        signalReload: { pid in kill(pid, SIGHUP) })
 
     @TaskLocal public static var current = CLIContext.system
 }

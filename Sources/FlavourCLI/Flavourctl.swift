@@ -11,7 +11,9 @@ public struct Flavourctl: ParsableCommand {
             most specific `vfio_pci:` alias wins, vfio-pci is the fallback, and a failed probe
             falls back to the next candidate. `none` returns a device to its default driver.
             """,
-        subcommands: [ExplainCommand.self, ApplyCommand.self, ListCommand.self])
+        subcommands: [
+            ExplainCommand.self, ApplyCommand.self, ListCommand.self, SetCommand.self, UnsetCommand.self, StatusCommand.self,
+        ])
 
     public init() {}
 

@@ -96,7 +96,11 @@ public final class FlavourService: Service, Sendable {
                 group.cancelAll()
             }
         } onGracefulShutdown: {
+            // Take no new requests: what is still buffered is answered as dropped, what is
+            // queued is dropped now, and only the binds in flight run to their end.
+            self.state.shuttingDown = true
             self.source.stop()
+            Task { await scheduler.stop() }
         }
         notifier.stopping(status: "Finishing binds in flight")
         await status.set(state: "stopping")
@@ -157,7 +161,18 @@ public final class FlavourService: Service, Sendable {
     }
 
     func handle(_ event: DeviceEvent, scheduler: RequestScheduler) async {
-        switch UeventRequest(action: event.action, sysName: event.sysName, properties: event.properties) {
+        let request = UeventRequest(action: event.action, sysName: event.sysName, properties: event.properties)
+        if state.shuttingDown {
+            if case let .flavour(address, value, origin) = request {
+                let requested = await scheduler.currentExecutor.resolve(value) ?? .revert
+                outcomes.record(
+                    FlavourRequest(address: address, requested: requested, origin: origin == .attribute ? .attribute : .synthetic,
+                                   uuid: event.properties["SYNTH_UUID"]),
+                    .dropped("the daemon is stopping"))
+            }
+            return
+        }
+        switch request {
         case let .flavour(address, value, origin):
             let executor = await scheduler.currentExecutor
             guard let requested = executor.resolve(value) else {
@@ -196,12 +211,17 @@ public final class FlavourService: Service, Sendable {
     }
 }
 
-/// The scheduler, once running (reload needs it).
+/// The scheduler, once running (reload needs it), and whether shutdown has begun.
 final class ServiceState: @unchecked Sendable {
     private let lock = Lock()
     private var _scheduler: RequestScheduler?
+    private var _shuttingDown = false
     var scheduler: RequestScheduler? {
         get { lock.with { _scheduler } }
         set { lock.with { _scheduler = newValue } }
+    }
+    var shuttingDown: Bool {
+        get { lock.with { _shuttingDown } }
+        set { lock.with { _shuttingDown = newValue } }
     }
 }

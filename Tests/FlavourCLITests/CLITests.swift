@@ -14,7 +14,11 @@ final class Run: @unchecked Sendable {
 
     init(kernel: TestKernel) { self.kernel = kernel }
 
+    private var signals: [Int32] = []
+
     var output: String { lock.withLock { lines.joined(separator: "\n") } }
+    /// The pids `flavourctl` asked to reload (SIGHUP), which a test must not really send itself.
+    var reloadSignals: [Int32] { lock.withLock { signals } }
 
     func callAsFunction(_ arguments: String..., root: Bool = true) -> Int32 { run(arguments, root: root) }
 
@@ -22,7 +26,8 @@ final class Run: @unchecked Sendable {
         lock.withLock { lines.removeAll() }
         let context = CLIContext(
             makeWriter: { self.kernel }, makeLoader: { _, _ in self.kernel },
-            output: { line in self.lock.withLock { self.lines.append(line) } }, isRoot: { root })
+            output: { line in self.lock.withLock { self.lines.append(line) } }, isRoot: { root },
+            signalReload: { pid in self.lock.withLock { self.signals.append(pid) } })
         let paths = ["--sysfs-root", kernel.sysfsRoot, "--modules-dir", kernel.modulesDirectory, "--config-dir", kernel.configDirectory]
         let withPaths = arguments.first == "--no-paths" ? Array(arguments.dropFirst()) : arguments + paths
         return CLIContext.$current.withValue(context) { Flavourctl.run(arguments: withPaths) }

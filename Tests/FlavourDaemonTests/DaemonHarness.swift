@@ -11,41 +11,6 @@ import Testing
 import Glibc
 #endif
 
-/// The test kernel's uevents as the daemon's event source (a netlink listener's view).
-final class TestEventSource: DeviceEventSource, @unchecked Sendable {
-    let name = "test"
-    let kernel: TestKernel
-    private let continuation = Mutex<AsyncStream<DeviceEvent>.Continuation?>(nil)
-
-    init(kernel: TestKernel) {
-        self.kernel = kernel
-        kernel.subscribe { [weak self] uevent in
-            self?.continuation.withLock {
-                _ = $0?.yield(DeviceEvent(action: uevent.action, sysName: uevent.address.description, properties: uevent.properties))
-            }
-        }
-    }
-
-    func start() throws -> AsyncStream<DeviceEvent> {
-        let (stream, continuation) = AsyncStream<DeviceEvent>.makeStream(bufferingPolicy: .unbounded)
-        self.continuation.withLock { $0 = continuation }
-        return stream
-    }
-
-    func stop() { continuation.withLock { $0?.finish() } }
-}
-
-final class RecordingNotifier: DaemonNotifier, @unchecked Sendable {
-    let states = Mutex<[String]>([])
-    func ready(status: String) { states.withLock { $0.append("READY=1") } }
-    func status(_ text: String) { states.withLock { $0.append("STATUS=\(text)") } }
-    func reloading() { states.withLock { $0.append("RELOADING=1") } }
-    func stopping(status: String) { states.withLock { $0.append("STOPPING=1") } }
-    func watchdog() { states.withLock { $0.append("WATCHDOG=1") } }
-    var watchdogInterval: Duration? { nil }
-    var isReady: Bool { states.withLock { $0.contains("READY=1") } }
-}
-
 /// Keeps every log entry, like swift-log's in-memory handler.
 final class LogRecorder: @unchecked Sendable {
     struct Entry: Sendable {
@@ -70,10 +35,9 @@ final class LogRecorder: @unchecked Sendable {
             get { metadata[key] }
             set { metadata[key] = newValue }
         }
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-                 file: String, function: String, line: UInt) {
-            let merged = self.metadata.merging(metadata ?? [:]) { $1 }.mapValues { "\($0)" }
-            recorder.entries.withLock { $0.append(Entry(level: level, message: message.description, metadata: merged)) }
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { $1 }.mapValues { "\($0)" }
+            recorder.entries.withLock { $0.append(Entry(level: event.level, message: event.message.description, metadata: merged)) }
         }
     }
 }

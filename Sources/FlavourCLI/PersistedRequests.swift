@@ -1,0 +1,55 @@
+import FlavourCore
+import FlavourDaemon
+import FlavourEngine
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The config file `flavourctl set --persist` keeps: one `request FLAVOUR ADDRESS` line per
+/// device. The whole config must still parse after a change, or nothing is written.
+struct PersistedRequests {
+    let configDirectory: String
+    var path: String { configDirectory + "/" + DaemonSettings.persistedFileName }
+
+    func set(_ address: PCIAddress, flavour: String) throws {
+        try rewrite { lines in lines.filter { !Self.names(address, $0) } + ["request \(flavour) \(address)"] }
+    }
+
+    func remove(_ address: PCIAddress) throws {
+        guard FileSystem.exists(path) else { return }
+        try rewrite { lines in lines.filter { !Self.names(address, $0) } }
+    }
+
+    static func names(_ address: PCIAddress, _ line: String) -> Bool {
+        let words = line.split(separator: " ")
+        return words.count >= 3 && words[0] == "request" && words[2] == address.description
+    }
+
+    private func rewrite(_ change: ([String]) -> [String]) throws {
+        let existing = (try? FileSystem.read(path)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let header = "# Written by flavourctl set --persist / unset. One standing request per line."
+        let lines = change(existing.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") && !$0.isEmpty })
+        let text = ([header] + lines).joined(separator: "\n") + "\n"
+        // Check the config as the daemon will read it, with this file changed.
+        var files: [(name: String, text: String)] = []
+        for name in FileSystem.list(configDirectory) where name.hasSuffix(".conf") && name != DaemonSettings.persistedFileName {
+            files.append((name, String(decoding: (try? FileSystem.read(configDirectory + "/" + name)) ?? [], as: UTF8.self)))
+        }
+        files.append((DaemonSettings.persistedFileName, text))
+        files.sort { $0.name < $1.name }
+        do { _ = try FlavourConfig.parse(files: files) } catch {
+            throw CLIError("not persisted: the config would be broken:\n\(error.description)")
+        }
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CLIError("cannot write \(temporary): \(Errno.message(errno))") }
+        var bytes = Array(text.utf8)
+        let count = bytes.count
+        let written = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress, count) }
+        close(fd)
+        guard written == count, rename(temporary, path) == 0 else {
+            throw CLIError("cannot write \(path): \(Errno.message(errno))")
+        }
+    }
+}

@@ -1,0 +1,7 @@
+import ArgumentParser
+
+/// Where flavourd keeps `status.json`.
+struct RunDirectoryOption: ParsableArguments {
+    @Option(help: ArgumentHelp("flavourd's runtime directory.", valueName: "dir"))
+    var runDir = "/run/driver-flavour"
+}

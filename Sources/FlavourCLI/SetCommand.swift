@@ -1,0 +1,164 @@
+import ArgumentParser
+import FlavourCore
+import FlavourDaemon
+import FlavourEngine
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `flavourctl set DEVICE FLAVOUR`: ask flavourd, the way the kernel would, and wait for its answer.
+struct SetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set",
+        abstract: "Ask flavourd to give a device a flavour, and wait for the outcome.",
+        discussion: """
+            Writes the device's driver_flavour attribute where the kernel has one (the
+            driver_flavour module), else sends a synthetic uevent
+            (change UUID DRIVERFLAVOUR=FLAVOUR). Needs a running flavourd; `apply` works without it.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var runtime: RunDirectoryOption
+
+    @Argument(help: ArgumentHelp("PCI address, DDDD:BB:DD.F.", valueName: "device"))
+    var device: String
+
+    @Argument(help: ArgumentHelp("A flavour name, or `none`.", valueName: "flavour"))
+    var flavour: String
+
+    @Flag(help: "Also keep the request in the config, so it is applied at every boot and hotplug.")
+    var persist = false
+
+    @Option(help: "Seconds to wait for flavourd's outcome.")
+    var timeout: Double = 30
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        let outcome = try Self.send(
+            device: device, flavour: flavour, global: global, runDirectory: runtime.runDir, timeout: timeout,
+            persist: persist ? .add : .keep)
+        try Self.print(outcome, json: json)
+        if !outcome.succeeded { throw ApplyFailed(code: 1) }
+    }
+
+    enum Persistence { case keep, add, remove }
+
+    /// Everything is checked before the first write; a request nobody would hear is refused.
+    static func send(
+        device text: String, flavour: String, global: GlobalOptions, runDirectory: String, timeout: Double,
+        persist: Persistence
+    ) throws -> DaemonStatusFile.Outcome {
+        let address = try parseDevice(text)
+        let sysfs = global.sysfs
+        do { _ = try sysfs.pciDevice(address) } catch { throw CLIError(error.description) }
+        let loaded = try global.loadTable()
+        guard flavour == Flavour.revertName || loaded.config.flavour(named: flavour) != nil else {
+            let known = (loaded.config.flavours.keys.sorted() + [Flavour.revertName]).joined(separator: ", ")
+            throw CLIError("unknown flavour '\(flavour)'; known: \(known)")
+        }
+        if global.sysfsRoot == "/sys", !CLIContext.current.isRoot() {
+            throw CLIError("flavourctl set writes to /sys: it needs root (run it with sudo)")
+        }
+        guard let status = DaemonStatusFile.read(runDirectory: runDirectory), status.isAlive else {
+            throw CLIError(
+                "flavourd is not running (no live daemon in \(runDirectory)/status.json): nothing was sent; start it (systemctl start flavourd) or use 'flavourctl apply'")
+        }
+        switch persist {
+        case .keep: break
+        case .add: try PersistedRequests(configDirectory: global.configDir).set(address, flavour: flavour)
+        case .remove: try PersistedRequests(configDirectory: global.configDir).remove(address)
+        }
+        if persist != .keep { CLIContext.current.signalReload(status.pid) }  // the daemon now holds the standing request
+
+        let started = DaemonStatusFile.realtimeNanoseconds()
+        let uuid = randomUUID()
+        let attribute = PCIPaths.attribute("driver_flavour", of: address)
+        let viaAttribute = sysfs.exists(attribute)
+        do {
+            if viaAttribute {
+                try sysfs.write(flavour, to: attribute)
+            } else {
+                // Synthetic uevent arguments must be alphanumeric (lib/kobject_uevent.c): no '_' in the key.
+                guard flavour.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
+                    throw CLIError(
+                        "flavour '\(flavour)' cannot travel in a synthetic uevent (letters and digits only); load the driver_flavour module or use 'flavourctl apply'")
+                }
+                try sysfs.write("change \(uuid) DRIVERFLAVOUR=\(flavour)", to: PCIPaths.attribute("uevent", of: address))
+            }
+        } catch let error as SysfsError {
+            throw CLIError("sending the request failed: \(error.description)")
+        }
+        let requested = flavour.isEmpty ? Flavour.revertName : flavour
+        let deadline = started + UInt64(timeout * 1e9)
+        while DaemonStatusFile.realtimeNanoseconds() < deadline {
+            if let current = DaemonStatusFile.read(runDirectory: runDirectory),
+               let outcome = current.lastOutcomes.first(where: { $0.address == address.description }),
+               viaAttribute ? (outcome.finishedAtNs >= started && outcome.requested == requested) : outcome.uuid == uuid {
+                return outcome
+            }
+            usleep(20_000)
+        }
+        throw CLIError(
+            "sent \(requested) to \(address) \(viaAttribute ? "through driver_flavour" : "as uevent \(uuid)"), but flavourd gave no outcome within \(timeout) s; see journalctl -u flavourd")
+    }
+
+    static func print(_ outcome: DaemonStatusFile.Outcome, json: Bool) throws {
+        if json {
+            say(try JSONOutput.render(OutcomeLine(outcome)))
+            return
+        }
+        let detail = outcome.summary.isEmpty || outcome.summary == outcome.result ? "" : " (\(outcome.summary))"
+        say("\(outcome.address): \(outcome.result), driver \(outcome.driver ?? "none")\(detail)")
+    }
+
+    struct OutcomeLine: Encodable {
+        let address: String
+        let requested: String
+        let result: String
+        let driver: Nullable<String>
+        let summary: String
+        init(_ outcome: DaemonStatusFile.Outcome) {
+            address = outcome.address
+            requested = outcome.requested
+            result = outcome.result
+            driver = Nullable(outcome.driver)
+            summary = outcome.summary
+        }
+    }
+
+    static func randomUUID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let hex = (0..<32).map { _ in String(UInt8.random(in: 0..<16, using: &generator), radix: 16) }.joined()
+        let h = Array(hex)
+        return String(h[0..<8]) + "-" + String(h[8..<12]) + "-4" + String(h[13..<16]) + "-a" + String(h[17..<20]) + "-" + String(h[20..<32])
+    }
+}
+
+/// `flavourctl unset DEVICE`: back to the default driver, and forget any persisted request.
+struct UnsetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unset", abstract: "Ask flavourd to return a device to its default driver and drop its persisted request.")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var runtime: RunDirectoryOption
+
+    @Argument(help: ArgumentHelp("PCI address, DDDD:BB:DD.F.", valueName: "device"))
+    var device: String
+
+    @Option(help: "Seconds to wait for flavourd's outcome.")
+    var timeout: Double = 30
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        let outcome = try SetCommand.send(
+            device: device, flavour: Flavour.revertName, global: global, runDirectory: runtime.runDir, timeout: timeout,
+            persist: .remove)
+        try SetCommand.print(outcome, json: json)
+        if !outcome.succeeded { throw ApplyFailed(code: 1) }
+    }
+}

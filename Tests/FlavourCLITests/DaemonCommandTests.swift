@@ -1,0 +1,131 @@
+import Dispatch
+import FlavourCLI
+import FlavourCore
+import FlavourDaemon
+import FlavourEngine
+import FlavourTestKernel
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+
+/// `flavourctl set`, `unset` and `status` against a flavourd running in this process on
+/// the test kernel.
+@Suite(.serialized) struct DaemonCommandTests {
+    struct Daemon {
+        let kernel: TestKernel
+        let notifier = RecordingNotifier()
+        let service: FlavourService
+        let runDirectory: String
+
+        init(kernel: TestKernel) {
+            self.kernel = kernel
+            runDirectory = kernel.root + "/run"
+            service = FlavourService(
+                settings: DaemonSettings(
+                    sysfsRoot: kernel.sysfsRoot, modulesDirectory: kernel.modulesDirectory,
+                    configDirectory: kernel.configDirectory, runDirectory: runDirectory),
+                source: TestEventSource(kernel: kernel), makeLoader: { _ in kernel }, writer: kernel,
+                notifier: notifier, logger: Logger(label: "test"))
+        }
+
+        func run(_ body: () async throws -> Void) async throws {
+            let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: Logger(label: "g")))
+            let task = Task { try await group.run() }
+            while !notifier.isReady { try await Task.sleep(for: .milliseconds(5)) }
+            await service.status.flush()
+            try await body()
+            await group.triggerGracefulShutdown()
+            try await task.value
+        }
+    }
+
+    /// Runs flavourctl off the cooperative pool: `set` blocks while it waits for the daemon.
+    func flavourctl(_ run: Run, _ arguments: [String]) async -> Int32 {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: run.run(arguments)) }
+        }
+    }
+
+    @Test func setWaitsForTheDaemonsOutcome() async throws {
+        let kernel = try makeKernel()
+        let daemon = Daemon(kernel: kernel)
+        let run = Run(kernel: kernel)
+        try await daemon.run {
+            let code = await flavourctl(run, ["set", "0000:00:03.0", "vfio", "--run-dir", daemon.runDirectory])
+            #expect(code == 0, "\(run.output)")
+            #expect(run.output == "0000:00:03.0: bound, driver virtio-vfio-pci")
+            #expect(kernel.driver(of: virtioNet) == "virtio-vfio-pci")
+        }
+    }
+
+    @Test func setThroughTheDriverFlavourAttribute() async throws {
+        let kernel = try TestKernel(
+            modules: [.vfioPCI], loaded: [.e1000e], devices: [.e1000e("0000:00:04.0", group: 4)], flavourAttribute: true)
+        let daemon = Daemon(kernel: kernel)
+        let run = Run(kernel: kernel)
+        try await daemon.run {
+            let code = await flavourctl(run, ["set", "0000:00:04.0", "vfio", "--run-dir", daemon.runDirectory])
+            #expect(code == 0, "\(run.output)")
+            let attribute = try kernel.sysfs.read("bus/pci/devices/0000:00:04.0/driver_flavour")
+            #expect(attribute == "vfio")
+            #expect(kernel.driver(of: e1000e) == "vfio-pci")
+        }
+    }
+
+    @Test func persistedRequestIsAppliedToTheDeviceWhenItComesBack() async throws {
+        let kernel = try makeKernel()
+        let daemon = Daemon(kernel: kernel)
+        let run = Run(kernel: kernel)
+        try await daemon.run {
+            let persistCode = await flavourctl(run, ["set", "--persist", "0000:00:04.0", "vfio", "--run-dir", daemon.runDirectory])
+            #expect(persistCode == 0, "\(run.output)")
+            #expect(run.reloadSignals == [getpid()])
+            let persisted = String(decoding: try FileSystem.read(kernel.configDirectory + "/" + DaemonSettings.persistedFileName), as: UTF8.self)
+            #expect(persisted.contains("request vfio 0000:00:04.0"))
+            await daemon.service.reload()  // what the SIGHUP does
+            kernel.removeDevice(e1000e)
+            try kernel.addDevice(.e1000e("0000:00:04.0", group: 4))
+            for _ in 0..<400 where kernel.driver(of: e1000e) != "vfio-pci" { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(kernel.driver(of: e1000e) == "vfio-pci")
+            let unsetCode = await flavourctl(run, ["unset", "0000:00:04.0", "--run-dir", daemon.runDirectory])
+            #expect(unsetCode == 0, "\(run.output)")
+            #expect(kernel.driver(of: e1000e) == "e1000e")
+            let after = String(decoding: try FileSystem.read(kernel.configDirectory + "/" + DaemonSettings.persistedFileName), as: UTF8.self)
+            #expect(!after.contains("0000:00:04.0"))
+        }
+    }
+
+    @Test func statusShowsTheDaemonAndItsOutcomes() async throws {
+        let kernel = try makeKernel(config: "request vfio 0000:00:04.0\n")
+        let daemon = Daemon(kernel: kernel)
+        let run = Run(kernel: kernel)
+        try await daemon.run {
+            await daemon.service.status.flush()
+            let report = try #require(try run.json("status", "--run-dir", daemon.runDirectory) as? [String: Any])
+            #expect(report["running"] as? Bool == true)
+            #expect(report["source"] as? String == "test")
+            #expect(report["state"] as? String == "ready")
+            #expect(report["driver_flavour_module"] as? Bool == false)
+            #expect((report["standing_requests"] as? [String])?.first?.hasPrefix("vfio 0000:00:04.0 (") == true)
+            let outcomes = try #require(report["last_outcomes"] as? [[String: Any]])
+            #expect(outcomes.first?["address"] as? String == "0000:00:04.0")
+            #expect(outcomes.first?["result"] as? String == "bound")
+        }
+    }
+
+    @Test func setWithoutARunningDaemonRefusesAndSendsNothing() throws {
+        let kernel = try makeKernel()
+        kernel.clearEvents()
+        let run = Run(kernel: kernel)
+        #expect(run("set", "0000:00:03.0", "vfio", "--run-dir", kernel.root + "/nothing-here") == 1)
+        #expect(run.output.contains("flavourd is not running"))
+        #expect(kernel.events.isEmpty)
+    }
+
+    @Test func statusWithoutADaemon() throws {
+        let run = Run(kernel: try makeKernel())
+        #expect(run("status", "--run-dir", "/nonexistent") == 0)
+        #expect(run.output.contains("flavourd:        not running"))
+    }
+}
