@@ -35,6 +35,7 @@ public final class FlavourService: Service, Sendable {
     }
 
     var sysfs: Sysfs { Sysfs(root: settings.sysfsRoot, writer: writer) }
+    var journal: InFlightJournal { InFlightJournal(directory: settings.runDirectory + "/inflight") }  // cheap: a path
 
     /// Reads config and the match table into a new executor; throws on a broken config.
     func makeExecutor() throws -> RequestExecutor {
@@ -50,7 +51,7 @@ public final class FlavourService: Service, Sendable {
             "standing_requests": "\(loaded.config.requests.count)", "modules_dir": "\(settings.modulesDirectory)",
         ])
         return RequestExecutor(
-            sysfs: sysfs, binder: Binder(sysfs: sysfs, loader: moduleLoader, logger: logger),
+            sysfs: sysfs, binder: Binder(sysfs: sysfs, loader: moduleLoader, logger: logger, steps: journal),
             config: loaded.config, table: loaded.table)
     }
 
@@ -69,6 +70,9 @@ public final class FlavourService: Service, Sendable {
             Task { await status.record(request, outcome) }
         }
         state.scheduler = scheduler
+        // Binds a killed predecessor left half-done go back first, before any new request.
+        let recovered = journal.recover(sysfs: sysfs, logger: logger)
+        if !recovered.isEmpty { notifier.status("Rolled back \(recovered.count) interrupted bind(s)") }
         let events = try source.start()
         await status.set(source: source.name, standing: executor.config.requests)
         notifier.status("Applying standing requests to present devices")

@@ -265,3 +265,26 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         }
     }
 }
+
+@Suite struct DaemonRestartTests {
+    /// A daemon SIGKILLed after unbinding a device leaves it driverless with an override;
+    /// the restarted one puts it back before READY.
+    @Test func restartRollsBackAnInterruptedBindBeforeReady() async throws {
+        let kernel = try makeKernel()
+        try kernel.load(ModuleName("vfio_pci")!)
+        let daemon = DaemonHarness(kernel: kernel)
+        let journal = InFlightJournal(directory: daemon.runDirectory + "/inflight")
+        journal.begin(address: e1000e, previousDriver: DriverName("e1000e"), previousOverride: nil)
+        journal.record(.override, address: e1000e, driver: DriverName("vfio-pci"))
+        try kernel.sysfs.write("vfio-pci", to: "bus/pci/devices/0000:00:04.0/driver_override")
+        journal.record(.unbind, address: e1000e, driver: DriverName("e1000e"))
+        try kernel.sysfs.write("0000:00:04.0", to: "bus/pci/drivers/e1000e/unbind")
+        #expect(kernel.driver(of: e1000e) == nil)
+        try await daemon.run {
+            #expect(kernel.driver(of: e1000e) == "e1000e")
+            #expect(kernel.override(of: e1000e) == nil)
+        }
+        #expect(daemon.logs.entries.withLock { $0 }.contains { $0.message == "Interrupted bind rolled back" })
+        #expect(journal.records().isEmpty)
+    }
+}
