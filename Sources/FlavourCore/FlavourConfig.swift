@@ -5,7 +5,7 @@
 ///     flavour NAME PREFIX UNIVERSAL_MODULE    # PREFIX '-' for none
 ///     variant FLAVOUR ALIAS_PATTERN MODULE
 ///     deny    FLAVOUR ALIAS_PATTERN MODULE
-///     request FLAVOUR SELECTOR
+///     request FLAVOUR SELECTOR [force] [group]
 public struct FlavourConfig: Sendable {
     public private(set) var flavours: [String: Flavour] = [Flavour.vfio.name: .vfio]
     public private(set) var variants: [AliasEntry] = []
@@ -102,9 +102,9 @@ public struct FlavourConfig: Sendable {
             let flavour = try known(name)
             try checkPrefix(pattern, of: flavour)
             denies.append(DenyRule(flavourName: name, pattern: pattern, module: module, source: source))
-        case let .request(name, selector):
+        case let .request(name, selector, options):
             _ = try known(name)
-            requests.append(StandingRequest(flavourName: name, selector: selector, source: source))
+            requests.append(StandingRequest(flavourName: name, selector: selector, source: source, options: options))
         }
     }
 }
@@ -120,7 +120,7 @@ enum Directive {
     case flavour(Flavour)
     case variant(flavour: String, pattern: AliasPattern, module: ModuleName)
     case deny(flavour: String, pattern: AliasPattern, module: ModuleName)
-    case request(flavour: String, selector: DeviceSelector)
+    case request(flavour: String, selector: DeviceSelector, options: RequestOptions)
 
     init(words: [Substring], source: AliasSource) throws(ConfigError.Problem) {
         let keyword = String(words[0])
@@ -170,12 +170,25 @@ enum Directive {
             self = .deny(
                 flavour: try flavourName(arguments[0]), pattern: try pattern(arguments[1]), module: try module(arguments[2]))
         case "request":
-            try expect(2, "request FLAVOUR SELECTOR")
+            guard arguments.count >= 2 else {
+                throw source.problem("'request' takes 2 arguments and options: request FLAVOUR SELECTOR [force] [group] (got \(arguments.count))")
+            }
+            var options = RequestOptions()
+            for word in arguments.dropFirst(2) {
+                switch word {
+                case "force" where !options.force: options.force = true
+                case "group" where !options.group: options.group = true
+                case "force", "group": throw source.problem("request option '\(word)' is given twice")
+                default:
+                    throw source.problem(
+                        "unknown request option '\(word)' (expected \(RequestOptions.keywords.joined(separator: " or ")))")
+                }
+            }
             guard let selector = DeviceSelector(arguments[1]) else {
                 throw source.problem(
                     "'\(arguments[1])' is not a selector: use a PCI address glob (0000:3b:00.*) or a pci: modalias pattern (pci:v000015B3d0000101E*)")
             }
-            self = .request(flavour: try flavourName(arguments[0]), selector: selector)
+            self = .request(flavour: try flavourName(arguments[0]), selector: selector, options: options)
         default:
             throw source.problem("unknown directive '\(keyword)' (expected flavour, variant, deny or request)")
         }

@@ -1,15 +1,18 @@
-/// A standing request (`request FLAVOUR SELECTOR` in config, or one persisted by
+/// A standing request (`request FLAVOUR SELECTOR [force] [group]` in config, or one persisted by
 /// `flavourctl set --persist`): every device the selector covers gets the flavour,
 /// at start-up and whenever such a device appears.
 public struct StandingRequest: Hashable, Sendable {
     public let flavourName: String
     public let selector: DeviceSelector
     public let source: AliasSource
+    /// `force` and `group` from the end of the line.
+    public let options: RequestOptions
 
-    public init(flavourName: String, selector: DeviceSelector, source: AliasSource) {
+    public init(flavourName: String, selector: DeviceSelector, source: AliasSource, options: RequestOptions = .init()) {
         self.flavourName = flavourName
         self.selector = selector
         self.source = source
+        self.options = options
     }
 
     public func covers(address: PCIAddress, modalias: Modalias?) -> Bool {

@@ -9,6 +9,8 @@ public struct DaemonSettings: Sendable {
     public var runDirectory: String
     /// Devices bound concurrently (one request at a time per device).
     public var maxInFlight: Int
+    /// Root of procfs, read by the in-use guard (mounts, swaps, routes).
+    public var procRoot = "/proc"
 
     public init(
         sysfsRoot: String = "/sys", modulesDirectory: String? = nil, configDirectory: String = "/etc/driver-flavour.d",

@@ -12,12 +12,17 @@ public struct FlavourRequest: Hashable, Sendable {
     public let origin: Origin
     /// The synthetic uevent's SYNTH_UUID, which `flavourctl set` waits for.
     public let uuid: String?
+    /// `force` and `group`, from the standing request that made it.
+    public let options: RequestOptions
 
-    public init(address: PCIAddress, requested: RequestedFlavour, origin: Origin, uuid: String? = nil) {
+    public init(
+        address: PCIAddress, requested: RequestedFlavour, origin: Origin, uuid: String? = nil, options: RequestOptions = .init()
+    ) {
         self.address = address
         self.requested = requested
         self.origin = origin
         self.uuid = uuid
+        self.options = options
     }
 }
 

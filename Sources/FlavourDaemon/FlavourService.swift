@@ -52,7 +52,7 @@ public final class FlavourService: Service, Sendable {
         ])
         return RequestExecutor(
             sysfs: sysfs, binder: Binder(sysfs: sysfs, loader: moduleLoader, logger: logger, steps: journal),
-            config: loaded.config, table: loaded.table)
+            config: loaded.config, table: loaded.table, procRoot: settings.procRoot)
     }
 
     public func run() async throws {
@@ -138,16 +138,20 @@ public final class FlavourService: Service, Sendable {
         guard !requests.isEmpty else { return }
         for device in executor.sysfs.pciDevices() {
             disableAutoprobeIfCovered(device, requests: requests, sysfs: executor.sysfs)
-            if let request = Self.standingRequest(for: device, in: executor) {
-                await scheduler.submit(FlavourRequest(address: device.address, requested: request, origin: .coldplug))
+            if let (requested, options) = Self.standingRequest(for: device, in: executor) {
+                await scheduler.submit(FlavourRequest(
+                    address: device.address, requested: requested, origin: .coldplug, options: options))
             }
         }
     }
 
-    static func standingRequest(for device: PCIDevice, in executor: RequestExecutor) -> RequestedFlavour? {
-        executor.config.requests.first { $0.covers(address: device.address, modalias: device.modalias) }
-            .flatMap { executor.config.flavour(named: $0.flavourName) }
-            .map(RequestedFlavour.flavour)
+    static func standingRequest(
+        for device: PCIDevice, in executor: RequestExecutor
+    ) -> (RequestedFlavour, RequestOptions)? {
+        guard let request = executor.config.requests.first(where: { $0.covers(address: device.address, modalias: device.modalias) }),
+              let flavour = executor.config.flavour(named: request.flavourName)
+        else { return nil }
+        return (.flavour(flavour), request.options)
     }
 
     func disableAutoprobeIfCovered(_ device: PCIDevice, requests: [StandingRequest], sysfs: Sysfs) {
@@ -191,8 +195,8 @@ public final class FlavourService: Service, Sendable {
             let executor = await scheduler.currentExecutor
             guard let device = try? executor.sysfs.pciDevice(address) else { return }
             disableAutoprobeIfCovered(device, requests: executor.config.requests, sysfs: executor.sysfs)
-            if let requested = Self.standingRequest(for: device, in: executor) {
-                await scheduler.submit(FlavourRequest(address: address, requested: requested, origin: .hotplug))
+            if let (requested, options) = Self.standingRequest(for: device, in: executor) {
+                await scheduler.submit(FlavourRequest(address: address, requested: requested, origin: .hotplug, options: options))
             }
         case .removed(let address):
             await scheduler.deviceRemoved(address)

@@ -93,7 +93,8 @@ public actor RequestScheduler {
         Task {
             let outcome = await withCheckedContinuation { continuation in
                 queue.async {
-                    continuation.resume(returning: executor.handle(address: request.address, requested: request.requested))
+                    continuation.resume(returning: executor.handle(
+                        address: request.address, requested: request.requested, options: request.options))
                 }
             }
             self.finished(request, outcome)

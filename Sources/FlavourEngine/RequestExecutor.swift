@@ -8,12 +8,15 @@ public struct RequestExecutor: Sendable {
     public let binder: Binder
     public let config: FlavourConfig
     public let table: MatchTable
+    /// Refuses devices the host uses, before anything is written (`InUseGuard`).
+    public let inUseGuard: InUseGuard
 
-    public init(sysfs: Sysfs, binder: Binder, config: FlavourConfig, table: MatchTable) {
+    public init(sysfs: Sysfs, binder: Binder, config: FlavourConfig, table: MatchTable, procRoot: String = "/proc") {
         self.sysfs = sysfs
         self.binder = binder
         self.config = config
         self.table = table
+        self.inUseGuard = InUseGuard(sysfs: sysfs, procRoot: procRoot)
     }
 
     /// `none` and the empty value mean revert; otherwise a known flavour; nil when unknown.
@@ -26,17 +29,51 @@ public struct RequestExecutor: Sendable {
         CandidatePlan(flavour: flavour, modalias: device.modalias, table: table, config: config)
     }
 
-    public func handle(address: PCIAddress, requested: RequestedFlavour) -> BindOutcome {
+    /// One device, or with `options.group` its whole IOMMU group (the outcome returned is
+    /// the requested device's; `handleGroup` gives every member's). A flavour request on a
+    /// device the host uses is refused unless `options.force`; a revert never is.
+    public func handle(address: PCIAddress, requested: RequestedFlavour, options: RequestOptions = .init()) -> BindOutcome {
+        if options.group {
+            let outcomes = handleGroup(address: address, requested: requested, options: options)
+            return outcomes.first { $0.address == address } ?? outcomes[0]
+        }
         let device: PCIDevice
         do { device = try sysfs.pciDevice(address) } catch {
             return BindOutcome(address: address, requested: requested.description, previousDriver: nil,
                                result: .refused(error.description), attempts: [])
         }
+        if case .flavour = requested {
+            let reasons = inUseGuard.check(device)
+            if !reasons.isEmpty {
+                guard options.force else {
+                    return refusal(device, requested, "\(address) is in use by the host: \(Self.describe(reasons)); use --force to take it anyway")
+                }
+                logOverride(device, reasons)
+            }
+        }
+        return perform(requested, on: device)
+    }
+
+    /// The request on a device already read and checked.
+    func perform(_ requested: RequestedFlavour, on device: PCIDevice) -> BindOutcome {
         switch requested {
         case .revert: return binder.revert(device)
         case .flavour(let flavour): return binder.apply(plan(for: device, flavour: flavour), to: device)
         }
     }
+
+    func refusal(_ device: PCIDevice, _ requested: RequestedFlavour, _ why: String) -> BindOutcome {
+        BindOutcome(address: device.address, modalias: device.modalias, requested: requested.description,
+                    previousDriver: device.driver.flatMap(DriverName.init), result: .refused(why), attempts: [])
+    }
+
+    func logOverride(_ device: PCIDevice, _ reasons: [InUseReason]) {
+        binder.logger.warning("In-use guard overridden", metadata: [
+            "pci.slot_name": "\(device.address)", "reason": "\(Self.describe(reasons))",
+        ])
+    }
+
+    static func describe(_ reasons: [InUseReason]) -> String { reasons.map(\.description).joined(separator: "; ") }
 
     /// Names of the known flavours, for error messages.
     public var knownFlavours: String {

@@ -25,7 +25,7 @@ import Glibc
 /// kernel would show them. Thread-safe: one lock, as the driver core's device lock.
 public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
     public let root: String
-    private let state: Mutex<State>
+    let state: Mutex<State>
     private let listeners = Mutex<[@Sendable (KernelUevent) -> Void]>([])
 
     struct DeviceState {
@@ -51,6 +51,8 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
         var hasFlavourAttribute = false
         var bindDelay: UInt32 = 0
         var beforeWrite: (@Sendable (String) -> Void)?
+        /// The host's use of devices (TestKernel+Host).
+        var host = TestHost()
     }
 
     /// Creates the tree in a new temporary directory. `modules` can be loaded (built-in
@@ -70,6 +72,7 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
             try Tree.makeDirectories(root + "/" + dir)
         }
         try Tree.writeFile(root + "/sys/bus/pci/drivers_probe", "")
+        try writeHostFiles(TestHost())
         state.withLock { $0.hasFlavourAttribute = flavourAttribute }
         for module in modules + loaded { try addModule(module) }
         try writeModulesAlias()

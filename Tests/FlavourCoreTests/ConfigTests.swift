@@ -42,7 +42,10 @@ import Testing
         ("flavour UPPER - vfio_pci", 1, "is not a flavour name"),
         ("flavour x bad/prefix vfio_pci", 1, "is not an alias prefix"),
         ("request vfio /etc/passwd", 1, "is not a selector"),
-        ("request vfio 0000:00:01.0 extra", 1, "'request' takes 2 arguments"),
+        ("request vfio 0000:00:01.0 extra", 1, "unknown request option 'extra' (expected force or group)"),
+        ("request vfio", 1, "'request' takes 2 arguments and options"),
+        ("request vfio 0000:00:01.0 force force", 1, "request option 'force' is given twice"),
+        ("request vfio 0000:00:01.0 group FORCE", 1, "unknown request option 'FORCE'"),
         ("\n\n   frob", 3, "unknown directive"),
     ])
     func malformedLinesNameFileAndLine(text: String, line: Int, message: String) {

@@ -1,0 +1,143 @@
+import FlavourCore
+
+/// Refuses to take a device the host is using (issue 6; KERNEL-FACTS.md, "Prior art":
+/// dpdk-devbind refuses a NIC that carries a route). Everything is read through the
+/// sysfs root and the /proc root, so the test kernel can model each case:
+/// - a network interface below the device (`<dev>/**/net/<if>`) that is up (IFF_UP in
+///   its `flags`, or `operstate` up/unknown when flags are missing) and has an IPv6
+///   address (`if_inet6`, link-local left out) or any route (`net/route`,
+///   `net/ipv6_route`). An IPv4 address always brings its prefix route, so a route in
+///   `net/route` stands for "has an IPv4 address" without parsing `fib_trie`.
+/// - a block device below it (`<dev>/**/block/<name>`, or any directory whose
+///   `subsystem` is block, as nvme's `nvme/nvme0/nvme0n1`), or one of its partitions,
+///   that is mounted (mountinfo's major:minor equals its `dev`, or the source is
+///   `/dev/<name>`), swap (`swaps`), or held (`holders/` not empty: dm, md, LVM).
+/// - the boot VGA device (`boot_vga` is 1) while a framebuffer or VGA console is bound
+///   (`class/vtconsole/vtcon*/bind` is 1 and its name says "frame buffer" or "VGA").
+/// Below the device only real directories are walked, never links, and links the guard
+/// does follow are resolved inside the sysfs root (`resolveInside`).
+public struct InUseGuard: Sendable {
+    public let sysfs: Sysfs
+    public let procRoot: String
+
+    /// How deep below the device to look: `virtio1/block/vda/vda1` and
+    /// `nvme/nvme0/nvme0n1/nvme0n1p1` are four levels.
+    static let searchDepth = 5
+
+    public init(sysfs: Sysfs, procRoot: String = "/proc") {
+        self.sysfs = sysfs
+        self.procRoot = procRoot.hasSuffix("/") && procRoot.count > 1 ? String(procRoot.dropLast()) : procRoot
+    }
+
+    /// What the host uses the device for; empty when it is free to take.
+    public func check(_ device: PCIDevice) -> [InUseReason] {
+        guard let directory = sysfs.resolveInside(PCIPaths.device(device.address)) else { return [] }
+        var found = Found()
+        walk(directory, depth: 0, into: &found)
+        var reasons: [InUseReason] = []
+        if !found.interfaces.isEmpty { reasons += networkReasons(found.interfaces) }
+        if !found.blocks.isEmpty { reasons += blockReasons(found.blocks) }
+        if let console = bootConsole(directory) { reasons.append(.bootVGA(console: console)) }
+        return reasons
+    }
+
+    // MARK: - Walking below the device
+
+    struct Found {
+        /// Interface name and its directory (relative to the sysfs root).
+        var interfaces: [(name: String, directory: String)] = []
+        /// Block device name and its directory.
+        var blocks: [(name: String, directory: String)] = []
+    }
+
+    private func walk(_ directory: String, depth: Int, into found: inout Found) {
+        guard depth <= Self.searchDepth else { return }
+        for name in sysfs.list(directory) {
+            let child = directory + "/" + name
+            guard sysfs.isPlainDirectory(child) else { continue }
+            if name == "net" {
+                for interface in sysfs.list(child) where sysfs.isPlainDirectory(child + "/" + interface) {
+                    found.interfaces.append((interface, child + "/" + interface))
+                }
+            } else if isBlockDevice(child, parentName: directory.split(separator: "/").last.map(String.init) ?? "") {
+                found.blocks.append((name, child))
+                // Partitions are directories inside the disk's, each with its own `dev`.
+                for part in sysfs.list(child) where sysfs.isPlainDirectory(child + "/" + part)
+                    && sysfs.exists(child + "/" + part + "/partition") {
+                    found.blocks.append((part, child + "/" + part))
+                }
+            } else {
+                walk(child, depth: depth + 1, into: &found)
+            }
+        }
+    }
+
+    private func isBlockDevice(_ directory: String, parentName: String) -> Bool {
+        guard sysfs.exists(directory + "/dev") else { return false }
+        return parentName == "block" || sysfs.linkName(directory + "/subsystem") == "block"
+    }
+
+    // MARK: - Network
+
+    private func networkReasons(_ interfaces: [(name: String, directory: String)]) -> [InUseReason] {
+        let routes = RouteTable.parse(ipv4: readProc("net/route"), ipv6: readProc("net/ipv6_route"))
+        let addresses = InterfaceAddresses.parse(ifInet6: readProc("net/if_inet6"))
+        return interfaces.compactMap { interface in
+            guard isUp(interface.directory) else { return nil }
+            let own = routes.routes(via: interface.name)
+            let ipv6 = addresses.addresses(of: interface.name)
+            guard !own.isEmpty || !ipv6.isEmpty else { return nil }
+            return .network(
+                interface: interface.name, addresses: ipv6, routes: own.filter { !$0.isDefault }.map(\.destination),
+                defaultRoute: own.contains(where: \.isDefault))
+        }
+    }
+
+    /// IFF_UP (`include/uapi/linux/if.h`) in `flags`; without flags, the operstate.
+    private func isUp(_ directory: String) -> Bool {
+        if let flags = sysfs.readInside(directory + "/flags"), let value = UInt32(flags.dropHexPrefix, radix: 16) {
+            return value & 0x1 != 0
+        }
+        return ["up", "unknown"].contains(sysfs.readInside(directory + "/operstate") ?? "down")
+    }
+
+    // MARK: - Block
+
+    private func blockReasons(_ blocks: [(name: String, directory: String)]) -> [InUseReason] {
+        let mounts = MountTable.parse(mountinfo: readProc("self/mountinfo"))
+        let swaps = SwapList.parse(swaps: readProc("swaps"))
+        var reasons: [InUseReason] = []
+        for block in blocks {
+            let majorMinor = sysfs.readInside(block.directory + "/dev") ?? "-"
+            for mount in mounts.mounts(majorMinor: majorMinor, name: block.name) {
+                reasons.append(.mounted(block: block.name, mountPoint: mount.mountPoint))
+            }
+            if swaps.contains(device: block.name) { reasons.append(.swap(block: block.name)) }
+            let holders = sysfs.list(block.directory + "/holders")
+            if !holders.isEmpty { reasons.append(.held(block: block.name, holders: holders)) }
+        }
+        return reasons
+    }
+
+    // MARK: - Boot VGA
+
+    /// The bound console's description when the device is the boot VGA device.
+    private func bootConsole(_ directory: String) -> String? {
+        guard sysfs.readInside(directory + "/boot_vga") == "1" else { return nil }
+        for console in sysfs.list("class/vtconsole") {
+            let base = "class/vtconsole/" + console
+            guard sysfs.readInside(base + "/bind") == "1", let name = sysfs.readInside(base + "/name") else { continue }
+            // fbcon registers "frame buffer device"; vgacon "VGA+"; "dummy device" is no console.
+            if name.contains("frame buffer") || name.contains("VGA") { return "\(console): \(name)" }
+        }
+        return nil
+    }
+
+    private func readProc(_ relative: String) -> String {
+        (try? FileSystem.read(procRoot + "/" + relative)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+}
+
+extension String {
+    var dropHexPrefix: Substring { hasPrefix("0x") ? dropFirst(2) : self[...] }
+}

@@ -1,0 +1,58 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads that follow symlinks only inside the sysfs root. Real sysfs links are relative
+/// (`bus/pci/devices/X -> ../../../devices/pci0000:00/X`), so they are resolved against
+/// the root by hand, one component at a time; a link that is absolute or climbs above
+/// the root is refused rather than followed into the host's tree.
+extension Sysfs {
+    /// The link limit of `fs/namei.c` (MAXSYMLINKS).
+    static let maxLinks = 40
+
+    /// The path with every link resolved, relative to the root; nil when a component is
+    /// missing, a link escapes the root, or links loop.
+    public func resolveInside(_ relative: String) -> String? {
+        var resolved: [Substring] = []
+        var pending: [Substring] = relative.split(separator: "/").reversed()
+        var links = 0
+        while let component = pending.popLast() {
+            if component == "." { continue }
+            if component == ".." {
+                guard !resolved.isEmpty else { return nil }
+                resolved.removeLast()
+                continue
+            }
+            let candidate = (resolved + [component]).joined(separator: "/")
+            var info = stat()
+            guard lstat(path(candidate), &info) == 0 else { return nil }
+            guard info.st_mode & S_IFMT == S_IFLNK else {
+                resolved.append(component)
+                continue
+            }
+            links += 1
+            guard links <= Self.maxLinks, let target = linkTarget(candidate), !target.hasPrefix("/") else { return nil }
+            pending.append(contentsOf: target.split(separator: "/").reversed())
+        }
+        return resolved.joined(separator: "/")
+    }
+
+    /// Reads an attribute through `resolveInside`; nil when absent or outside the root.
+    public func readInside(_ relative: String) -> String? {
+        resolveInside(relative).flatMap { try? read($0) }
+    }
+
+    /// Whether a path (not followed if it is a link) is a directory.
+    func isPlainDirectory(_ relative: String) -> Bool {
+        var info = stat()
+        return lstat(path(relative), &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+
+    /// A symlink's whole target, nil when it is not a link.
+    func linkTarget(_ relative: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink(path(relative), &buffer, buffer.count - 1)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,184 @@
+import FlavourCore
+import FlavourEngine
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The host's use of devices, as the in-use guard reads it: `<root>/proc/net/route`,
+/// `ipv6_route`, `if_inet6`, `self/mountinfo`, `swaps`; interface `flags` and
+/// `operstate` under `<dev>/net/<if>` (with `class/net/<if>` linking there); block
+/// devices below a device with `dev`, `holders/` and partitions; `boot_vga` and the
+/// vtconsoles.
+extension TestKernel {
+    public var procRoot: String { root + "/proc" }
+
+    /// Sets an interface below one of the devices (`TestDevice.netInterfaces`) up or down,
+    /// with routes and IPv6 addresses; going down drops its routes, as the kernel does.
+    public func setInterface(_ name: String, up: Bool, route: TestRoute? = nil, ipv6: [String] = []) throws {
+        try state.withLock { state throws(SysfsError) in
+            guard let address = state.devices.values.first(where: { $0.spec.netInterfaces.contains(name) })?.spec.address else {
+                throw SysfsError(.write, path: "class/net/\(name)", errno: ENODEV)
+            }
+            let directory = sysfsRoot + "/bus/pci/devices/\(address)/net/\(name)"
+            try Tree.makeDirectories(directory)
+            // IFF_UP | IFF_BROADCAST | IFF_MULTICAST, as `ip link set up` leaves an Ethernet NIC.
+            try Tree.writeFile(directory + "/flags", up ? "0x1003\n" : "0x1002\n")
+            try Tree.writeFile(directory + "/operstate", up ? "up\n" : "down\n")
+            try Tree.makeDirectories(sysfsRoot + "/class/net")
+            try Tree.link(sysfsRoot + "/class/net/\(name)", to: "../../bus/pci/devices/\(address)/net/\(name)")
+            if state.host.interfaces[name] == nil { state.host.interfaceOrder.append(name) }
+            state.host.interfaces[name] = TestHost.Interface(
+                up: up, routes: up ? route.map { [$0] } ?? [] : [], ipv6: up ? ipv6 : [])
+            try writeHostFiles(state.host)
+        }
+    }
+
+    /// A disk below a device, with partitions: virtio's `<dev>/virtioN/block/<name>`, or
+    /// for `nvme*` names `<dev>/nvme/nvme0/<name>`. Each gets `dev` (major:minor),
+    /// `holders/` and `subsystem` (class/block).
+    public func addBlockDevice(below address: PCIAddress, name: String, partitions: [String] = []) throws {
+        try state.withLock { state throws(SysfsError) in
+            guard state.devices[address] != nil else { throw SysfsError(.write, path: "\(address)", errno: ENODEV) }
+            let device = sysfsRoot + "/bus/pci/devices/\(address)"
+            let parent: String
+            if name.hasPrefix("nvme") {
+                parent = device + "/nvme/nvme0"
+            } else {
+                parent = device + "/virtio\(state.host.nextVirtioIndex)/block"
+                state.host.nextVirtioIndex += 1
+            }
+            try Tree.makeDirectories(sysfsRoot + "/class/block")
+            func make(_ directory: String, _ blockName: String, partition: Int?) throws(SysfsError) {
+                let majorMinor = "254:\(state.host.nextMinor)"
+                state.host.nextMinor += 1
+                try Tree.makeDirectories(directory + "/holders")
+                try Tree.writeFile(directory + "/dev", majorMinor + "\n")
+                if let partition { try Tree.writeFile(directory + "/partition", "\(partition)\n") }
+                let depth = directory.dropFirst(sysfsRoot.count + 1).split(separator: "/").count
+                try Tree.link(directory + "/subsystem", to: String(repeating: "../", count: depth) + "class/block")
+                state.host.blocks[blockName] = TestHost.BlockDevice(directory: directory, majorMinor: majorMinor)
+            }
+            try make(parent + "/" + name, name, partition: nil)
+            for (index, part) in partitions.enumerated() {
+                try make(parent + "/" + name + "/" + part, part, partition: index + 1)
+            }
+        }
+    }
+
+    /// Mounts a block device (by its name); the mountinfo line carries its major:minor and
+    /// `source` (default `/dev/<name>`; a `/dev/disk/by-uuid/...` source tests that the
+    /// guard matches by major:minor).
+    public func mount(_ name: String, at mountPoint: String, source: String? = nil) throws {
+        try state.withLock { state throws(SysfsError) in
+            guard state.host.blocks[name] != nil else { throw SysfsError(.write, path: "/dev/\(name)", errno: ENODEV) }
+            state.host.mounts.append(TestHost.Mount(block: name, mountPoint: mountPoint, source: source ?? "/dev/\(name)"))
+            try writeHostFiles(state.host)
+        }
+    }
+
+    public func addSwap(_ name: String) throws {
+        try state.withLock { state throws(SysfsError) in
+            guard state.host.blocks[name] != nil else { throw SysfsError(.write, path: "/dev/\(name)", errno: ENODEV) }
+            state.host.swaps.append(name)
+            try writeHostFiles(state.host)
+        }
+    }
+
+    /// `holders/<holder>` in the block device's directory, as dm, md and LVM leave it.
+    public func hold(_ name: String, by holder: String) throws {
+        try state.withLock { state throws(SysfsError) in
+            guard let block = state.host.blocks[name] else { throw SysfsError(.write, path: "/dev/\(name)", errno: ENODEV) }
+            try Tree.link(block.directory + "/holders/" + holder, to: "../../../../../../virtual/block/\(holder)")
+        }
+    }
+
+    /// Marks the boot VGA device; with `console`, fbcon is bound (vtcon1, "frame buffer
+    /// device") and the dummy console is not; without, only the dummy console is bound.
+    public func setBootVGA(_ address: PCIAddress, console: Bool) throws {
+        try state.withLock { state throws(SysfsError) in
+            guard state.devices[address] != nil else { throw SysfsError(.write, path: "\(address)", errno: ENODEV) }
+            try Tree.writeFile(sysfsRoot + "/bus/pci/devices/\(address)/boot_vga", "1\n")
+            for (index, name, bound) in [(0, "(S) dummy device", !console), (1, "(M) frame buffer device", console)] {
+                let directory = sysfsRoot + "/devices/virtual/vtconsole/vtcon\(index)"
+                try Tree.makeDirectories(directory)
+                try Tree.writeFile(directory + "/name", name + "\n")
+                try Tree.writeFile(directory + "/bind", (bound ? "1" : "0") + "\n")
+                try Tree.makeDirectories(sysfsRoot + "/class/vtconsole")
+                try Tree.link(sysfsRoot + "/class/vtconsole/vtcon\(index)", to: "../../devices/virtual/vtconsole/vtcon\(index)")
+            }
+        }
+    }
+
+    /// Rewrites every /proc file from the host state, in the kernel's formats.
+    func writeHostFiles(_ host: TestHost) throws(SysfsError) {
+        try Tree.makeDirectories(procRoot + "/net")
+        try Tree.makeDirectories(procRoot + "/self")
+        var route = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+        var ipv6Route = ""
+        var ifInet6 = "00000000000000000000000000000001 01 80 10 80       lo\n"
+        for (index, name) in host.interfaceOrder.enumerated() {
+            guard let interface = host.interfaces[name], interface.up else { continue }
+            let ifindex = String(index + 2, radix: 16).leftPadded(2)
+            for address in interface.ipv6 {
+                let hex = Self.ipv6Hex(address)
+                ifInet6 += "\(hex) \(ifindex) 40 00 80 \(name)\n"
+                ipv6Route += "\(Self.prefix64(hex)) 40 \(String(repeating: "0", count: 32)) 00 \(String(repeating: "0", count: 32)) 00000100 00000001 00000000 00000001 \(name)\n"
+            }
+            for route0 in interface.routes {
+                switch route0 {
+                case .default:
+                    route += "\(name)\t00000000\t0202000A\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+                case .subnet(let cidr):
+                    let (destination, mask) = Self.ipv4Hex(cidr)
+                    route += "\(name)\t\(destination)\t00000000\t0001\t0\t0\t100\t\(mask)\t0\t0\t0\n"
+                case .defaultIPv6:
+                    let zero = String(repeating: "0", count: 32)
+                    ipv6Route += "\(zero) 00 \(zero) 00 fd000000000000000000000000000001 00000400 00000002 00000000 00000003 \(name)\n"
+                }
+            }
+        }
+        try Tree.writeFile(procRoot + "/net/route", route)
+        try Tree.writeFile(procRoot + "/net/ipv6_route", ipv6Route)
+        try Tree.writeFile(procRoot + "/net/if_inet6", ifInet6)
+        var mountinfo = "22 27 0:21 / /proc rw,relatime - proc proc rw\n23 27 0:22 / /sys rw,relatime - sysfs sysfs rw\n"
+        for (index, mount) in host.mounts.enumerated() {
+            let majorMinor = host.blocks[mount.block]?.majorMinor ?? "0:0"
+            let point = mount.mountPoint.replacingSpaces
+            mountinfo += "\(30 + index) 1 \(majorMinor) / \(point) rw,relatime shared:1 - ext4 \(mount.source) rw\n"
+        }
+        try Tree.writeFile(procRoot + "/self/mountinfo", mountinfo)
+        var swaps = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+        for name in host.swaps { swaps += "/dev/\(name)                               partition\t1048572\t\t0\t\t-2\n" }
+        try Tree.writeFile(procRoot + "/swaps", swaps)
+    }
+
+    /// `10.0.2.0/24` → (`0002000A`, `00FFFFFF`): the big-endian value printed as a
+    /// little-endian host's integer, as `/proc/net/route` shows it.
+    static func ipv4Hex(_ cidr: String) -> (String, String) {
+        let parts = cidr.split(separator: "/")
+        let octets = parts[0].split(separator: ".").compactMap { UInt32($0) }
+        let length = parts.count > 1 ? Int(parts[1]) ?? 32 : 32
+        var value: UInt32 = 0
+        for (index, octet) in octets.enumerated() { value |= octet << (8 * UInt32(index)) }
+        let maskBE: UInt32 = length == 0 ? 0 : ~UInt32(0) << (32 - UInt32(length))
+        let mask = maskBE.byteSwapped
+        func hex(_ v: UInt32) -> String { String(v, radix: 16, uppercase: true).leftPadded(8) }
+        return (hex(value), hex(mask))
+    }
+
+    /// `fd00::2` → 32 hex digits.
+    static func ipv6Hex(_ text: String) -> String {
+        let halves = text.split(separator: "::", omittingEmptySubsequences: false)
+        let head = halves[0].split(separator: ":").map(String.init)
+        let tail = halves.count > 1 ? halves[1].split(separator: ":").map(String.init) : []
+        let groups = head + Array(repeating: "0", count: max(0, 8 - head.count - tail.count)) + tail
+        return groups.map { $0.leftPadded(4) }.joined()
+    }
+
+    static func prefix64(_ hex: String) -> String { String(hex.prefix(16)) + String(repeating: "0", count: 16) }
+}
+
+extension String {
+    var replacingSpaces: String { split(separator: " ", omittingEmptySubsequences: false).joined(separator: "\\040") }
+}

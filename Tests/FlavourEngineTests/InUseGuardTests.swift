@@ -1,0 +1,179 @@
+import FlavourCore
+import FlavourEngine
+import FlavourTestKernel
+import Logging
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The in-use guard on the test kernel: each way the host can use a device, and that a
+/// refused request writes nothing.
+@Suite struct InUseGuardTests {
+    let fixture: Fixture
+    var kernel: TestKernel { fixture.kernel }
+
+    init() throws { fixture = try Fixture() }
+
+    func reasons(_ address: PCIAddress) throws -> [InUseReason] {
+        InUseGuard(sysfs: kernel.sysfs, procRoot: kernel.procRoot).check(try kernel.sysfs.pciDevice(address))
+    }
+
+    func executor(logger: Logger = Logger(label: "test")) throws -> RequestExecutor {
+        let loaded = try MatchTableLoader(configDirectory: kernel.configDirectory, modulesDirectory: kernel.modulesDirectory).load()
+        let binder = Binder(sysfs: kernel.sysfs, loader: kernel, logger: logger)
+        return RequestExecutor(
+            sysfs: kernel.sysfs, binder: binder, config: loaded.config, table: loaded.table, procRoot: kernel.procRoot)
+    }
+
+    @Test func nicCarryingTheDefaultRoute() throws {
+        try kernel.setInterface("enp0s3", up: true, route: .default)
+        #expect(try reasons(Fixture.virtioNet) == [.network(interface: "enp0s3", addresses: [], routes: [], defaultRoute: true)])
+        #expect(try reasons(Fixture.virtioNet).first?.description == "network interface enp0s3 is up and carries the default route")
+    }
+
+    @Test func nicWithASubnetRouteAndAnAddress() throws {
+        try kernel.setInterface("enp0s3", up: true, route: .subnet("10.0.2.0/24"), ipv6: ["fd00::2"])
+        #expect(try reasons(Fixture.virtioNet).map(\.description)
+            == ["network interface enp0s3 is up with address fd00::2 and carries routes 10.0.2.0/24, fd00::/64"])
+    }
+
+    @Test func nicUpWithOnlyAnIPv6Address() throws {
+        try kernel.setInterface("enp0s3", up: true, ipv6: ["2001:db8::15"])
+        #expect(try reasons(Fixture.virtioNet)
+            == [.network(interface: "enp0s3", addresses: ["2001:db8::15"], routes: ["2001:db8::/64"], defaultRoute: false)])
+    }
+
+    @Test func nicUpWithoutAddressOrRouteIsFree() throws {
+        try kernel.setInterface("enp0s3", up: true)
+        #expect(try reasons(Fixture.virtioNet).isEmpty)
+    }
+
+    @Test func nicDownIsFree() throws {
+        try kernel.setInterface("enp0s3", up: false, route: .default)
+        #expect(try reasons(Fixture.virtioNet).isEmpty)
+    }
+
+    @Test func otherDevicesRoutesDoNotCount() throws {
+        try kernel.setInterface("enp0s3", up: true, route: .default)
+        try kernel.setInterface("enp0s4", up: true)
+        #expect(try reasons(Fixture.e1000e).isEmpty)
+    }
+
+    @Test func diskMountedByMajorMinorUnderAnotherName() throws {
+        try kernel.addBlockDevice(below: Fixture.nvmePF, name: "nvme0n1", partitions: ["nvme0n1p1", "nvme0n1p2"])
+        try kernel.mount("nvme0n1p1", at: "/", source: "/dev/disk/by-uuid/0d3f2a")
+        #expect(try reasons(Fixture.nvmePF) == [.mounted(block: "nvme0n1p1", mountPoint: "/")])
+        #expect(try reasons(Fixture.nvmePF).first?.description == "block device nvme0n1p1 (below it) is mounted at /")
+    }
+
+    @Test func virtioDiskMountedBySource() throws {
+        try kernel.addBlockDevice(below: Fixture.virtioNet, name: "vda")
+        try kernel.mount("vda", at: "/srv/my data")
+        #expect(try reasons(Fixture.virtioNet) == [.mounted(block: "vda", mountPoint: "/srv/my data")])
+    }
+
+    @Test func swapPartition() throws {
+        try kernel.addBlockDevice(below: Fixture.nvmePF, name: "nvme0n1", partitions: ["nvme0n1p1", "nvme0n1p2"])
+        try kernel.addSwap("nvme0n1p2")
+        #expect(try reasons(Fixture.nvmePF).map(\.description) == ["nvme0n1p2 is swap"])
+    }
+
+    @Test func heldByDeviceMapper() throws {
+        try kernel.addBlockDevice(below: Fixture.nvmePF, name: "nvme0n1")
+        try kernel.hold("nvme0n1", by: "dm-0")
+        #expect(try reasons(Fixture.nvmePF).map(\.description) == ["nvme0n1 is held by dm-0"])
+    }
+
+    @Test func unusedDiskIsFree() throws {
+        try kernel.addBlockDevice(below: Fixture.nvmePF, name: "nvme0n1", partitions: ["nvme0n1p1"])
+        #expect(try reasons(Fixture.nvmePF).isEmpty)
+    }
+
+    @Test func bootVGAWithTheConsole() throws {
+        try kernel.setBootVGA(Fixture.gpu, console: true)
+        #expect(try reasons(Fixture.gpu).map(\.description)
+            == ["boot VGA device with the console on it (vtcon1: (M) frame buffer device)"])
+    }
+
+    @Test func bootVGAWithoutAConsoleIsFree() throws {
+        try kernel.setBootVGA(Fixture.gpu, console: false)
+        #expect(try reasons(Fixture.gpu).isEmpty)
+    }
+
+    @Test func refusedRequestWritesNothing() throws {
+        try kernel.setInterface("enp0s3", up: true, route: .default)
+        kernel.clearEvents()
+        let outcome = try executor().handle(address: Fixture.virtioNet, requested: .flavour(.vfio))
+        #expect(outcome.result == .refused(
+            "0000:00:03.0 is in use by the host: network interface enp0s3 is up and carries the default route; use --force to take it anyway"))
+        #expect(kernel.events.isEmpty)
+        #expect(kernel.driver(of: Fixture.virtioNet) == "virtio-pci")
+    }
+
+    @Test func forceProceedsAndIsLogged() throws {
+        try kernel.addBlockDevice(below: Fixture.nvmePF, name: "nvme0n1")
+        try kernel.mount("nvme0n1", at: "/")
+        let (logger, log) = LogRecorder.logger()
+        let outcome = try executor(logger: logger).handle(
+            address: Fixture.nvmePF, requested: .flavour(.vfio), options: RequestOptions(force: true))
+        #expect(outcome.succeeded)
+        #expect(kernel.driver(of: Fixture.nvmePF) == "vfio-pci")
+        let warning = try #require(log.all.first { $0.message == "In-use guard overridden" })
+        #expect(warning.level == .warning)
+        #expect(warning.metadata["pci.slot_name"] == "0000:01:00.0")
+        #expect(warning.metadata["reason"] == "block device nvme0n1 (below it) is mounted at /")
+    }
+
+    @Test func freeDeviceProceedsWithoutAWarning() throws {
+        try kernel.setInterface("enp0s3", up: true, route: .default)
+        let (logger, log) = LogRecorder.logger()
+        let outcome = try executor(logger: logger).handle(address: Fixture.e1000e, requested: .flavour(.vfio))
+        #expect(outcome.result == .bound(driver: DriverName("vfio-pci")!, module: ModuleName("vfio_pci")!))
+        #expect(!log.all.contains { $0.level >= .warning })
+    }
+
+    @Test func revertIsNeverRefused() throws {
+        _ = try fixture.apply(Fixture.e1000e)
+        try kernel.setBootVGA(Fixture.e1000e, console: true)
+        let outcome = try executor().handle(address: Fixture.e1000e, requested: .revert)
+        #expect(outcome.succeeded)
+        #expect(kernel.driver(of: Fixture.e1000e) == "e1000e")
+    }
+}
+
+/// Links are followed only inside the sysfs root.
+@Suite struct ConfinedSysfsTests {
+    @Test func relativeLinksInsideTheRootResolve() throws {
+        let kernel = try TestKernel(devices: [.virtioNet("0000:00:03.0", group: 3)])
+        #expect(kernel.sysfs.resolveInside("bus/pci/devices/0000:00:03.0/iommu_group/devices/0000:00:03.0")
+            == "bus/pci/devices/0000:00:03.0")
+    }
+
+    @Test(arguments: ["/etc", "../../../../../../../../etc", "../../../../.."])
+    func linksOutOfTheRootAreRefused(target: String) throws {
+        let kernel = try TestKernel(devices: [.virtioNet("0000:00:03.0", group: 3)])
+        let device = kernel.sysfsRoot + "/bus/pci/devices/0000:00:03.0"
+        #expect(symlink(target, device + "/boot_vga") == 0)
+        #expect(kernel.sysfs.resolveInside("bus/pci/devices/0000:00:03.0/boot_vga") == nil)
+        #expect(kernel.sysfs.readInside("bus/pci/devices/0000:00:03.0/boot_vga/hostname") == nil)
+    }
+
+    @Test func aLinkLoopIsRefused() throws {
+        let kernel = try TestKernel()
+        #expect(symlink("b", kernel.sysfsRoot + "/a") == 0)
+        #expect(symlink("a", kernel.sysfsRoot + "/b") == 0)
+        #expect(kernel.sysfs.resolveInside("a") == nil)
+    }
+
+    @Test func aNetDirectoryBehindALinkIsNotWalked() throws {
+        let kernel = try TestKernel(devices: [.e1000e("0000:00:04.0", group: 4), .virtioNet("0000:00:03.0", group: 3)])
+        try kernel.setInterface("enp0s3", up: true, route: .default)
+        // A link below 0000:00:04.0 into 0000:00:03.0's tree must not make it "in use".
+        #expect(symlink("../0000:00:03.0", kernel.sysfsRoot + "/bus/pci/devices/0000:00:04.0/peer") == 0)
+        let guardian = InUseGuard(sysfs: kernel.sysfs, procRoot: kernel.procRoot)
+        #expect(guardian.check(try kernel.sysfs.pciDevice(try PCIAddress(parsing: "0000:00:04.0"))).isEmpty)
+        #expect(!guardian.check(try kernel.sysfs.pciDevice(try PCIAddress(parsing: "0000:00:03.0"))).isEmpty)
+    }
+}
