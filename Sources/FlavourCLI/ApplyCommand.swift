@@ -8,7 +8,12 @@ struct ApplyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
         abstract: "Give a device a flavour now, in this process (`none` reverts to the default driver).",
-        discussion: "Exits 0 when the device ends on a driver of the flavour (or back on its default driver for `none`).")
+        discussion: """
+            Exits 0 when the device ends on a driver of the flavour (or back on its default driver for `none`).
+            A device the host uses (a network interface with an address or route, a mounted, swap or held
+            disk, the boot VGA device with the console) is refused unless --force. With --group, JSON is a
+            list with one outcome per group member.
+            """)
 
     @OptionGroup var global: GlobalOptions
 
@@ -17,6 +22,12 @@ struct ApplyCommand: ParsableCommand {
 
     @Argument(help: ArgumentHelp("A flavour name, or `none`.", valueName: "flavour"))
     var flavour: String
+
+    @Flag(help: "Take the device even when the host uses it (a mounted disk, a NIC with a route); the override is logged.")
+    var force = false
+
+    @Flag(help: "Take every device of its IOMMU group along (bridges aside), or none when one is in use.")
+    var group = false
 
     @Flag(help: "Print JSON.")
     var json = false
@@ -29,7 +40,18 @@ struct ApplyCommand: ParsableCommand {
         guard let requested = executor.resolve(flavour) else {
             throw CLIError("unknown flavour '\(flavour)'; known: \(executor.knownFlavours)")
         }
-        let outcome = executor.handle(address: address, requested: requested)
+        let options = RequestOptions(force: force, group: group)
+        if group {
+            let outcomes = executor.handleGroup(address: address, requested: requested, options: options)
+            if json {
+                say(try JSONOutput.render(outcomes.map(OutcomeReport.init)))
+            } else {
+                for outcome in outcomes { OutcomeReport.lines(outcome).forEach { say($0) } }
+            }
+            if outcomes.contains(where: { !$0.succeeded }) { throw ApplyFailed(code: 1) }
+            return
+        }
+        let outcome = executor.handle(address: address, requested: requested, options: options)
         if json {
             say(try JSONOutput.render(OutcomeReport(outcome)))
         } else {

@@ -43,6 +43,16 @@ struct ExplainCommand: ParsableCommand {
         let candidates: [Entry]
         let denied: [Denied]
         let first: Nullable<String>
+        let iommuGroup: Nullable<Int>
+        let groupViable: Nullable<Bool>
+        let groupBlockers: [GroupReport.Blocker]
+        let inUse: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case address, modalias, flavour, key, driver, candidates, denied, first
+            case iommuGroup = "iommu_group", groupViable = "group_viable", groupBlockers = "group_blockers"
+            case inUse = "in_use"
+        }
     }
 
     func run() throws {
@@ -55,6 +65,8 @@ struct ExplainCommand: ParsableCommand {
             throw CLIError("unknown flavour '\(flavour)'; known: \(loaded.config.flavours.keys.sorted().joined(separator: ", "))")
         }
         let plan = CandidatePlan(flavour: chosen, modalias: pciDevice.modalias, table: loaded.table, config: loaded.config)
+        let group = GroupReport(pciDevice, check: VFIODriverCheck(sysfs: sysfs, table: loaded.table, config: loaded.config))
+        let inUse = global.inUseGuard.check(pciDevice).map(\.description)
         let report = Report(
             address: address.description, modalias: pciDevice.modalias.description, flavour: chosen.name, key: plan.key,
             driver: Nullable(pciDevice.driver),
@@ -66,7 +78,8 @@ struct ExplainCommand: ParsableCommand {
                 .init(module: $0.candidate.module.rawValue, alias: Nullable($0.candidate.alias),
                       source: $0.candidate.source.description, rule: $0.rule.pattern.text, ruleSource: $0.rule.source.description)
             },
-            first: Nullable(plan.candidates.first?.module.rawValue))
+            first: Nullable(plan.candidates.first?.module.rawValue), iommuGroup: Nullable(group.number),
+            groupViable: Nullable(group.viable), groupBlockers: group.blockers, inUse: inUse)
         if json {
             say(try JSONOutput.render(report))
             return
@@ -89,5 +102,13 @@ struct ExplainCommand: ParsableCommand {
             }
         }
         say("would try first: \(plan.candidates.first?.module.rawValue ?? "nothing (every candidate is denied)")")
+        if let number = group.number {
+            let members = group.members.map { "\($0.address)\(IOMMUGroup.isBridge($0) ? " (bridge)" : "")" }
+            say("iommu group: \(number): \(members.joined(separator: ", "))")
+        } else {
+            say("iommu group: none")
+        }
+        say("viable if bound: \(group.viableText)")
+        say("in use by the host: \(inUse.isEmpty ? "no" : inUse.joined(separator: "; "))")
     }
 }

@@ -15,6 +15,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Directory of *.conf files with flavours, variant, deny and request rules.", valueName: "dir"))
     var configDir = "/etc/driver-flavour.d"
 
+    @Option(help: ArgumentHelp("Root of procfs, read by the in-use guard (mounts, swaps, routes).", valueName: "dir"))
+    var procRoot = "/proc"
+
     var sysfs: Sysfs { Sysfs(root: sysfsRoot, writer: CLIContext.current.makeWriter()) }
 
     var loader: MatchTableLoader { MatchTableLoader(configDirectory: configDir, modulesDirectory: modulesDir) }
@@ -39,8 +42,11 @@ struct GlobalOptions: ParsableArguments {
         let sysfs = sysfs
         return RequestExecutor(
             sysfs: sysfs, binder: Binder(sysfs: sysfs, loader: moduleLoader, logger: logger),
-            config: loaded.config, table: loaded.table)
+            config: loaded.config, table: loaded.table, procRoot: procRoot)
     }
+
+    /// The in-use guard over the same roots, for commands that only look.
+    var inUseGuard: InUseGuard { InUseGuard(sysfs: sysfs, procRoot: procRoot) }
 }
 
 /// A one-line error for the person at the terminal.

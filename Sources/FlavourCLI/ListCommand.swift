@@ -24,9 +24,14 @@ struct ListCommand: ParsableCommand {
         let iommuGroup: Nullable<Int>
         let vfioDriver: Nullable<String>
         let physfn: Nullable<String>
+        let groupViable: Nullable<Bool>
+        let groupBlockers: [GroupReport.Blocker]
+        /// The text column; not in the JSON.
+        let viableText: String
 
         enum CodingKeys: String, CodingKey {
             case address, vendor, device, `class`, driver, physfn
+            case groupViable = "group_viable", groupBlockers = "group_blockers"
             case subsystemVendor = "subsystem_vendor", subsystemDevice = "subsystem_device"
             case driverOverride = "driver_override", iommuGroup = "iommu_group", vfioDriver = "vfio_driver"
         }
@@ -39,7 +44,9 @@ struct ListCommand: ParsableCommand {
             let digits = String(value, radix: 16)
             return String(repeating: "0", count: max(0, width - digits.count)) + digits
         }
+        let check = VFIODriverCheck(sysfs: sysfs, table: loaded.table, config: loaded.config)
         let rows = sysfs.pciDevices().map { device in
+            let group = GroupReport(device, check: check)
             let plan = CandidatePlan(flavour: .vfio, modalias: device.modalias, table: loaded.table, config: loaded.config)
             let m = device.modalias
             return Row(
@@ -48,16 +55,17 @@ struct ListCommand: ParsableCommand {
                 class: "0x" + hex(device.classCode, 6), driver: Nullable(device.driver),
                 driverOverride: Nullable(device.driverOverride), iommuGroup: Nullable(device.iommuGroup),
                 vfioDriver: Nullable(plan.candidates.first?.module.rawValue),
-                physfn: Nullable(device.physicalFunction?.description))
+                physfn: Nullable(device.physicalFunction?.description), groupViable: Nullable(group.viable),
+                groupBlockers: group.blockers, viableText: group.viable == nil ? "-" : group.viableText)
         }
         if json {
             say(try JSONOutput.render(rows))
             return
         }
-        let header = ["ADDRESS", "ID", "CLASS", "DRIVER", "OVERRIDE", "GROUP", "VFIO"]
+        let header = ["ADDRESS", "ID", "CLASS", "DRIVER", "OVERRIDE", "GROUP", "VFIO", "VIABLE IF BOUND"]
         let table = [header] + rows.map {
             [$0.address, "\($0.vendor):\($0.device)", $0.class, $0.driver.value ?? "-", $0.driverOverride.value ?? "-",
-             $0.iommuGroup.value.map(String.init) ?? "-", $0.vfioDriver.value ?? "-"]
+             $0.iommuGroup.value.map(String.init) ?? "-", $0.vfioDriver.value ?? "-", $0.viableText]
         }
         let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
         for row in table {

@@ -1,0 +1,142 @@
+import FlavourCLI
+import FlavourCore
+import FlavourEngine
+import FlavourTestKernel
+import Foundation
+import Testing
+
+/// A root port and a two-function card in IOMMU group 7, plus a lone e1000e in group 4.
+func makeGroupKernel() throws -> TestKernel {
+    let pcieport = TestModule(
+        "pcieport", driver: "pcieport", ids: [TestPCIID(vendor: nil, device: nil, classMatch: (0x060400, 0xFFFFFF))],
+        builtin: true)
+    return try TestKernel(
+        modules: [.vfioPCI, .virtioVFIOPCI, pcieport],
+        loaded: [.virtioPCI, .e1000e],
+        devices: [
+            TestDevice("0000:00:1c.0", vendor: 0x8086, device: 0xA110, classCode: 0x060400, iommuGroup: 7),
+            .virtioNet("0000:03:00.0", group: 7),
+            TestDevice("0000:03:00.1", vendor: 0x8086, device: 0x10D3, classCode: 0x020000, iommuGroup: 7,
+                       netInterfaces: ["enp3s0f1"]),
+        ])
+}
+
+let cardNet = try! PCIAddress(parsing: "0000:03:00.0")
+let cardE1000e = try! PCIAddress(parsing: "0000:03:00.1")
+
+extension Run {
+    /// Runs with the test kernel's /proc as well.
+    func withProc(_ arguments: String...) -> Int32 { run(arguments + ["--proc-root", kernel.procRoot]) }
+}
+
+@Suite struct InUseCLITests {
+    @Test func applyRefusesTheNICWithTheDefaultRouteAndWritesNothing() throws {
+        let kernel = try makeKernel()
+        try kernel.setInterface("enp0s3", up: true, route: .default)
+        kernel.clearEvents()
+        let run = Run(kernel: kernel)
+        #expect(run.withProc("apply", "0000:00:03.0", "vfio") == 1)
+        #expect(run.output == "0000:00:03.0: nothing done: 0000:00:03.0 is in use by the host: network interface enp0s3 is up and carries the default route; use --force to take it anyway")
+        #expect(kernel.events.isEmpty)
+    }
+
+    @Test func forceTakesItAnyway() throws {
+        let kernel = try makeKernel()
+        try kernel.setInterface("enp0s3", up: true, route: .default)
+        let run = Run(kernel: kernel)
+        #expect(run.withProc("apply", "--force", "0000:00:03.0", "vfio") == 0, "\(run.output)")
+        #expect(kernel.driver(of: virtioNet) == "virtio-vfio-pci")
+    }
+
+    @Test func aFreeDeviceNeedsNoForce() throws {
+        let kernel = try makeKernel()
+        try kernel.setInterface("enp0s3", up: true, route: .default)
+        let run = Run(kernel: kernel)
+        #expect(run.withProc("apply", "0000:00:04.0", "vfio") == 0, "\(run.output)")
+        #expect(kernel.driver(of: e1000e) == "vfio-pci")
+    }
+
+    @Test func explainSaysWhatUsesTheDevice() throws {
+        let kernel = try makeKernel()
+        try kernel.setInterface("enp0s3", up: true, route: .subnet("10.0.2.0/24"))
+        let run = Run(kernel: kernel)
+        #expect(run.withProc("explain", "0000:00:03.0") == 0)
+        #expect(run.output.contains("in use by the host: network interface enp0s3 is up and carries route 10.0.2.0/24"))
+        #expect(run.withProc("explain", "0000:00:04.0") == 0)
+        #expect(run.output.contains("in use by the host: no"))
+    }
+}
+
+@Suite struct GroupCLITests {
+    @Test func explainShowsTheGroupAndItsBlocker() throws {
+        let run = Run(kernel: try makeGroupKernel())
+        #expect(run.withProc("explain", "0000:03:00.0") == 0)
+        #expect(run.output.contains("iommu group: 7: 0000:00:1c.0 (bridge), 0000:03:00.0, 0000:03:00.1"))
+        #expect(run.output.contains("viable if bound: no (blocked by 0000:03:00.1 on e1000e)"))
+    }
+
+    @Test func explainJSONHasTheGroupFields() throws {
+        let run = Run(kernel: try makeGroupKernel())
+        let report = try #require(try run.json("explain", "0000:03:00.0", "--proc-root", run.kernel.procRoot) as? [String: Any])
+        #expect(report["iommu_group"] as? Int == 7)
+        #expect(report["group_viable"] as? Bool == false)
+        let blockers = try #require(report["group_blockers"] as? [[String: String]])
+        #expect(blockers == [["address": "0000:03:00.1", "driver": "e1000e"]])
+        #expect((report["in_use"] as? [String])?.isEmpty == true)
+    }
+
+    @Test func listShowsViabilityPerDevice() throws {
+        let kernel = try makeGroupKernel()
+        let run = Run(kernel: kernel)
+        #expect(run.withProc("apply", "0000:03:00.1", "vfio") == 0)
+        let rows = try #require(try run.json("list") as? [[String: Any]])
+        #expect(rows.map { $0["address"] as? String } == ["0000:00:1c.0", "0000:03:00.0", "0000:03:00.1"])
+        #expect(rows[1]["group_viable"] as? Bool == true)
+        #expect(rows[2]["group_viable"] as? Bool == false)
+        #expect((rows[2]["group_blockers"] as? [[String: String]]) == [["address": "0000:03:00.0", "driver": "virtio-pci"]])
+        #expect(run("list") == 0)
+        let lines = run.output.split(separator: "\n").map(String.init)
+        #expect(lines[0].hasSuffix("VIABLE IF BOUND"))
+        #expect(lines[2].hasSuffix("  yes"))
+        #expect(lines[3].hasSuffix("no (blocked by 0000:03:00.0 on virtio-pci)"))
+    }
+
+    @Test func applyGroupMovesEveryMemberAndReportsEach() throws {
+        let kernel = try makeGroupKernel()
+        let run = Run(kernel: kernel)
+        #expect(run.withProc("apply", "--group", "0000:03:00.0", "vfio") == 0, "\(run.output)")
+        #expect(run.output.contains("0000:03:00.0: bound to virtio-vfio-pci"))
+        #expect(run.output.contains("0000:03:00.1: bound to vfio-pci"))
+        #expect(kernel.driver(of: cardNet) == "virtio-vfio-pci")
+        #expect(kernel.driver(of: cardE1000e) == "vfio-pci")
+        #expect(kernel.driver(of: try PCIAddress(parsing: "0000:00:1c.0")) == "pcieport")
+    }
+
+    @Test func applyGroupJSONIsAListOfOutcomes() throws {
+        let run = Run(kernel: try makeGroupKernel())
+        let outcomes = try #require(
+            try run.json("apply", "--group", "0000:03:00.1", "vfio", "--proc-root", run.kernel.procRoot) as? [[String: Any]])
+        #expect(outcomes.map { $0["address"] as? String } == ["0000:03:00.0", "0000:03:00.1"])
+        #expect(outcomes.map { $0["result"] as? String } == ["bound", "bound"])
+    }
+
+    @Test func applyGroupWithOneMemberInUseRefusesAllAndWritesNothing() throws {
+        let kernel = try makeGroupKernel()
+        try kernel.setInterface("enp3s0f1", up: true, ipv6: ["2001:db8::7"])
+        kernel.clearEvents()
+        let run = Run(kernel: kernel)
+        #expect(run.withProc("apply", "--group", "0000:03:00.0", "vfio") == 1)
+        #expect(run.output.contains("0000:03:00.0: nothing done: IOMMU group 7 cannot be taken as a whole: 0000:03:00.1 is in use by the host: network interface enp3s0f1 is up with address 2001:db8::7"))
+        #expect(run.output.contains("use --force to take it anyway"))
+        #expect(kernel.events.isEmpty)
+        #expect(kernel.driver(of: cardNet) == "virtio-pci")
+    }
+
+    @Test func applyGroupWithForceTakesTheMemberInUse() throws {
+        let kernel = try makeGroupKernel()
+        try kernel.setInterface("enp3s0f1", up: true, route: .default)
+        let run = Run(kernel: kernel)
+        #expect(run.withProc("apply", "--group", "--force", "0000:03:00.0", "vfio") == 0, "\(run.output)")
+        #expect(kernel.driver(of: cardE1000e) == "vfio-pci")
+    }
+}
