@@ -54,9 +54,10 @@ struct DaemonHarness {
     init(kernel: TestKernel, maxInFlight: Int = 4) {
         self.kernel = kernel
         runDirectory = kernel.root + "/run"
-        let settings = DaemonSettings(
+        var settings = DaemonSettings(
             sysfsRoot: kernel.sysfsRoot, modulesDirectory: kernel.modulesDirectory, configDirectory: kernel.configDirectory,
             runDirectory: runDirectory, maxInFlight: maxInFlight)
+        settings.procRoot = kernel.procRoot
         service = FlavourService(
             settings: settings, source: TestEventSource(kernel: kernel), makeLoader: { _ in kernel },
             writer: kernel, notifier: notifier, logger: logs.logger)

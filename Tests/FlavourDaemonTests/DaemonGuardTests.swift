@@ -1,0 +1,41 @@
+import FlavourCore
+import FlavourDaemon
+import FlavourEngine
+import FlavourTestKernel
+import Testing
+
+/// Standing requests carry `force` and `group` through the daemon to the executor.
+@Suite(.serialized) struct DaemonGuardTests {
+    @Test func coldplugRefusesADeviceTheHostUses() async throws {
+        let kernel = try makeKernel(config: "request vfio 0000:00:03.0\n")
+        try kernel.setInterface("enp0s3", up: true, route: .default)
+        let daemon = DaemonHarness(kernel: kernel)
+        try await daemon.run { try await daemon.waitForOutcomes(1) }
+        #expect(kernel.driver(of: virtioNet) == "virtio-pci")
+        let outcome = try #require(daemon.logs.outcomes.first)
+        #expect(outcome.metadata["reason"]?.contains("network interface enp0s3 is up and carries the default route") == true)
+        #expect(!daemon.logs.entries.withLock { $0 }.contains { $0.message == "In-use guard overridden" })
+    }
+
+    @Test func forceOnTheRequestLineTakesItAndIsLogged() async throws {
+        let kernel = try makeKernel(config: "request vfio 0000:00:03.0 force\n")
+        try kernel.setInterface("enp0s3", up: true, route: .default)
+        let daemon = DaemonHarness(kernel: kernel)
+        try await daemon.run { try await daemon.waitForOutcomes(1) }
+        #expect(kernel.driver(of: virtioNet) == "virtio-vfio-pci")
+        let warning = try #require(daemon.logs.entries.withLock { $0 }.first { $0.message == "In-use guard overridden" })
+        #expect(warning.level == .warning)
+        #expect(warning.metadata["pci.slot_name"] == "0000:00:03.0")
+    }
+
+    @Test func groupOnTheRequestLineTakesTheGroupAlong() async throws {
+        let kernel = try TestKernel(
+            modules: [.vfioPCI, .virtioVFIOPCI], loaded: [.virtioPCI, .e1000e],
+            devices: [.virtioNet("0000:03:00.0", group: 7), .e1000e("0000:03:00.1", group: 7)])
+        try kernel.writeConfig("50-test.conf", "request vfio 0000:03:00.0 group\n")
+        let daemon = DaemonHarness(kernel: kernel)
+        try await daemon.run { try await daemon.waitForOutcomes(1) }
+        #expect(kernel.driver(of: try PCIAddress(parsing: "0000:03:00.0")) == "virtio-vfio-pci")
+        #expect(kernel.driver(of: try PCIAddress(parsing: "0000:03:00.1")) == "vfio-pci")
+    }
+}
