@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "flavourd", targets: ["flavourd"]),
         .executable(name: "flavourctl", targets: ["flavourctl"]),
         .executable(name: "flavour-bench", targets: ["flavour-bench"]),
+        .executable(name: "flavourd-bench", targets: ["flavourd-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -78,6 +79,15 @@ let package = Package(
         .executableTarget(
             name: "flavour-bench",
             dependencies: ["FlavourCore", "FlavourEngine", "FlavourTestKernel", "FlavourDaemon", "FlavourPlatform"]
+        ),
+
+        .executableTarget(
+            name: "flavourd-bench",
+            dependencies: [
+                "FlavourCore", "FlavourEngine", "FlavourTestKernel", "FlavourDaemon",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
 
         .testTarget(name: "FlavourCoreTests", dependencies: ["FlavourCore"], resources: [.copy("Fixtures")]),

@@ -25,6 +25,8 @@ public actor DaemonStatus {
     private var inFlight: [String] = []
     private var queued: [String] = []
     private var last: [PCIAddress: Entry] = [:]
+    /// Each entry's JSON, made once when it is recorded: a flush only joins them.
+    private var lastJSON: [PCIAddress: String] = [:]
     private var flushScheduled = false
     private let startedAt = DaemonStatus.realtimeNanoseconds()
 
@@ -59,9 +61,16 @@ public actor DaemonStatus {
         } else if case .dropped(let why) = outcome {
             summary = why
         }
-        last[request.address] = Entry(
+        let entry = Entry(
             requested: request.requested.description, result: kind.rawValue, driver: driver, uuid: request.uuid,
             finishedAt: Self.realtimeNanoseconds(), summary: summary)
+        last[request.address] = entry
+        lastJSON[request.address] = JSONText.object([
+            ("address", JSONText.string(request.address.description)), ("requested", JSONText.string(entry.requested)),
+            ("result", JSONText.string(entry.result)), ("driver", JSONText.optional(entry.driver)),
+            ("uuid", JSONText.optional(entry.uuid)), ("finished_at_ns", String(entry.finishedAt)),
+            ("summary", JSONText.string(entry.summary)),
+        ])
         scheduleFlush()
     }
 
@@ -70,15 +79,7 @@ public actor DaemonStatus {
     /// Writes now (used at shutdown and by tests).
     public func flush() {
         flushScheduled = false
-        let outcomes = last.keys.sorted().map { address -> String in
-            let entry = last[address]!
-            return JSONText.object([
-                ("address", JSONText.string(address.description)), ("requested", JSONText.string(entry.requested)),
-                ("result", JSONText.string(entry.result)), ("driver", JSONText.optional(entry.driver)),
-                ("uuid", JSONText.optional(entry.uuid)), ("finished_at_ns", String(entry.finishedAt)),
-                ("summary", JSONText.string(entry.summary)),
-            ])
-        }
+        let outcomes = lastJSON.keys.sorted().map { lastJSON[$0]! }
         let text = JSONText.object([
             ("pid", String(getpid())), ("state", JSONText.string(state)), ("source", JSONText.string(source)),
             ("started_at_ns", String(startedAt)),
@@ -94,7 +95,7 @@ public actor DaemonStatus {
         guard !flushScheduled else { return }
         flushScheduled = true
         Task {
-            try? await Task.sleep(for: .milliseconds(20))
+            try? await Task.sleep(for: .milliseconds(50))
             self.flush()
         }
     }

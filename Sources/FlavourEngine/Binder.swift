@@ -14,7 +14,7 @@ public struct Binder: Sendable {
     public let sysfs: Sysfs
     public let loader: any ModuleLoader
     public let logger: Logger
-    /// Told before each write, so a crash can be undone by the next start.
+    /// Told before the first write and after the last, so a crash can be undone by the next start.
     public let steps: any BindStepRecorder
 
     public init(sysfs: Sysfs, loader: any ModuleLoader, logger: Logger, steps: any BindStepRecorder = NoStepRecorder()) {
@@ -93,7 +93,6 @@ public struct Binder: Sendable {
             return .next
         }
         do {
-            steps.record(.override, address: address, driver: driver)
             try sysfs.write(driver.rawValue, to: PCIPaths.attribute("driver_override", of: address))
             changed = true
         } catch {
@@ -102,7 +101,6 @@ public struct Binder: Sendable {
         }
         if let current = bound, current != driver {
             do {
-                steps.record(.unbind, address: address, driver: current)
                 try sysfs.write(address.description, to: "\(PCIPaths.driver(current))/unbind")
                 bound = nil
             } catch {
@@ -113,7 +111,6 @@ public struct Binder: Sendable {
         }
         if bound != driver {
             do {
-                steps.record(.bind, address: address, driver: driver)
                 try sysfs.write(address.description, to: "\(PCIPaths.driver(driver))/bind")
             } catch {
                 bound = sysfs.boundDriver(address)
@@ -192,7 +189,6 @@ public struct Binder: Sendable {
         steps.begin(address: address, previousDriver: previous, previousOverride: device.driverOverride)
         defer { steps.end(address: address) }
         do {
-            steps.record(.override, address: address, driver: nil)
             try sysfs.write("\n", to: PCIPaths.attribute("driver_override", of: address))
         } catch {
             attempts.append(Attempt(module: nil, driver: nil, step: .override, errno: error.errno, message: error.description))
@@ -200,7 +196,6 @@ public struct Binder: Sendable {
         }
         if let previous {
             do {
-                steps.record(.unbind, address: address, driver: previous)
                 try sysfs.write(address.description, to: "\(PCIPaths.driver(previous))/unbind")
             } catch {
                 attempts.append(Attempt(module: nil, driver: previous, step: .unbind, errno: error.errno, message: error.description))
@@ -212,7 +207,6 @@ public struct Binder: Sendable {
             attempts.append(Attempt(module: nil, driver: nil, step: .load, errno: error.errno, message: error.description))
         }
         do {
-            steps.record(.probe, address: address, driver: nil)
             try sysfs.write(address.description, to: PCIPaths.driversProbe)
         } catch {
             attempts.append(Attempt(module: nil, driver: nil, step: .probe, errno: error.errno, message: error.description))
@@ -229,16 +223,14 @@ public struct Binder: Sendable {
     }
 }
 
-/// Hears each step of a bind before its write happens (for the crash journal).
+/// Hears that a bind starts, before its first write, and that it ended (the crash journal).
 public protocol BindStepRecorder: Sendable {
     func begin(address: PCIAddress, previousDriver: DriverName?, previousOverride: String?)
-    func record(_ step: Attempt.Step, address: PCIAddress, driver: DriverName?)
     func end(address: PCIAddress)
 }
 
 public struct NoStepRecorder: BindStepRecorder {
     public init() {}
     public func begin(address: PCIAddress, previousDriver: DriverName?, previousOverride: String?) {}
-    public func record(_ step: Attempt.Step, address: PCIAddress, driver: DriverName?) {}
     public func end(address: PCIAddress) {}
 }

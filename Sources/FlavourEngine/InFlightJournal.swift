@@ -5,11 +5,13 @@ import Logging
 import Glibc
 #endif
 
-/// A record, under `/run`, of every bind in progress: written before the first write to
-/// the kernel and after each step, removed when the bind ends. A daemon killed in the
-/// middle (SIGKILL, OOM, power loss of the process) finds the records at its next start
-/// and puts each device back on the driver it had, with the override it had, before it
-/// takes new requests. No device stays driverless or keeps a stale driver_override.
+/// A record, under `/run`, of every bind in progress: what the device had (driver and
+/// driver_override), written before the first write to the kernel and removed when the
+/// bind ends. A daemon killed in the middle (SIGKILL, OOM) finds the records at its next
+/// start, before it takes new requests, and settles each device: a bind that completed
+/// (the device is on the driver its override names) is kept; anything else goes back to
+/// the driver and override it had. No device stays driverless or keeps a stale override.
+/// One write and one unlink a bind: the previous state is all recovery needs.
 public struct InFlightJournal: BindStepRecorder {
     public let directory: String
 
@@ -21,20 +23,12 @@ public struct InFlightJournal: BindStepRecorder {
         public let address: PCIAddress
         public let previousDriver: DriverName?
         public let previousOverride: String?
-        public let step: String
-        public let driver: DriverName?
     }
 
     func path(_ address: PCIAddress) -> String { directory + "/" + address.description }
 
     public func begin(address: PCIAddress, previousDriver: DriverName?, previousOverride: String?) {
-        write(Record(address: address, previousDriver: previousDriver, previousOverride: previousOverride, step: "begin", driver: nil))
-    }
-
-    public func record(_ step: Attempt.Step, address: PCIAddress, driver: DriverName?) {
-        guard let current = read(address) else { return }
-        write(Record(address: address, previousDriver: current.previousDriver, previousOverride: current.previousOverride,
-                     step: step.rawValue, driver: driver))
+        write(Record(address: address, previousDriver: previousDriver, previousOverride: previousOverride))
     }
 
     public func end(address: PCIAddress) { unlink(path(address)) }
@@ -50,17 +44,16 @@ public struct InFlightJournal: BindStepRecorder {
             let pair = line.split(separator: "=", maxSplits: 1).map(String.init)
             if pair.count == 2 { fields[pair[0]] = pair[1] }
         }
-        guard let step = fields["step"] else { return nil }
+        guard fields["bind"] == "started" else { return nil }
         return Record(
             address: address, previousDriver: fields["previous_driver"].flatMap(DriverName.init),
-            previousOverride: fields["previous_override"], step: step, driver: fields["driver"].flatMap(DriverName.init))
+            previousOverride: fields["previous_override"])
     }
 
     func write(_ record: Record) {
-        var text = "step=\(record.step)\n"
+        var text = "bind=started\n"
         if let driver = record.previousDriver { text += "previous_driver=\(driver)\n" }
         if let override = record.previousOverride { text += "previous_override=\(override)\n" }
-        if let driver = record.driver { text += "driver=\(driver)\n" }
         let temporary = path(record.address) + ".tmp"
         var fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         if fd < 0, errno == ENOENT {
@@ -76,8 +69,8 @@ public struct InFlightJournal: BindStepRecorder {
         if written == count { rename(temporary, path(record.address)) } else { unlink(temporary) }
     }
 
-    /// Undoes every interrupted bind: the previous override back (or cleared), the device
-    /// back on its previous driver. Returns what it did, one line per device.
+    /// Settles every interrupted bind: kept when it completed, rolled back otherwise.
+    /// Returns what it did, one line per device.
     public func recover(sysfs: Sysfs, logger: Logger) -> [String] {
         var done: [String] = []
         for record in records() {
@@ -87,21 +80,28 @@ public struct InFlightJournal: BindStepRecorder {
                 done.append("\(address): gone")
                 continue
             }
-            try? sysfs.write((record.previousOverride ?? "") + "\n", to: PCIPaths.attribute("driver_override", of: address))
             let now = sysfs.boundDriver(address)
+            let override = try? sysfs.read(PCIPaths.attribute("driver_override", of: address))
+            if let now, now != record.previousDriver, override == now.rawValue {
+                done.append("\(address): interrupted after binding \(now), kept")
+                logger.notice("Interrupted bind found complete", metadata: [
+                    "pci.slot_name": "\(address)", "driver": "\(now)",
+                    "driver.previous": "\(record.previousDriver?.rawValue ?? "")",
+                ])
+                continue
+            }
+            try? sysfs.write((record.previousOverride ?? "") + "\n", to: PCIPaths.attribute("driver_override", of: address))
             if now != record.previousDriver {
                 if let now { try? sysfs.write(address.description, to: "\(PCIPaths.driver(now))/unbind") }
-                if let previous = record.previousDriver {
-                    if (try? sysfs.write(address.description, to: "\(PCIPaths.driver(previous))/bind")) == nil {
-                        try? sysfs.write(address.description, to: PCIPaths.driversProbe)
-                    }
+                if let previous = record.previousDriver,
+                   (try? sysfs.write(address.description, to: "\(PCIPaths.driver(previous))/bind")) == nil {
+                    try? sysfs.write(address.description, to: PCIPaths.driversProbe)
                 }
             }
             let after = sysfs.boundDriver(address)
-            let line = "\(address): interrupted at \(record.step), restored to \(after?.rawValue ?? "no driver")"
-            done.append(line)
+            done.append("\(address): interrupted, restored to \(after?.rawValue ?? "no driver")")
             logger.warning("Interrupted bind rolled back", metadata: [
-                "pci.slot_name": "\(address)", "step": "\(record.step)", "driver": "\(after?.rawValue ?? "")",
+                "pci.slot_name": "\(address)", "driver": "\(after?.rawValue ?? "")",
                 "driver.previous": "\(record.previousDriver?.rawValue ?? "")",
             ])
         }

@@ -52,18 +52,16 @@ public struct InUseGuard: Sendable {
 
     private func walk(_ directory: String, depth: Int, into found: inout Found) {
         guard depth <= Self.searchDepth else { return }
-        for name in sysfs.list(directory) {
+        for name in sysfs.subdirectories(directory) {
             let child = directory + "/" + name
-            guard sysfs.isPlainDirectory(child) else { continue }
             if name == "net" {
-                for interface in sysfs.list(child) where sysfs.isPlainDirectory(child + "/" + interface) {
+                for interface in sysfs.subdirectories(child) {
                     found.interfaces.append((interface, child + "/" + interface))
                 }
             } else if isBlockDevice(child, parentName: directory.split(separator: "/").last.map(String.init) ?? "") {
                 found.blocks.append((name, child))
                 // Partitions are directories inside the disk's, each with its own `dev`.
-                for part in sysfs.list(child) where sysfs.isPlainDirectory(child + "/" + part)
-                    && sysfs.exists(child + "/" + part + "/partition") {
+                for part in sysfs.subdirectories(child) where sysfs.exists(child + "/" + part + "/partition") {
                     found.blocks.append((part, child + "/" + part))
                 }
             } else {

@@ -43,10 +43,6 @@ extension Sysfs {
     }
 
     /// Whether a path (not followed if it is a link) is a directory.
-    func isPlainDirectory(_ relative: String) -> Bool {
-        var info = stat()
-        return lstat(path(relative), &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
-    }
 
     /// A symlink's whole target, nil when it is not a link.
     func linkTarget(_ relative: String) -> String? {

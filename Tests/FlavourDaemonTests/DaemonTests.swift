@@ -275,9 +275,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         let daemon = DaemonHarness(kernel: kernel)
         let journal = InFlightJournal(directory: daemon.runDirectory + "/inflight")
         journal.begin(address: e1000e, previousDriver: DriverName("e1000e"), previousOverride: nil)
-        journal.record(.override, address: e1000e, driver: DriverName("vfio-pci"))
         try kernel.sysfs.write("vfio-pci", to: "bus/pci/devices/0000:00:04.0/driver_override")
-        journal.record(.unbind, address: e1000e, driver: DriverName("e1000e"))
         try kernel.sysfs.write("0000:00:04.0", to: "bus/pci/drivers/e1000e/unbind")
         #expect(kernel.driver(of: e1000e) == nil)
         try await daemon.run {

@@ -1,0 +1,211 @@
+import FlavourCore
+import FlavourDaemon
+import FlavourEngine
+import FlavourTestKernel
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// flavourd-bench: the daemon's figures (issue 3). Part 1 runs the daemon's services in
+// this process against the test kernel with 1,000 VFs and measures the time from the first
+// request to the last verified bind and the daemon's own CPU per device (process CPU minus
+// the simulated kernel's). Part 2 starts the real flavourd binary against an idle
+// temporary tree and reads its RSS and its wake-ups. It prints figures; it fails only
+// when something does not work.
+
+struct Options {
+    var vfs = 1000
+    var maxInFlight = 8
+    var flavourd: String? = nil
+    var idleSeconds = 30
+    var json = false
+
+    init(_ arguments: [String]) {
+        var iterator = arguments.makeIterator()
+        while let argument = iterator.next() {
+            switch argument {
+            case "--vfs": vfs = Int(iterator.next() ?? "") ?? vfs
+            case "--max-in-flight": maxInFlight = Int(iterator.next() ?? "") ?? maxInFlight
+            case "--flavourd": flavourd = iterator.next()
+            case "--idle-seconds": idleSeconds = Int(iterator.next() ?? "") ?? idleSeconds
+            case "--json": json = true
+            default:
+                print("usage: flavourd-bench [--vfs N] [--max-in-flight N] [--flavourd PATH] [--idle-seconds N] [--json]")
+                exit(2)
+            }
+        }
+    }
+}
+
+func cpuNanoseconds() -> UInt64 {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    func ns(_ t: timeval) -> UInt64 { UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_usec) * 1000 }
+    return ns(usage.ru_utime) + ns(usage.ru_stime)
+}
+
+/// Counts outcome entries (the ones with a MESSAGE_ID), formats nothing.
+final class OutcomeCounter: @unchecked Sendable {
+    let count = Atomic<Int>(0)
+    struct Handler: LogHandler {
+        let counter: OutcomeCounter
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .info
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            if event.metadata?["message_id"] != nil { counter.count.add(1, ordering: .relaxed) }
+        }
+    }
+}
+
+struct StormResult {
+    let vfs: Int
+    let seconds: Double
+    let processCPU: UInt64
+    let kernelCPU: UInt64
+    var daemonMicrosecondsPerDevice: Double { Double(processCPU - min(processCPU, kernelCPU)) / 1000 / Double(vfs) }
+}
+
+func storm(_ options: Options) async throws -> StormResult {
+    let kernel = try TestKernel(
+        modules: [.vfioPCI], loaded: [.nvme], devices: [.nvmePF("0000:01:00.0", group: 10, totalVFs: options.vfs)])
+    try kernel.sysfs.write("0", to: "bus/pci/devices/0000:01:00.0/sriov_drivers_autoprobe")
+    try kernel.sysfs.write("\(options.vfs)", to: "bus/pci/devices/0000:01:00.0/sriov_numvfs")
+    let vfs = kernel.addresses.filter { $0 != (try! PCIAddress(parsing: "0000:01:00.0")) }
+    let counter = OutcomeCounter()
+    let notifier = RecordingNotifier()
+    let service = FlavourService(
+        settings: DaemonSettings(
+            sysfsRoot: kernel.sysfsRoot, modulesDirectory: kernel.modulesDirectory, configDirectory: kernel.configDirectory,
+            runDirectory: kernel.root + "/run", maxInFlight: options.maxInFlight),
+        source: TestEventSource(kernel: kernel), makeLoader: { _ in kernel }, writer: kernel, notifier: notifier,
+        logger: Logger(label: "bench") { _ in OutcomeCounter.Handler(counter: counter) })
+    let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: Logger(label: "g")))
+    let task = Task { try await group.run() }
+    while !notifier.isReady { try await Task.sleep(for: .milliseconds(2)) }
+
+    let clock = ContinuousClock()
+    let cpu0 = cpuNanoseconds(), kernel0 = kernel.kernelCPUNanoseconds
+    let start = clock.now
+    for (index, vf) in vfs.enumerated() {
+        let hex = String(index, radix: 16)
+        try kernel.sysfs.write(
+            "change 00000000-0000-0000-0000-\(String(repeating: "0", count: 12 - hex.count) + hex) DRIVERFLAVOUR=vfio",
+            to: "bus/pci/devices/\(vf)/uevent")
+    }
+    while counter.count.load(ordering: .relaxed) < vfs.count { try await Task.sleep(for: .microseconds(200)) }
+    let elapsed = clock.now - start
+    let cpu = cpuNanoseconds() - cpu0, kernelCPU = kernel.kernelCPUNanoseconds - kernel0
+    let bound = vfs.filter { kernel.driver(of: $0) == "vfio-pci" }.count
+    guard bound == vfs.count else {
+        print("flavourd-bench: only \(bound) of \(vfs.count) VFs ended on vfio-pci")
+        exit(1)
+    }
+    await group.triggerGracefulShutdown()
+    try await task.value
+    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    return StormResult(vfs: vfs.count, seconds: seconds, processCPU: cpu, kernelCPU: kernelCPU)
+}
+
+struct IdleResult {
+    let rssKiB: Int
+    let wakeupsPerMinute: Double
+    let seconds: Int
+}
+
+/// Context switches of every thread: each is a wake-up (a sleeping thread that ran).
+func contextSwitches(_ pid: pid_t) -> Int {
+    var total = 0
+    for task in Sysfs(root: "/proc/\(pid)/task").list("") {
+        guard let text = try? Sysfs(root: "/proc/\(pid)/task/\(task)").read("status") else { continue }
+        for line in text.split(separator: "\n") where line.hasPrefix("voluntary_ctxt_switches") || line.hasPrefix("nonvoluntary_ctxt_switches") {
+            total += Int(line.split(separator: ":").last!.trimmingCharacters(in: " \t")) ?? 0
+        }
+    }
+    return total
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> String {
+        String(self.drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
+    }
+}
+
+func rssKiB(_ pid: pid_t) -> Int {
+    guard let text = try? Sysfs(root: "/proc/\(pid)").read("status") else { return 0 }
+    for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        return Int(line.dropFirst(6).trimmingCharacters(in: " \tkB")) ?? 0
+    }
+    return 0
+}
+
+func idle(_ options: Options, binary: String) async throws -> IdleResult {
+    // A small tree, idle: the daemon listens to kernel uevents (no udevd here) and waits.
+    let kernel = try TestKernel(modules: [.vfioPCI], loaded: [.e1000e], devices: [.e1000e("0000:00:04.0", group: 4)])
+    let run = kernel.root + "/run"
+    var pid: pid_t = 0
+    let arguments = [binary, "--sysfs-root", kernel.sysfsRoot, "--modules-dir", kernel.modulesDirectory,
+                     "--config-dir", kernel.configDirectory, "--run-dir", run, "--source", "kernel", "--log-level", "warning"]
+    var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var environment: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
+    defer { environment.forEach { free($0) } }
+    guard posix_spawn(&pid, binary, nil, nil, &argv, &environment) == 0 else {
+        print("flavourd-bench: cannot start \(binary)")
+        exit(1)
+    }
+    defer {
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+    }
+    // Ready when status.json says so.
+    for _ in 0..<500 {
+        if let text = try? Sysfs(root: run).read("status.json"), text.contains("\"state\":\"ready\"") { break }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    try await Task.sleep(for: .seconds(1))  // let start-up settle
+    let before = contextSwitches(pid)
+    try await Task.sleep(for: .seconds(options.idleSeconds))
+    let after = contextSwitches(pid)
+    let rss = rssKiB(pid)
+    return IdleResult(rssKiB: rss, wakeupsPerMinute: Double(after - before) * 60 / Double(options.idleSeconds), seconds: options.idleSeconds)
+}
+
+/// `value` with `digits` decimals, right-aligned in `width` (no Foundation here).
+func fixed(_ value: Double, _ digits: Int, width: Int = 9) -> String {
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let rounded = (value * scale).rounded() / scale
+    var text = String(rounded)
+    if let dot = text.firstIndex(of: ".") {
+        let decimals = text.distance(from: dot, to: text.endIndex) - 1
+        text += String(repeating: "0", count: max(0, digits - decimals))
+        if digits == 0 { text = String(text[..<dot]) }
+    }
+    return String(repeating: " ", count: max(0, width - text.count)) + text
+}
+
+let options = Options(Array(CommandLine.arguments.dropFirst()))
+let result = try await storm(options)
+let perDevice = result.daemonMicrosecondsPerDevice
+print("flavourd-bench: \(result.vfs) VFs, synthetic requests, test kernel, max \(options.maxInFlight) in flight")
+print("  first request to last verified bind  \(fixed(result.seconds, 3)) s    (\(fixed(result.seconds * 1e6 / Double(result.vfs), 1, width: 0)) µs per device)")
+print("  daemon CPU per device (minus kernel) \(fixed(perDevice, 1)) µs   target < 100 µs: \(perDevice < 100 ? "met" : "missed")")
+print("  simulated kernel CPU per device      \(fixed(Double(result.kernelCPU) / 1000 / Double(result.vfs), 1)) µs")
+if let binary = options.flavourd {
+    let idle = try await idle(options, binary: binary)
+    let mib = Double(idle.rssKiB) / 1024
+    print("flavourd idle: \(binary), \(idle.seconds) s, kernel uevent source")
+    print("  RSS                                  \(fixed(mib, 1)) MiB  target < 12 MiB: \(mib < 12 ? "met" : "missed")")
+    print("  wake-ups per minute                  \(fixed(idle.wakeupsPerMinute, 1))      target 0 (no watchdog set): \(idle.wakeupsPerMinute == 0 ? "met" : "missed")")
+} else {
+    print("(idle figures need --flavourd PATH to a built flavourd)")
+}
