@@ -55,7 +55,7 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Parses a device argument: an address, or a path ending in one (`/sys/bus/pci/devices/0000:03:00.0`).
+/// Parses a device argument: exactly an address; anything else (a path, `..`) is refused.
 func parseDevice(_ text: String) throws -> PCIAddress {
     do { return try PCIAddress(parsing: text) } catch {
         throw CLIError(error.description)

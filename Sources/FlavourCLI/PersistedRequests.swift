@@ -33,7 +33,7 @@ struct PersistedRequests {
         let text = ([header] + lines).joined(separator: "\n") + "\n"
         // Check the config as the daemon will read it, with this file changed.
         var files: [(name: String, text: String)] = []
-        for name in FileSystem.list(configDirectory) where name.hasSuffix(".conf") && name != DaemonSettings.persistedFileName {
+        for name in FileSystem.list(configDirectory) where MatchTableLoader.isConfigFile(name) && name != DaemonSettings.persistedFileName {
             files.append((name, String(decoding: (try? FileSystem.read(configDirectory + "/" + name)) ?? [], as: UTF8.self)))
         }
         files.append((DaemonSettings.persistedFileName, text))

@@ -61,17 +61,27 @@ public actor DaemonStatus {
         } else if case .dropped(let why) = outcome {
             summary = why
         }
-        let entry = Entry(
+        store(request.address, Entry(
             requested: request.requested.description, result: kind.rawValue, driver: driver, uuid: request.uuid,
-            finishedAt: Self.realtimeNanoseconds(), summary: summary)
-        last[request.address] = entry
-        lastJSON[request.address] = JSONText.object([
-            ("address", JSONText.string(request.address.description)), ("requested", JSONText.string(entry.requested)),
+            finishedAt: Self.realtimeNanoseconds(), summary: summary))
+    }
+
+    private func store(_ address: PCIAddress, _ entry: Entry) {
+        last[address] = entry
+        lastJSON[address] = JSONText.object([
+            ("address", JSONText.string(address.description)), ("requested", JSONText.string(entry.requested)),
             ("result", JSONText.string(entry.result)), ("driver", JSONText.optional(entry.driver)),
             ("uuid", JSONText.optional(entry.uuid)), ("finished_at_ns", String(entry.finishedAt)),
             ("summary", JSONText.string(entry.summary)),
         ])
         scheduleFlush()
+    }
+
+    /// A request refused before it reached the scheduler (unknown flavour), so that
+    /// `flavourctl set` hears about it too.
+    public func rejected(_ address: PCIAddress, value: String, uuid: String?, reason: String) {
+        store(address, Entry(requested: value, result: OutcomeLog.Kind.rejected.rawValue, driver: nil, uuid: uuid,
+                             finishedAt: Self.realtimeNanoseconds(), summary: reason))
     }
 
     public func lastOutcome(_ address: PCIAddress) -> Entry? { last[address] }

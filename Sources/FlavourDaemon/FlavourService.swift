@@ -172,11 +172,15 @@ public final class FlavourService: Service, Sendable {
         let request = UeventRequest(action: event.action, sysName: event.sysName, properties: event.properties)
         if state.shuttingDown {
             if case let .flavour(address, value, origin) = request {
-                let requested = await scheduler.currentExecutor.resolve(value) ?? .revert
-                outcomes.record(
-                    FlavourRequest(address: address, requested: requested, origin: origin == .attribute ? .attribute : .synthetic,
-                                   uuid: event.properties["SYNTH_UUID"]),
-                    .dropped("the daemon is stopping"))
+                let uuid = event.properties["SYNTH_UUID"]
+                guard let requested = await scheduler.currentExecutor.resolve(value) else {
+                    await reject(address, event: event, value: value, reason: "unknown flavour '\(value)'", uuid: uuid)
+                    return
+                }
+                let dropped = FlavourRequest(
+                    address: address, requested: requested, origin: origin == .attribute ? .attribute : .synthetic, uuid: uuid)
+                outcomes.record(dropped, .dropped("the daemon is stopping"))
+                await status.record(dropped, .dropped("the daemon is stopping"))
             }
             return
         }
@@ -184,8 +188,8 @@ public final class FlavourService: Service, Sendable {
         case let .flavour(address, value, origin):
             let executor = await scheduler.currentExecutor
             guard let requested = executor.resolve(value) else {
-                outcomes.rejected(device: event.sysName, value: value,
-                                  reason: "unknown flavour '\(value)'; known: \(executor.knownFlavours)")
+                await reject(address, event: event, value: value,
+                             reason: "unknown flavour '\(value)'; known: \(executor.knownFlavours)", uuid: event.properties["SYNTH_UUID"])
                 return
             }
             await scheduler.submit(FlavourRequest(
@@ -207,6 +211,12 @@ public final class FlavourService: Service, Sendable {
         case .ignored:
             break
         }
+    }
+
+    /// Logs a refused request and records it for `flavourctl set`.
+    func reject(_ address: PCIAddress, event: DeviceEvent, value: String, reason: String, uuid: String?) async {
+        outcomes.rejected(device: event.sysName, value: value, reason: reason)
+        await status.rejected(address, value: value, uuid: uuid, reason: reason)
     }
 
     /// Keeps the driver_flavour attribute (where the kernel module provides it) honest:

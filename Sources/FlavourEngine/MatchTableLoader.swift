@@ -52,9 +52,12 @@ public struct MatchTableLoader: Sendable {
         return Loaded(config: config, table: table, warnings: warnings)
     }
 
+    /// `*.conf`, but not hidden files (an editor's `.#50-site.conf` lock is a dangling link).
+    public static func isConfigFile(_ name: String) -> Bool { name.hasSuffix(".conf") && !name.hasPrefix(".") }
+
     public func loadConfig() throws(ConfigError) -> FlavourConfig {
         var files: [(name: String, text: String)] = []
-        for name in FileSystem.list(configDirectory) where name.hasSuffix(".conf") {
+        for name in FileSystem.list(configDirectory) where Self.isConfigFile(name) {
             let path = configDirectory + "/" + name
             do {
                 files.append((path, String(decoding: try FileSystem.read(path), as: UTF8.self)))

@@ -19,8 +19,9 @@ public struct TestModule: Sendable {
     /// `vfio_pci`: driver `vfio-pci`, matches any device but only through driver_override
     /// (its table is `PCI_DRIVER_OVERRIDE_DEVICE_VFIO(PCI_ANY_ID, PCI_ANY_ID)`).
     public static let vfioPCI = TestModule("vfio_pci", driver: "vfio-pci", ids: [TestPCIID(vendor: nil, device: nil, overrideOnly: true)])
+    /// Registers its PCI driver as `virtio_vfio_pci` (KBUILD_MODNAME), as the real one does.
     public static let virtioVFIOPCI = TestModule(
-        "virtio_vfio_pci", driver: "virtio-vfio-pci", ids: [.vfio(0x1AF4, 0x1041), .vfio(0x1AF4, 0x1042)])
+        "virtio_vfio_pci", driver: "virtio_vfio_pci", ids: [.vfio(0x1AF4, 0x1041), .vfio(0x1AF4, 0x1042)])
     public static let virtioPCI = TestModule(
         "virtio_pci", driver: "virtio-pci", ids: [TestPCIID(vendor: 0x1AF4, device: nil)])
     public static let e1000e = TestModule("e1000e", driver: "e1000e", ids: [TestPCIID(vendor: 0x8086, device: 0x10D3)])

@@ -86,17 +86,17 @@ let e1000e = try! PCIAddress(parsing: "0000:00:04.0")
 @Suite struct ApplyTests {
     @Test func appliesAndReportsEachAttempt() throws {
         let kernel = try makeKernel()
-        kernel.failProbe(driver: "virtio-vfio-pci", errno: EIO)
+        kernel.failProbe(driver: "virtio_vfio_pci", errno: EIO)
         let run = Run(kernel: kernel)
         #expect(run("apply", "0000:00:03.0", "vfio") == 0)
-        #expect(run.output.contains("bind (module virtio_vfio_pci, driver virtio-vfio-pci) failed: EIO"))
+        #expect(run.output.contains("bind (module virtio_vfio_pci, driver virtio_vfio_pci) failed: EIO"))
         #expect(run.output.contains("0000:00:03.0: bound to vfio-pci (module vfio_pci) after 1 failed attempt(s), was virtio-pci"))
         #expect(kernel.driver(of: virtioNet) == "vfio-pci")
     }
 
     @Test func failureExitsNonZeroAndSaysWhy() throws {
         let kernel = try makeKernel()
-        kernel.failProbe(driver: "virtio-vfio-pci", errno: EIO)
+        kernel.failProbe(driver: "virtio_vfio_pci", errno: EIO)
         kernel.failProbe(driver: "vfio-pci", errno: EBUSY)
         let run = Run(kernel: kernel)
         #expect(run("apply", "0000:00:03.0", "vfio") == 1)
@@ -119,7 +119,7 @@ let e1000e = try! PCIAddress(parsing: "0000:00:04.0")
         let run = Run(kernel: try makeKernel())
         let outcome = try #require(try run.json("apply", "0000:00:03.0", "vfio") as? [String: Any])
         #expect(outcome["result"] as? String == "bound")
-        #expect(outcome["driver"] as? String == "virtio-vfio-pci")
+        #expect(outcome["driver"] as? String == "virtio_vfio_pci")
         #expect(outcome["previous_driver"] as? String == "virtio-pci")
     }
 

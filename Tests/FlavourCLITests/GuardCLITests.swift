@@ -45,7 +45,7 @@ extension Run {
         try kernel.setInterface("enp0s3", up: true, route: .default)
         let run = Run(kernel: kernel)
         #expect(run.withProc("apply", "--force", "0000:00:03.0", "vfio") == 0, "\(run.output)")
-        #expect(kernel.driver(of: virtioNet) == "virtio-vfio-pci")
+        #expect(kernel.driver(of: virtioNet) == "virtio_vfio_pci")
     }
 
     @Test func aFreeDeviceNeedsNoForce() throws {
@@ -105,9 +105,9 @@ extension Run {
         let kernel = try makeGroupKernel()
         let run = Run(kernel: kernel)
         #expect(run.withProc("apply", "--group", "0000:03:00.0", "vfio") == 0, "\(run.output)")
-        #expect(run.output.contains("0000:03:00.0: bound to virtio-vfio-pci"))
+        #expect(run.output.contains("0000:03:00.0: bound to virtio_vfio_pci"))
         #expect(run.output.contains("0000:03:00.1: bound to vfio-pci"))
-        #expect(kernel.driver(of: cardNet) == "virtio-vfio-pci")
+        #expect(kernel.driver(of: cardNet) == "virtio_vfio_pci")
         #expect(kernel.driver(of: cardE1000e) == "vfio-pci")
         #expect(kernel.driver(of: try PCIAddress(parsing: "0000:00:1c.0")) == "pcieport")
     }

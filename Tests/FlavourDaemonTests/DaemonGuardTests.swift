@@ -22,7 +22,7 @@ import Testing
         try kernel.setInterface("enp0s3", up: true, route: .default)
         let daemon = DaemonHarness(kernel: kernel)
         try await daemon.run { try await daemon.waitForOutcomes(1) }
-        #expect(kernel.driver(of: virtioNet) == "virtio-vfio-pci")
+        #expect(kernel.driver(of: virtioNet) == "virtio_vfio_pci")
         let warning = try #require(daemon.logs.entries.withLock { $0 }.first { $0.message == "In-use guard overridden" })
         #expect(warning.level == .warning)
         #expect(warning.metadata["pci.slot_name"] == "0000:00:03.0")
@@ -35,7 +35,7 @@ import Testing
         try kernel.writeConfig("50-test.conf", "request vfio 0000:03:00.0 group\n")
         let daemon = DaemonHarness(kernel: kernel)
         try await daemon.run { try await daemon.waitForOutcomes(1) }
-        #expect(kernel.driver(of: try PCIAddress(parsing: "0000:03:00.0")) == "virtio-vfio-pci")
+        #expect(kernel.driver(of: try PCIAddress(parsing: "0000:03:00.0")) == "virtio_vfio_pci")
         #expect(kernel.driver(of: try PCIAddress(parsing: "0000:03:00.1")) == "vfio-pci")
     }
 }

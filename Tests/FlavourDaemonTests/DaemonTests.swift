@@ -29,7 +29,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
             try daemon.request(virtioNet, "vfio", uuid: uuid(1))
             try await daemon.waitForOutcomes(1)
         }
-        #expect(daemon.kernel.driver(of: virtioNet) == "virtio-vfio-pci")
+        #expect(daemon.kernel.driver(of: virtioNet) == "virtio_vfio_pci")
         let outcome = try #require(daemon.logs.outcomes.first)
         #expect(daemon.logs.outcomes.count == 1)
         #expect(outcome.message == "Device bound to flavour driver")
@@ -38,7 +38,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         #expect(outcome.metadata["pci.id"] == "1AF4:1041")
         #expect(outcome.metadata["modalias"] == "pci:v00001AF4d00001041sv00001AF4sd00001100bc02sc00i00")
         #expect(outcome.metadata["driver.flavour"] == "vfio")
-        #expect(outcome.metadata["driver"] == "virtio-vfio-pci")
+        #expect(outcome.metadata["driver"] == "virtio_vfio_pci")
         #expect(outcome.metadata["driver.previous"] == "virtio-pci")
         #expect(outcome.metadata["module"] == "virtio_vfio_pci")
         #expect(outcome.metadata["synth.uuid"] == uuid(1))
@@ -96,7 +96,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         let daemon = DaemonHarness(kernel: kernel)
         try await daemon.run {
             // READY came after coldplug finished.
-            #expect(kernel.driver(of: virtioNet) == "virtio-vfio-pci")
+            #expect(kernel.driver(of: virtioNet) == "virtio_vfio_pci")
         }
         #expect(daemon.logs.outcomes.first?.metadata["request.origin"] == "coldplug")
         let ready = daemon.notifier.states.withLock { $0.firstIndex(of: "READY=1") }
@@ -186,7 +186,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
             try daemon.request(virtioNet, "vfio", uuid: uuid(5))
             try await daemon.waitForOutcomes(1)
         }
-        #expect(kernel.driver(of: virtioNet) == "virtio-vfio-pci")
+        #expect(kernel.driver(of: virtioNet) == "virtio_vfio_pci")
         #expect(daemon.logs.entries.withLock { $0 }.contains { $0.message == "Reload failed, keeping the previous configuration" })
     }
 
@@ -261,7 +261,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
             #expect(text.contains("\"state\":\"ready\""))
             #expect(text.contains("\"source\":\"test\""))
             #expect(text.contains("\"standing_requests\":[\"vfio 0000:00:04.0 ("))
-            #expect(text.contains("\"address\":\"0000:00:03.0\",\"requested\":\"vfio\",\"result\":\"bound\",\"driver\":\"virtio-vfio-pci\",\"uuid\":\"\(uuid(9))\""))
+            #expect(text.contains("\"address\":\"0000:00:03.0\",\"requested\":\"vfio\",\"result\":\"bound\",\"driver\":\"virtio_vfio_pci\",\"uuid\":\"\(uuid(9))\""))
         }
     }
 }

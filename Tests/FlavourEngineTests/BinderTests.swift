@@ -11,11 +11,11 @@ import Glibc
     @Test func variantChosenOverVFIOPCIAndAutoloaded() throws {
         let fixture = try Fixture()
         let outcome = try fixture.apply(Fixture.virtioNet)
-        #expect(outcome.result == .bound(driver: DriverName("virtio-vfio-pci")!, module: ModuleName("virtio_vfio_pci")!))
+        #expect(outcome.result == .bound(driver: DriverName("virtio_vfio_pci")!, module: ModuleName("virtio_vfio_pci")!))
         #expect(outcome.previousDriver?.rawValue == "virtio-pci")
-        #expect(fixture.kernel.driver(of: Fixture.virtioNet) == "virtio-vfio-pci")
+        #expect(fixture.kernel.driver(of: Fixture.virtioNet) == "virtio_vfio_pci")
         #expect(fixture.kernel.isLoaded("virtio_vfio_pci"))
-        #expect(fixture.kernel.override(of: Fixture.virtioNet) == "virtio-vfio-pci")
+        #expect(fixture.kernel.override(of: Fixture.virtioNet) == "virtio_vfio_pci")
         #expect(!fixture.kernel.isLoaded("vfio_pci"))  // never needed
     }
 
@@ -28,7 +28,7 @@ import Glibc
 
     @Test func failingVariantProbeFallsBackToVFIOPCI() throws {
         let fixture = try Fixture()
-        fixture.kernel.failProbe(driver: "virtio-vfio-pci", errno: EIO)
+        fixture.kernel.failProbe(driver: "virtio_vfio_pci", errno: EIO)
         let outcome = try fixture.apply(Fixture.virtioNet)
         #expect(outcome.result == .fellBack(driver: DriverName("vfio-pci")!, module: ModuleName("vfio_pci")!))
         #expect(outcome.attempts.first { !$0.succeeded }?.step == .bind)
@@ -49,7 +49,7 @@ import Glibc
 
     @Test func everyCandidateFailingRestoresTheOriginalDriver() throws {
         let fixture = try Fixture()
-        fixture.kernel.failProbe(driver: "virtio-vfio-pci", errno: EIO)
+        fixture.kernel.failProbe(driver: "virtio_vfio_pci", errno: EIO)
         fixture.kernel.failProbe(driver: "vfio-pci", errno: EBUSY)
         let outcome = try fixture.apply(Fixture.virtioNet)
         #expect(outcome.result == .failedRestored(previous: DriverName("virtio-pci")!))
@@ -62,7 +62,7 @@ import Glibc
     @Test func aPreviousOverrideIsPutBack() throws {
         let fixture = try Fixture()
         try fixture.kernel.sysfs.write("virtio-pci", to: "bus/pci/devices/0000:00:03.0/driver_override")
-        fixture.kernel.failProbe(driver: "virtio-vfio-pci", errno: EIO)
+        fixture.kernel.failProbe(driver: "virtio_vfio_pci", errno: EIO)
         fixture.kernel.failProbe(driver: "vfio-pci", errno: EIO)
         let outcome = try fixture.apply(Fixture.virtioNet)
         #expect(outcome.result == .failedRestored(previous: DriverName("virtio-pci")!))
@@ -96,7 +96,7 @@ import Glibc
         _ = try fixture.apply(Fixture.virtioNet)
         fixture.kernel.clearEvents()
         let again = try fixture.apply(Fixture.virtioNet)
-        #expect(again.result == .alreadyBound(driver: DriverName("virtio-vfio-pci")!))
+        #expect(again.result == .alreadyBound(driver: DriverName("virtio_vfio_pci")!))
         #expect(fixture.kernel.events.isEmpty)  // not one write
     }
 

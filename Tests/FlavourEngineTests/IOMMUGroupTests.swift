@@ -34,7 +34,7 @@ import Testing
 
     @Test func aVariantDriverCountsAsVFIO() throws {
         _ = try fixture.executor().handle(address: GroupFixture.virtioNet, requested: .flavour(.vfio))
-        #expect(kernel.driver(of: GroupFixture.virtioNet) == "virtio-vfio-pci")
+        #expect(kernel.driver(of: GroupFixture.virtioNet) == "virtio_vfio_pci")
         #expect(try viability(GroupFixture.e1000e).blockers.isEmpty)
     }
 
@@ -69,7 +69,7 @@ import Testing
             address: GroupFixture.virtioNet, requested: .flavour(.vfio), options: RequestOptions(group: true))
         #expect(outcomes.map(\.address) == [GroupFixture.virtioNet, GroupFixture.e1000e])
         #expect(outcomes.filter { !$0.succeeded }.isEmpty)
-        #expect(kernel.driver(of: GroupFixture.virtioNet) == "virtio-vfio-pci")
+        #expect(kernel.driver(of: GroupFixture.virtioNet) == "virtio_vfio_pci")
         #expect(kernel.driver(of: GroupFixture.e1000e) == "vfio-pci")
         #expect(kernel.driver(of: GroupFixture.bridge) == "pcieport")
         let check = try fixture.check()
@@ -104,7 +104,7 @@ import Testing
             address: GroupFixture.e1000e, requested: .flavour(.vfio), options: RequestOptions(group: true))
         #expect(outcome.address == GroupFixture.e1000e)
         #expect(outcome.succeeded)
-        #expect(kernel.driver(of: GroupFixture.virtioNet) == "virtio-vfio-pci")
+        #expect(kernel.driver(of: GroupFixture.virtioNet) == "virtio_vfio_pci")
     }
 
     @Test func revertTakesTheGroupBack() throws {

@@ -41,3 +41,10 @@ import Testing
         #expect(loaded.table.count == 0)
     }
 }
+
+@Suite struct ConfigFileNameTests {
+    @Test(arguments: [("50-site.conf", true), (".#50-site.conf", false), ("50-site.conf~", false), ("README", false), (".hidden.conf", false)])
+    func onlyVisibleConfFilesAreRead(name: String, read: Bool) {
+        #expect(MatchTableLoader.isConfigFile(name) == read)
+    }
+}
