@@ -34,10 +34,11 @@ struct ApplyCommand: ParsableCommand {
 
     func run() throws {
         let address = try parseDevice(device)
-        // Validate everything before the first write.
-        do { _ = try global.sysfs.pciDevice(address) } catch { throw CLIError(error.description) }
+        // Validate everything before the first write; root first, before /sys is read at all.
         let executor = try global.executor(logger: Logger(label: "flavourctl"), action: "flavourctl apply")
-        guard let requested = executor.resolve(flavour) else {
+        do { _ = try global.sysfs.pciDevice(address) } catch { throw CLIError(error.description) }
+        // An empty argument (an unset shell variable) is a mistake, not a revert: `none` is.
+        guard !flavour.isEmpty, let requested = executor.resolve(flavour) else {
             throw CLIError("unknown flavour '\(flavour)'; known: \(executor.knownFlavours)")
         }
         let options = RequestOptions(force: force, group: group)

@@ -46,12 +46,22 @@ struct SetCommand: ParsableCommand {
 
     enum Persistence { case keep, add, remove }
 
+    /// The longest `--timeout`: a day.
+    static let maxTimeout: Double = 86_400
+
     /// Everything is checked before the first write; a request nobody would hear is refused.
     static func send(
         device text: String, flavour: String, global: GlobalOptions, runDirectory: String, timeout: Double,
         persist: Persistence
     ) throws -> DaemonStatusFile.Outcome {
         let address = try parseDevice(text)
+        // UInt64(timeout * 1e9) below traps on a negative, infinite or NaN timeout.
+        guard timeout.isFinite, (0...maxTimeout).contains(timeout) else {
+            throw CLIError("--timeout must be a number of seconds from 0 to \(Int(maxTimeout)), not \(timeout)")
+        }
+        if global.sysfsRoot == "/sys", !CLIContext.current.isRoot() {
+            throw CLIError("flavourctl set writes to /sys: it needs root (run it with sudo)")
+        }
         let sysfs = global.sysfs
         do { _ = try sysfs.pciDevice(address) } catch { throw CLIError(error.description) }
         let loaded = try global.loadTable()
@@ -59,8 +69,16 @@ struct SetCommand: ParsableCommand {
             let known = (loaded.config.flavours.keys.sorted() + [Flavour.revertName]).joined(separator: ", ")
             throw CLIError("unknown flavour '\(flavour)'; known: \(known)")
         }
-        if global.sysfsRoot == "/sys", !CLIContext.current.isRoot() {
-            throw CLIError("flavourctl set writes to /sys: it needs root (run it with sudo)")
+        if persist == .add, flavour == Flavour.revertName {
+            throw CLIError("'none' cannot be persisted: use 'flavourctl unset \(address)', which reverts the device and forgets its request")
+        }
+        let attribute = PCIPaths.attribute("driver_flavour", of: address)
+        let viaAttribute = sysfs.exists(attribute)
+        // Synthetic uevent arguments must be alphanumeric (lib/kobject_uevent.c): no '_' in the key.
+        // Checked before --persist writes the config, so a refused request leaves nothing behind.
+        guard viaAttribute || flavour.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
+            throw CLIError(
+                "flavour '\(flavour)' cannot travel in a synthetic uevent (letters and digits only); load the driver_flavour module or use 'flavourctl apply'")
         }
         guard let status = DaemonStatusFile.read(runDirectory: runDirectory), status.isAlive else {
             throw CLIError(
@@ -75,20 +93,13 @@ struct SetCommand: ParsableCommand {
 
         let started = DaemonStatusFile.realtimeNanoseconds()
         let uuid = randomUUID()
-        let attribute = PCIPaths.attribute("driver_flavour", of: address)
-        let viaAttribute = sysfs.exists(attribute)
-        do {
+        do throws(SysfsError) {
             if viaAttribute {
                 try sysfs.write(flavour, to: attribute)
             } else {
-                // Synthetic uevent arguments must be alphanumeric (lib/kobject_uevent.c): no '_' in the key.
-                guard flavour.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
-                    throw CLIError(
-                        "flavour '\(flavour)' cannot travel in a synthetic uevent (letters and digits only); load the driver_flavour module or use 'flavourctl apply'")
-                }
                 try sysfs.write("change \(uuid) DRIVERFLAVOUR=\(flavour)", to: PCIPaths.attribute("uevent", of: address))
             }
-        } catch let error as SysfsError {
+        } catch {
             throw CLIError("sending the request failed: \(error.description)")
         }
         let requested = flavour.isEmpty ? Flavour.revertName : flavour

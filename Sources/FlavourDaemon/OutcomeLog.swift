@@ -109,11 +109,15 @@ public struct OutcomeLog: Sendable {
     }
 
     /// A request that never reached the scheduler: bad device name, unknown flavour.
+    /// The first 64 Unicode scalars: a Character prefix is unbounded (one letter and any
+    /// number of combining marks is one Character).
+    static func cut(_ text: String) -> String { String(String.UnicodeScalarView(text.unicodeScalars.prefix(64))) }
+
     public func rejected(device: String, value: String?, reason: String) {
         var metadata: Logger.Metadata = [
-            "message_id": "\(Kind.rejected.messageID)", "pci.slot_name": "\(device.prefix(64))", "reason": "\(reason)",
+            "message_id": "\(Kind.rejected.messageID)", "pci.slot_name": "\(Self.cut(device))", "reason": "\(reason)",
         ]
-        if let value { metadata["driver.flavour"] = "\(value.prefix(64))" }
+        if let value { metadata["driver.flavour"] = "\(Self.cut(value))" }
         logger.log(level: Kind.rejected.level, Kind.rejected.message, metadata: metadata)
     }
 }
