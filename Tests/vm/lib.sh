@@ -125,3 +125,152 @@ apply() {
 # Used by the scenarios that source this file.
 # shellcheck disable=SC2034
 readonly VIRTIO_NET_ID=(1af4 1041) E1000E_ID=(8086 10d3) NVME_ID=(1b36 0010)
+
+# ---- flavourd, the daemon (the scenarios named daemon-*) ----
+
+FLAVOURD=flavourd.service
+# shellcheck disable=SC2034
+CONF_DIR=/etc/driver-flavour.d
+# MESSAGE_IDs of flavourd's outcome entries (Sources/FlavourDaemon/OutcomeLog.swift).
+# shellcheck disable=SC2034
+readonly MSG_BOUND=3c5e1e0a9d7f4b2a8f61c2d4b7e90a11 MSG_FELL_BACK=3c5e1e0a9d7f4b2a8f61c2d4b7e90a12 \
+    MSG_UNCHANGED=3c5e1e0a9d7f4b2a8f61c2d4b7e90a13 MSG_FAILED_ROLLED_BACK=3c5e1e0a9d7f4b2a8f61c2d4b7e90a14 \
+    MSG_REVERTED=3c5e1e0a9d7f4b2a8f61c2d4b7e90a16 MSG_REJECTED=3c5e1e0a9d7f4b2a8f61c2d4b7e90a18 \
+    MSG_DROPPED=3c5e1e0a9d7f4b2a8f61c2d4b7e90a1a
+
+# daemon_state: flavourd's ActiveState/SubState, e.g. active/running.
+daemon_state() {
+    local state
+    state=$(systemctl show -p ActiveState,SubState --value "$FLAVOURD" | paste -sd/)
+    printf '%s\n' "$state"
+}
+
+# daemon_running: true when systemd has flavourd active/running (after READY=1).
+daemon_running() {
+    [[ "$(daemon_state)" == active/running ]]
+}
+
+# expect_daemon: fails unless flavourd is active/running within 30 s.
+expect_daemon() {
+    wait_until 30 daemon_running || fail "flavourd is $(daemon_state), not active/running"
+}
+
+# journal_mark: a mark for "entries from now on" (@seconds.micros, the realtime clock, as
+# journalctl --since takes it). Not a journal cursor: systemd 252's --after-cursor skips the
+# first matching entry when the cursor's own entry does not match the filter (-u, FIELD=).
+journal_mark() {
+    printf '@%s\n' "$EPOCHREALTIME"
+}
+
+# flavourd_entries MARK MATCH...: flavourd's journal entries since MARK (journal_mark; empty
+# for the whole boot) that have every FIELD=VALUE of MATCH, as JSON, one a line.
+flavourd_entries() {
+    local since=$1
+    shift
+    journalctl -q -b -o json --no-pager -u "$FLAVOURD" ${since:+"--since=$since"} "$@"
+}
+
+# wait_entry SECONDS CURSOR MATCH...: prints the first such entry once journald has it; fails
+# the scenario when none comes within SECONDS.
+wait_entry() {
+    local seconds=$1 cursor=$2 entry deadline
+    shift 2
+    deadline=$(($(date +%s) + seconds))
+    while :; do
+        entry=$(flavourd_entries "$cursor" "$@" | head -n1)
+        [[ -n "$entry" ]] && break
+        (($(date +%s) < deadline)) || fail "no flavourd journal entry $* within ${seconds}s"
+        sleep 0.2
+    done
+    printf '%s\n' "$entry"
+}
+
+# show_entry JSON: an outcome entry's message and flavourd's own fields, one line.
+show_entry() {
+    jq -c '{MESSAGE} + with_entries(select(.key | test("^(MESSAGE_ID|PCI_SLOT_NAME|PCI_ID|MODALIAS|DRIVER_FLAVOUR|DRIVER|DRIVER_PREVIOUS|MODULE|ATTEMPTS|ERRNO|REQUEST_ORIGIN|SYNTH_UUID|REASON)$")))' <<<"$1"
+}
+
+# expect_fields JSON FIELD=VALUE...: fails unless the entry has each field with that value;
+# FIELD=? only asks that the field is there and not empty.
+expect_fields() {
+    local entry=$1 pair field value got
+    shift
+    for pair in "$@"; do
+        field=${pair%%=*} value=${pair#*=}
+        got=$(jq -r --arg f "$field" '.[$f] // empty | if type == "array" then "(binary)" else . end' <<<"$entry")
+        if [[ "$value" == "?" ]]; then
+            [[ -n "$got" ]] || fail "journal entry has no $field: $(show_entry "$entry")"
+        else
+            [[ "$got" == "$value" ]] || fail "journal entry has $field='$got', expected '$value'"
+        fi
+    done
+    note "ok: journal entry has $*"
+}
+
+# synth_request ADDR FLAVOUR [UUID]: a synthetic request (lib/kobject_uevent.c: arguments are
+# alphanumeric, so the key is DRIVERFLAVOUR). The caller picks the UUID to find the outcome by.
+synth_request() {
+    local uuid=${3:-}
+    [[ -n "$uuid" ]] || read -r uuid </proc/sys/kernel/random/uuid
+    printf 'change %s DRIVERFLAVOUR=%s\n' "$uuid" "$2" >"$SYSFS_PCI/$1/uevent" ||
+        fail "writing a synthetic request to $1/uevent failed"
+}
+
+# new_uuid: a random UUID, without forking.
+new_uuid() {
+    local uuid
+    read -r uuid </proc/sys/kernel/random/uuid
+    printf '%s\n' "$uuid"
+}
+
+# on_driver ADDR DRIVER: true when ADDR's driver link names DRIVER. Without a fork (readlink
+# is a process, and a process costs milliseconds under TCG): cd -P resolves the link.
+on_driver() {
+    local here=$PWD name
+    cd -P "$SYSFS_PCI/$1/driver" 2>/dev/null || return 1
+    name=${PWD##*/}
+    cd "$here" || return 1
+    [[ "$name" == "$2" ]]
+}
+
+# override_of ADDR: ADDR's driver_override, (null) when unset.
+override_of() {
+    local value
+    read -r value <"$SYSFS_PCI/$1/driver_override"
+    printf '%s\n' "$value"
+}
+
+# daemon_set ADDR FLAVOUR: flavourctl set (through the daemon), failing the scenario when the
+# request fails; prints flavourctl's line.
+daemon_set() {
+    run flavourctl set "$1" "$2" || fail "flavourctl set $1 $2 exited $?"
+}
+
+# reload_daemon: systemctl reload, then waits for flavourd's "Configuration reloaded" entry:
+# ExecReload= is a kill -HUP that returns before the daemon has read anything (systemd 252
+# has no Type=notify-reload), so `systemctl reload` alone does not mean the config is in.
+reload_daemon() {
+    local cursor
+    cursor=$(journal_mark)
+    run systemctl reload "$FLAVOURD" || fail "systemctl reload $FLAVOURD exited $?"
+    wait_entry 20 "$cursor" MESSAGE="Configuration reloaded" >/dev/null
+    note "ok: flavourd reloaded its configuration"
+}
+
+# vf_addresses PF: the PF's VF addresses, in VF order.
+vf_addresses() {
+    local link n
+    n=$(cat "$SYSFS_PCI/$1/sriov_numvfs")
+    for ((i = 0; i < n; i++)); do
+        link=$(readlink "$SYSFS_PCI/$1/virtfn$i") && printf '%s\n' "${link##*/}"
+    done
+}
+
+# set_numvfs PF N: sriov_numvfs to N (through 0 when it has other VFs).
+set_numvfs() {
+    local now
+    now=$(cat "$SYSFS_PCI/$1/sriov_numvfs")
+    [[ "$now" == "$2" ]] && return 0
+    [[ "$now" == 0 ]] || echo 0 >"$SYSFS_PCI/$1/sriov_numvfs"
+    [[ "$2" == 0 ]] || echo "$2" >"$SYSFS_PCI/$1/sriov_numvfs"
+}
