@@ -45,12 +45,12 @@ scene_request() {
     modprobe driver_flavour 2>/dev/null
     if [[ -e "$SYSFS_PCI/$addr/driver_flavour" ]]; then
         show "echo vfio > $SYSFS_PCI/$addr/driver_flavour"
-        if ! wait_for_vfio "$addr"; then
-            note "(no VFIO driver after 10 s: flavourd is not running; applying with flavourctl)"
-            show flavourctl apply "$addr" vfio
-        fi
     else
-        note "(the driver_flavour module is not loaded: asking through flavourctl)"
+        note "(the driver_flavour module is not loaded: the same request as a synthetic uevent)"
+        show "echo \"change \$(cat /proc/sys/kernel/random/uuid) DRIVERFLAVOUR=vfio\" > $SYSFS_PCI/$addr/uevent"
+    fi
+    if ! wait_for_vfio "$addr"; then
+        note "(no VFIO driver after 10 s: is flavourd running? applying with flavourctl)"
         show flavourctl apply "$addr" vfio
     fi
     show "readlink $SYSFS_PCI/$addr/driver; lsmod | grep -E '^(virtio_vfio_pci|vfio_pci) '"
@@ -58,11 +58,14 @@ scene_request() {
 }
 
 scene_journal() {
-    caption "What flavourd logged, as structured journal fields"
+    local addr
+    addr=$(find_devs "${VIRTIO_NET_ID[@]}" | head -n1)
+    caption "What flavourd logged: one structured journal entry per outcome"
     if systemctl -q is-active flavourd.service; then
-        show "journalctl -u flavourd -o json -n 3 --no-pager | jq -c 'with_entries(select(.key | test(\"^(MESSAGE|PCI_|FLAVOUR_|DRIVER|MODULE|OUTCOME)\")))'"
+        show "journalctl -u flavourd -o json --no-pager PCI_SLOT_NAME=$addr MESSAGE_ID=$MSG_BOUND | tail -n 1 | jq '{MESSAGE, MESSAGE_ID, PRIORITY, PCI_SLOT_NAME, PCI_ID, MODALIAS, DRIVER_FLAVOUR, DRIVER, DRIVER_PREVIOUS, MODULE, ATTEMPTS, REQUEST_ORIGIN}'"
+        show "flavourctl status"
     else
-        note "(flavourd.service is not running in this guest)"
+        note "(flavourd.service is not running in this guest: systemctl status flavourd)"
     fi
 }
 
@@ -71,15 +74,26 @@ scene_list() {
     show flavourctl list
 }
 
+# ask ADDR FLAVOUR: through flavourd (flavourctl set) when it runs, else flavourctl apply.
+ask() {
+    if systemctl -q is-active flavourd.service; then
+        show flavourctl set "$1" "$2"
+    else
+        show flavourctl apply "$1" "$2"
+    fi
+}
+
 scene_fallback() {
     local addr param=/sys/module/flavour_test_vfio_pci/parameters/fail_probe
     addr=$(find_devs "${E1000E_ID[@]}" | head -n1)
     caption "A fallback: the e1000e's variant driver (flavour_test_vfio_pci) fails its probe"
     show modprobe flavour_test_vfio_pci
     show "echo 1 > $param"
-    show flavourctl apply "$addr" vfio
+    ask "$addr" vfio
     show "readlink $SYSFS_PCI/$addr/driver"
     show "$VMTEST_DIR/vfio-client $addr"
+    systemctl -q is-active flavourd.service &&
+        show "journalctl -u flavourd -o json --no-pager PCI_SLOT_NAME=$addr MESSAGE_ID=$MSG_FELL_BACK | tail -n 1 | jq -c '{MESSAGE, DRIVER, ERRNO, ATTEMPTS}'"
     echo 0 >"$param"
 }
 
@@ -87,7 +101,7 @@ scene_revert() {
     local addr
     caption "A revert: both devices go back to their own drivers and interfaces"
     for addr in $(find_devs "${VIRTIO_NET_ID[@]}") $(find_devs "${E1000E_ID[@]}"); do
-        show flavourctl apply "$addr" none
+        ask "$addr" none
     done
     show "ip -br link"
 }
