@@ -49,6 +49,8 @@ public enum KmodIndex {
             ($0.element.priority, $0.offset) < ($1.element.priority, $1.offset)
         }
         for (position, record) in ordered.map(\.element).enumerated() {
+            // Aliases without a `prefix:` (`crct10dif`, `ecdsa-nist-p256`) are valid, just never PCI ones.
+            guard record.key.utf8.contains(UInt8(ascii: ":")) else { continue }
             guard let pattern = AliasPattern(record.key), let module = ModuleName(record.value) else {
                 warnings.append(ParseWarning(
                     file: file, line: position + 1, text: "\(record.key) \(record.value)",

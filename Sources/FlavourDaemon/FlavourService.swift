@@ -215,7 +215,7 @@ public final class FlavourService: Service, Sendable {
 
     /// Logs a refused request and records it for `flavourctl set`.
     func reject(_ address: PCIAddress, event: DeviceEvent, value: String, reason: String, uuid: String?) async {
-        outcomes.rejected(device: event.sysName, value: value, reason: reason)
+        outcomes.rejected(device: event.sysName, value: value, reason: reason, uuid: uuid)
         await status.rejected(address, value: value, uuid: uuid, reason: reason)
     }
 

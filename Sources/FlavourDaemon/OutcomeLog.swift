@@ -113,11 +113,12 @@ public struct OutcomeLog: Sendable {
     /// number of combining marks is one Character).
     static func cut(_ text: String) -> String { String(String.UnicodeScalarView(text.unicodeScalars.prefix(64))) }
 
-    public func rejected(device: String, value: String?, reason: String) {
+    public func rejected(device: String, value: String?, reason: String, uuid: String? = nil) {
         var metadata: Logger.Metadata = [
             "message_id": "\(Kind.rejected.messageID)", "pci.slot_name": "\(Self.cut(device))", "reason": "\(reason)",
         ]
         if let value { metadata["driver.flavour"] = "\(Self.cut(value))" }
+        if let uuid { metadata["synth.uuid"] = "\(Self.cut(uuid))" }
         logger.log(level: Kind.rejected.level, Kind.rejected.message, metadata: metadata)
     }
 }

@@ -61,6 +61,7 @@ import Testing
             "vfio_pci:v00001AF4d00001041sv*sd*bc*sc*i* virtio_vfio_pci",
             "vfio_pci:v00001AF4d00001042sv*sd*bc*sc*i* virtio_vfio_pci",
             "pci:v*d*sv*sd*bc01sc08i02* nvme",
+            "crct10dif crct10dif_generic",
         ])
     }
 
@@ -105,5 +106,16 @@ import Testing
             for _ in 0..<3 { bytes[Int.random(in: 12..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator) }
             _ = try? KmodIndex.records(bytes, file: "f")  // must return or throw, never trap or hang
         }
+    }
+}
+
+@Suite struct BuiltinAliasWithoutPrefixTests {
+    /// depmod's builtin index holds crypto and fs aliases (`crct10dif`) with no `prefix:`:
+    /// valid lines, skipped without a warning.
+    @Test func aliasesWithoutAPrefixAreSkippedSilently() throws {
+        let url = try #require(Bundle.module.url(forResource: "Fixtures/modules.builtin.alias.bin", withExtension: nil))
+        let (entries, warnings) = try KmodIndex.aliasEntries(Array(try Data(contentsOf: url)), file: "f", prefixes: nil)
+        #expect(warnings.isEmpty)
+        #expect(entries.count == 4)
     }
 }
