@@ -1,18 +1,18 @@
-import Dispatch
 import FlavourCore
 import FlavourEngine
+import FlavourPlatform
 
 /// Carries out requests: one at a time per device (the newest waiting request wins),
 /// different devices concurrently up to `maxInFlight`. Each request ends with exactly one
-/// report. Binds run on a dispatch queue, since sysfs writes block for as long as a
-/// driver's probe takes.
+/// report. Each bind runs on a thread of its own (at most `maxInFlight` at a time), since
+/// sysfs writes block for as long as a driver's probe takes and must not hold up Swift
+/// Concurrency's executor; the thread ends with the bind, so an idle daemon keeps none.
 public actor RequestScheduler {
     public typealias Report = @Sendable (FlavourRequest, RequestOutcome) -> Void
 
     private var executor: RequestExecutor
     private let maxInFlight: Int
     private let report: Report
-    private let queue = DispatchQueue(label: "flavourd.bind", attributes: .concurrent)
 
     private var running: Set<PCIAddress> = []
     private var pending: [PCIAddress: FlavourRequest] = [:]
@@ -89,10 +89,9 @@ public actor RequestScheduler {
     private func start(_ request: FlavourRequest) {
         running.insert(request.address)
         let executor = executor
-        let queue = queue
         Task {
             let outcome = await withCheckedContinuation { continuation in
-                queue.async {
+                PosixThread.detach(name: "flavourd-bind") {
                     continuation.resume(returning: executor.handle(
                         address: request.address, requested: request.requested, options: request.options))
                 }

@@ -1,4 +1,3 @@
-import Dispatch
 import FlavourPlatform
 import Logging
 
@@ -20,8 +19,7 @@ public final class UdevDeviceEventSource: DeviceEventSource, @unchecked Sendable
     public func start() throws -> AsyncStream<DeviceEvent> {
         let (stream, continuation) = AsyncStream<DeviceEvent>.makeStream(bufferingPolicy: .unbounded)
         let monitor = monitor
-        let thread = DispatchQueue(label: "flavourd.udev")
-        thread.async {
+        PosixThread.detach(name: "flavourd-udev") {
             while true {
                 guard monitor.wait(timeoutMilliseconds: -1) else { break }  // false: cancelled
                 while let event = monitor.receive() {
