@@ -2,12 +2,21 @@ import ArgumentParser
 import FlavourDaemon
 import FlavourEngine
 import FlavourPlatform
+import Glibc
 import Logging
 import ServiceLifecycle
-import UnixSignals
+
+// Before any thread starts, so that none takes these signals: SignalListener reads them.
+SignalListener.block(Flavourd.handledSignals)
+// No libdispatch: its worker pool wakes an idle process once a second (GlobalExecutors).
+GlobalExecutors.install()
+Task {
+    await Flavourd.main()
+    exit(0)
+}
+GlobalExecutors.runMainLoop()
 
 /// flavourd: wires the daemon's services together; the logic lives in FlavourDaemon.
-@main
 struct Flavourd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flavourd",
@@ -20,6 +29,10 @@ struct Flavourd: AsyncParsableCommand {
     @Option(help: "Devices bound concurrently.") var maxInFlight = 4
     @Option(help: "Event source: udev, kernel, or auto (udev when udevd runs).") var source = "auto"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
+
+    /// SIGTERM and SIGINT shut down gracefully; SIGHUP (systemctl reload) re-reads config
+    /// and modules.alias.
+    static let handledSignals = [SIGTERM, SIGINT, SIGHUP]
 
     func validate() throws {
         guard ["auto", "udev", "kernel"].contains(source) else { throw ValidationError("--source must be udev, kernel or auto") }
@@ -43,19 +56,32 @@ struct Flavourd: AsyncParsableCommand {
             source: try UdevDeviceEventSource(source: kind, tag: "driver_flavour", logger: logger),
             makeLoader: { directory in try KmodModuleLoader(modulesDirectory: directory, logger: logger) },
             notifier: SystemdNotifier(logger: logger), logger: logger)
+        // No signals for the group: its UnixSignalsSequence is a Dispatch signal source.
+        let (hangups, hangup) = AsyncStream<Void>.makeStream()
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: service), .init(service: ReloadOnHangup(service: service))],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: [.init(service: service), .init(service: ReloadOnHangup(service: service, hangups: hangups))],
+            logger: logger))
+        let signals = try SignalListener(signals: Self.handledSignals)
+        signals.start { signal in
+            if signal == SIGHUP {
+                hangup.yield()
+            } else {
+                logger.info("Signal caught, shutting down", metadata: ["signal": "\(signal)"])
+                Task { await group.triggerGracefulShutdown() }
+            }
+        }
+        defer { signals.stop() }
         try await group.run()
     }
 }
 
-/// SIGHUP (systemctl reload) re-reads config and modules.alias.
+/// SIGHUP (systemctl reload) re-reads config and modules.alias, one reload at a time.
 struct ReloadOnHangup: Service {
     let service: FlavourService
+    let hangups: AsyncStream<Void>
 
     func run() async throws {
-        for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+        for await _ in hangups.cancelOnGracefulShutdown() {
             await service.reload()
         }
     }
