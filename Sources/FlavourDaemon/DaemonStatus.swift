@@ -8,7 +8,8 @@ import Glibc
 /// What `flavourctl status` and `flavourctl set` read: the daemon's state, the
 /// requests it holds and the last outcome per device, in `<run>/status.json`.
 /// Written shortly after a change (coalesced), never on a timer: an idle daemon does not wake.
-public actor DaemonStatus {
+/// Recording is synchronous, under a lock, so outcomes land in the order they happen.
+public final class DaemonStatus: @unchecked Sendable {
     public struct Entry: Sendable {
         public let requested: String
         public let result: String
@@ -19,6 +20,7 @@ public actor DaemonStatus {
     }
 
     private let path: String
+    private let lock = Lock()
     private var state = "starting"
     private var source = "none"
     private var standing: [String] = []
@@ -33,19 +35,23 @@ public actor DaemonStatus {
     public init(path: String) { self.path = path }
 
     public func set(state: String) {
-        self.state = state
+        lock.with { self.state = state }
         scheduleFlush()
     }
 
     public func set(source: String, standing: [StandingRequest]) {
-        self.source = source
-        self.standing = standing.map { "\($0.flavourName) \($0.selector) (\($0.source))" }
+        lock.with {
+            self.source = source
+            self.standing = standing.map { "\($0.flavourName) \($0.selector) (\($0.source))" }
+        }
         scheduleFlush()
     }
 
     public func set(inFlight: [PCIAddress], queued: [FlavourRequest]) {
-        self.inFlight = inFlight.map(\.description)
-        self.queued = queued.map { "\($0.address) \($0.requested)" }
+        lock.with {
+            self.inFlight = inFlight.map(\.description)
+            self.queued = queued.map { "\($0.address) \($0.requested)" }
+        }
         scheduleFlush()
     }
 
@@ -67,13 +73,16 @@ public actor DaemonStatus {
     }
 
     private func store(_ address: PCIAddress, _ entry: Entry) {
-        last[address] = entry
-        lastJSON[address] = JSONText.object([
+        let json = JSONText.object([
             ("address", JSONText.string(address.description)), ("requested", JSONText.string(entry.requested)),
             ("result", JSONText.string(entry.result)), ("driver", JSONText.optional(entry.driver)),
             ("uuid", JSONText.optional(entry.uuid)), ("finished_at_ns", String(entry.finishedAt)),
             ("summary", JSONText.string(entry.summary)),
         ])
+        lock.with {
+            last[address] = entry
+            lastJSON[address] = json
+        }
         scheduleFlush()
     }
 
@@ -84,11 +93,18 @@ public actor DaemonStatus {
                              finishedAt: Self.realtimeNanoseconds(), summary: reason))
     }
 
-    public func lastOutcome(_ address: PCIAddress) -> Entry? { last[address] }
+    public func lastOutcome(_ address: PCIAddress) -> Entry? { lock.with { last[address] } }
 
     /// Writes now (used at shutdown and by tests).
     public func flush() {
-        flushScheduled = false
+        let text = lock.with { () -> String in
+            flushScheduled = false
+            return render()
+        }
+        Self.writeAtomically(path, text)
+    }
+
+    private func render() -> String {
         let outcomes = lastJSON.keys.sorted().map { lastJSON[$0]! }
         let text = JSONText.object([
             ("pid", String(getpid())), ("state", JSONText.string(state)), ("source", JSONText.string(source)),
@@ -98,12 +114,15 @@ public actor DaemonStatus {
             ("queued", JSONText.array(queued.map(JSONText.string))),
             ("last_outcomes", JSONText.array(outcomes)),
         ]) + "\n"
-        Self.writeAtomically(path, text)
+        return text
     }
 
     private func scheduleFlush() {
-        guard !flushScheduled else { return }
-        flushScheduled = true
+        let already = lock.with { () -> Bool in
+            defer { flushScheduled = true }
+            return flushScheduled
+        }
+        guard !already else { return }
         Task {
             try? await Task.sleep(for: .milliseconds(50))
             self.flush()

@@ -67,18 +67,18 @@ public final class FlavourService: Service, Sendable {
         let scheduler = RequestScheduler(executor: executor, maxInFlight: settings.maxInFlight) { request, outcome in
             outcomes.record(request, outcome)
             Self.reflect(request, outcome, sysfs: sysfs)
-            Task { await status.record(request, outcome) }
+            status.record(request, outcome)
         }
         state.scheduler = scheduler
         // Binds a killed predecessor left half-done go back first, before any new request.
         let recovered = journal.recover(sysfs: sysfs, logger: logger)
         if !recovered.isEmpty { notifier.status("Rolled back \(recovered.count) interrupted bind(s)") }
         let events = try source.start()
-        await status.set(source: source.name, standing: executor.config.requests)
+        status.set(source: source.name, standing: executor.config.requests)
         notifier.status("Applying standing requests to present devices")
         await coldplug(executor: executor, scheduler: scheduler)
         await scheduler.idle()
-        await status.set(state: "ready")
+        status.set(state: "ready")
         notifier.ready(status: "Listening for flavour requests (\(source.name) events)")
         logger.info("Ready", metadata: ["source": "\(source.name)"])
 
@@ -107,11 +107,11 @@ public final class FlavourService: Service, Sendable {
             Task { await scheduler.stop() }
         }
         notifier.stopping(status: "Finishing binds in flight")
-        await status.set(state: "stopping")
+        status.set(state: "stopping")
         let inFlight = await scheduler.inFlight.count
         logger.info("Stopping", metadata: ["in_flight": "\(inFlight)"])
         await scheduler.stop()
-        await status.flush()
+        status.flush()
     }
 
     /// Re-reads config and the match table (SIGHUP, `systemctl reload`). A broken config
@@ -122,7 +122,7 @@ public final class FlavourService: Service, Sendable {
         do {
             let executor = try makeExecutor()
             await scheduler.replaceExecutor(executor)
-            await status.set(source: source.name, standing: executor.config.requests)
+            status.set(source: source.name, standing: executor.config.requests)
             logger.info("Configuration reloaded")
             await coldplug(executor: executor, scheduler: scheduler)
         } catch {
@@ -180,7 +180,7 @@ public final class FlavourService: Service, Sendable {
                 let dropped = FlavourRequest(
                     address: address, requested: requested, origin: origin == .attribute ? .attribute : .synthetic, uuid: uuid)
                 outcomes.record(dropped, .dropped("the daemon is stopping"))
-                await status.record(dropped, .dropped("the daemon is stopping"))
+                status.record(dropped, .dropped("the daemon is stopping"))
             }
             return
         }
@@ -216,7 +216,7 @@ public final class FlavourService: Service, Sendable {
     /// Logs a refused request and records it for `flavourctl set`.
     func reject(_ address: PCIAddress, event: DeviceEvent, value: String, reason: String, uuid: String?) async {
         outcomes.rejected(device: event.sysName, value: value, reason: reason, uuid: uuid)
-        await status.rejected(address, value: value, uuid: uuid, reason: reason)
+        status.rejected(address, value: value, uuid: uuid, reason: reason)
     }
 
     /// Keeps the driver_flavour attribute (where the kernel module provides it) honest:

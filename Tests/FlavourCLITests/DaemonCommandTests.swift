@@ -33,7 +33,7 @@ import Testing
             let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: Logger(label: "g")))
             let task = Task { try await group.run() }
             while !notifier.isReady { try await Task.sleep(for: .milliseconds(5)) }
-            await service.status.flush()
+            service.status.flush()
             try await body()
             await group.triggerGracefulShutdown()
             try await task.value
@@ -101,7 +101,7 @@ import Testing
         let daemon = Daemon(kernel: kernel)
         let run = Run(kernel: kernel)
         try await daemon.run {
-            await daemon.service.status.flush()
+            daemon.service.status.flush()
             let report = try #require(try run.json("status", "--run-dir", daemon.runDirectory) as? [String: Any])
             #expect(report["running"] as? Bool == true)
             #expect(report["source"] as? String == "test")

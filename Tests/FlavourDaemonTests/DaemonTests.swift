@@ -256,7 +256,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         try await daemon.run {
             try daemon.request(virtioNet, "vfio", uuid: uuid(9))
             try await daemon.waitForOutcomes(2)
-            await daemon.service.status.flush()
+            daemon.service.status.flush()
             let text = String(decoding: try FileSystem.read(daemon.runDirectory + "/status.json"), as: UTF8.self)
             #expect(text.contains("\"state\":\"ready\""))
             #expect(text.contains("\"source\":\"test\""))
