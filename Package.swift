@@ -46,7 +46,10 @@ let package = Package(
             ]
         ),
         // A simulated kernel behind a temporary sysfs tree, for tests and benchmarks.
-        .target(name: "FlavourTestKernel", dependencies: ["FlavourCore", "FlavourEngine", "FlavourDaemon"]),
+        .target(
+            name: "FlavourTestKernel",
+            dependencies: ["FlavourCore", "FlavourEngine", "FlavourDaemon", .product(name: "Logging", package: "swift-log")]
+        ),
         // The daemon's services: event intake, scheduling, outcomes.
         .target(
             name: "FlavourDaemon",

@@ -11,37 +11,6 @@ import Testing
 import Glibc
 #endif
 
-/// Keeps every log entry, like swift-log's in-memory handler.
-final class LogRecorder: @unchecked Sendable {
-    struct Entry: Sendable {
-        let level: Logger.Level
-        let message: String
-        let metadata: [String: String]
-    }
-    let entries = Mutex<[Entry]>([])
-
-    var logger: Logger {
-        Logger(label: "flavourd-test") { _ in Handler(recorder: self) }
-    }
-
-    /// Entries that are request outcomes (they carry a MESSAGE_ID).
-    var outcomes: [Entry] { entries.withLock { $0.filter { $0.metadata["message_id"] != nil } } }
-
-    struct Handler: LogHandler {
-        let recorder: LogRecorder
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            let merged = metadata.merging(event.metadata ?? [:]) { $1 }.mapValues { "\($0)" }
-            recorder.entries.withLock { $0.append(Entry(level: event.level, message: event.message.description, metadata: merged)) }
-        }
-    }
-}
-
 /// A running daemon on a test kernel.
 struct DaemonHarness {
     let kernel: TestKernel

@@ -115,7 +115,8 @@ import Glibc
     @Test func forceProceedsAndIsLogged() throws {
         try kernel.addBlockDevice(below: Fixture.nvmePF, name: "nvme0n1")
         try kernel.mount("nvme0n1", at: "/")
-        let (logger, log) = LogRecorder.logger()
+        let log = LogRecorder()
+        let logger = log.logger
         let outcome = try executor(logger: logger).handle(
             address: Fixture.nvmePF, requested: .flavour(.vfio), options: RequestOptions(force: true))
         #expect(outcome.succeeded)
@@ -128,7 +129,8 @@ import Glibc
 
     @Test func freeDeviceProceedsWithoutAWarning() throws {
         try kernel.setInterface("enp0s3", up: true, route: .default)
-        let (logger, log) = LogRecorder.logger()
+        let log = LogRecorder()
+        let logger = log.logger
         let outcome = try executor(logger: logger).handle(address: Fixture.e1000e, requested: .flavour(.vfio))
         #expect(outcome.result == .bound(driver: DriverName("vfio-pci")!, module: ModuleName("vfio_pci")!))
         #expect(!log.all.contains { $0.level >= .warning })
