@@ -72,10 +72,8 @@ let package = Package(
             name: "flavourd",
             dependencies: [
                 "FlavourDaemon", "FlavourPlatform", "FlavourEngine",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(name: "flavourctl", dependencies: ["FlavourCLI"]),

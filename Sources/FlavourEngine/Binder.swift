@@ -114,8 +114,13 @@ public struct Binder: Sendable {
                 try sysfs.write(address.description, to: "\(PCIPaths.driver(driver))/bind")
             } catch {
                 bound = sysfs.boundDriver(address)
-                fail(.bind, driver, error.errno, "the driver's probe refused the device: \(error.description)")
-                return bound == nil ? .next : .stop
+                // Already on it (EBUSY): loading the module for another request registered
+                // the driver, and driver_register probes every unbound device whose
+                // override names it (drivers/base/bus.c, driver_attach). That is success.
+                if bound != driver {
+                    fail(.bind, driver, error.errno, "the driver's probe refused the device: \(error.description)")
+                    return bound == nil ? .next : .stop
+                }
             }
         }
         // drivers_probe and even bind can report success without the device being bound.

@@ -1,4 +1,3 @@
-import ArgumentParser
 import FlavourDaemon
 import FlavourEngine
 import FlavourPlatform
@@ -17,40 +16,42 @@ Task {
 GlobalExecutors.runMainLoop()
 
 /// flavourd: wires the daemon's services together; the logic lives in FlavourDaemon.
-struct Flavourd: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "flavourd",
-        abstract: "Carry out driver flavour requests on PCI devices as they arrive from udev.")
-
-    @Option(help: "Root of sysfs.") var sysfsRoot = "/sys"
-    @Option(help: "Kernel modules directory (default: /lib/modules/$(uname -r)).") var modulesDir: String?
-    @Option(help: "Directory of *.conf files.") var configDir = "/etc/driver-flavour.d"
-    @Option(help: "Runtime state directory (status.json).") var runDir = "/run/driver-flavour"
-    @Option(help: "Devices bound concurrently.") var maxInFlight = 4
-    @Option(help: "Event source: udev, kernel, or auto (udev when udevd runs).") var source = "auto"
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: String = "info"
-
+enum Flavourd {
     /// SIGTERM and SIGINT shut down gracefully; SIGHUP (systemctl reload) re-reads config
     /// and modules.alias.
     static let handledSignals = [SIGTERM, SIGINT, SIGHUP]
 
-    func validate() throws {
-        guard ["auto", "udev", "kernel"].contains(source) else { throw ValidationError("--source must be udev, kernel or auto") }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown --log-level '\(logLevel)'") }
-        guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
+    static func main() async {
+        switch DaemonCommandLine.parse(Array(CommandLine.arguments.dropFirst())) {
+        case .help:
+            print(DaemonCommandLine.usage)
+        case .error(let message):
+            Self.fail("flavourd: \(message)\n\(DaemonCommandLine.usage)", code: 64)
+        case .run(let options):
+            do { try await run(options) } catch {
+                Self.fail("flavourd: \(error)", code: 1)
+            }
+        }
     }
 
-    func run() async throws {
-        LogDestination.bootstrap(identifier: "flavourd", logLevel: Logger.Level(rawValue: logLevel) ?? .info)
+    static func fail(_ message: String, code: Int32) -> Never {
+        let bytes = Array((message + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        exit(code)
+    }
+
+    static func run(_ options: DaemonCommandLine) async throws {
+        LogDestination.bootstrap(identifier: "flavourd", logLevel: options.logLevel)
         let logger = Logger(label: "flavourd")
-        let kind = source == "auto" ? UdevEventSource.detect() : UdevEventSource(rawValue: source)!
-        if kind == .kernel {
+        let kind = options.source == "auto" ? UdevEventSource.detect() : UdevEventSource(rawValue: options.source)!
+        if kind == .kernel, options.source == "auto" {
             logger.warning("udevd is not running: listening to kernel uevents directly; udev rules will not apply",
                            metadata: ["source": "kernel"])
         }
-        let settings = DaemonSettings(
-            sysfsRoot: sysfsRoot, modulesDirectory: modulesDir, configDirectory: configDir, runDirectory: runDir,
-            maxInFlight: maxInFlight)
+        var settings = DaemonSettings(
+            sysfsRoot: options.sysfsRoot, modulesDirectory: options.modulesDirectory,
+            configDirectory: options.configDirectory, runDirectory: options.runDirectory, maxInFlight: options.maxInFlight)
+        settings.procRoot = options.procRoot
         let service = FlavourService(
             settings: settings,
             source: try UdevDeviceEventSource(source: kind, tag: "driver_flavour", logger: logger),

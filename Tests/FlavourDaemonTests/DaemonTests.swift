@@ -127,8 +127,9 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
             try kernel.sysfs.write("8", to: "bus/pci/devices/0000:01:00.0/sriov_numvfs")
             try await daemon.waitForOutcomes(8)
         }
+        let outcomes = daemon.logs.outcomes.map { "\($0.message) \($0.metadata["pci.slot_name"] ?? "") \($0.metadata["reason"] ?? "") \($0.metadata["attempts"] ?? "")" }
         for index in 0..<8 {
-            #expect(kernel.driver(of: try PCIAddress(parsing: "0000:02:00.\(index)")) == "vfio-pci")
+            #expect(kernel.driver(of: try PCIAddress(parsing: "0000:02:00.\(index)")) == "vfio-pci", "\(outcomes)")
         }
         // The default driver never probed a VF.
         #expect(!kernel.events.contains { if case .probe(_, "nvme", _) = $0 { true } else { false } })

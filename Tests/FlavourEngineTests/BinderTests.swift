@@ -202,3 +202,24 @@ extension Fixture {
         #expect(outcome.attempts.last?.message == "nothing was changed")
     }
 }
+
+@Suite struct BinderConcurrentLoadTests {
+    /// Two requests load the same module: registering the driver binds every unbound device
+    /// whose override already names it, so the other request's own bind meets EBUSY. The
+    /// device is where it was asked to be: a success, not a rollback. (Seen as a flaky
+    /// daemon test with several VFs bound concurrently.)
+    @Test func bindThatFindsTheDeviceAlreadyOnTheDriverSucceeds() throws {
+        let fixture = try Fixture()
+        let kernel = fixture.kernel
+        try kernel.sysfs.write("0", to: "bus/pci/devices/0000:01:00.0/sriov_drivers_autoprobe")
+        try kernel.sysfs.write("1", to: "bus/pci/devices/0000:01:00.0/sriov_numvfs")
+        let vf = try PCIAddress(parsing: "0000:02:00.0")
+        // Just before the binder's bind, the device gets bound by someone else's probe.
+        kernel.beforeWrite { path in
+            if path.hasSuffix("vfio-pci/bind") { try? kernel.sysfs.write(vf.description, to: "bus/pci/drivers_probe") }
+        }
+        let outcome = try fixture.apply(vf)
+        #expect(outcome.result == .bound(driver: DriverName("vfio-pci")!, module: ModuleName("vfio_pci")!))
+        #expect(kernel.driver(of: vf) == "vfio-pci")
+    }
+}

@@ -1,0 +1,81 @@
+import Logging
+
+/// flavourd's command line. Parsed by hand: the daemon stays free of ArgumentParser,
+/// whose Foundation dependency would add megabytes to its resident size.
+public struct DaemonCommandLine: Equatable, Sendable {
+    public var sysfsRoot = "/sys"
+    public var modulesDirectory: String? = nil
+    public var configDirectory = "/etc/driver-flavour.d"
+    public var runDirectory = "/run/driver-flavour"
+    public var procRoot = "/proc"
+    public var maxInFlight = 4
+    /// udev, kernel, or auto (udev when udevd runs).
+    public var source = "auto"
+    public var logLevel = Logger.Level.info
+
+    public enum Action: Equatable, Sendable {
+        case run(DaemonCommandLine)
+        case help
+        case error(String)
+    }
+
+    public static let usage = """
+        usage: flavourd [options]
+        Carry out driver flavour requests on PCI devices as they arrive from udev.
+
+          --sysfs-root DIR       root of sysfs (default /sys)
+          --modules-dir DIR      kernel modules directory (default /lib/modules/$(uname -r))
+          --config-dir DIR       directory of *.conf files (default /etc/driver-flavour.d)
+          --run-dir DIR          runtime state: status.json, in-flight journal (default /run/driver-flavour)
+          --proc-root DIR        root of procfs, read by the in-use guard (default /proc)
+          --max-in-flight N      devices bound concurrently (default 4)
+          --source SOURCE        udev, kernel, or auto: udev when udevd runs (default auto)
+          --log-level LEVEL      trace, debug, info, notice, warning, error, critical (default info)
+          -h, --help             this text
+        Signals: SIGHUP reloads config and modules.alias; SIGTERM finishes binds in flight and exits.
+        """
+
+    public init() {}
+
+    public static func parse(_ arguments: [String]) -> Action {
+        var options = DaemonCommandLine()
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "-h" || argument == "--help" { return .help }
+            var name = argument
+            var value: String? = nil
+            if let equals = argument.firstIndex(of: "="), argument.hasPrefix("--") {
+                name = String(argument[..<equals])
+                value = String(argument[argument.index(after: equals)...])
+            }
+            let known = ["--sysfs-root", "--modules-dir", "--config-dir", "--run-dir", "--proc-root", "--max-in-flight",
+                         "--source", "--log-level"]
+            guard known.contains(name) else { return .error("unknown option '\(argument)'") }
+            if value == nil {
+                index += 1
+                guard index < arguments.count else { return .error("\(name) needs a value") }
+                value = arguments[index]
+            }
+            let text = value!
+            switch name {
+            case "--sysfs-root": options.sysfsRoot = text
+            case "--modules-dir": options.modulesDirectory = text
+            case "--config-dir": options.configDirectory = text
+            case "--run-dir": options.runDirectory = text
+            case "--proc-root": options.procRoot = text
+            case "--max-in-flight":
+                guard let number = Int(text), number >= 1 else { return .error("--max-in-flight must be a whole number, at least 1") }
+                options.maxInFlight = number
+            case "--source":
+                guard ["auto", "udev", "kernel"].contains(text) else { return .error("--source must be udev, kernel or auto") }
+                options.source = text
+            default:
+                guard let level = Logger.Level(rawValue: text) else { return .error("unknown --log-level '\(text)'") }
+                options.logLevel = level
+            }
+            index += 1
+        }
+        return .run(options)
+    }
+}
