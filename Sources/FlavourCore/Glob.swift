@@ -82,8 +82,10 @@ public enum Glob {
             }
             var high = low
             if i + 2 < pattern.endIndex, pattern[i + 1] == UInt8(ascii: "-"), pattern[i + 2] != UInt8(ascii: "]") {
-                high = pattern[i + 2]
                 i += 2
+                // The range's end may be escaped too: `[0-\*]` ends at `*`, as in fnmatch.
+                if pattern[i] == UInt8(ascii: "\\"), i + 1 < pattern.endIndex { i += 1 }
+                high = pattern[i]
             }
             if low <= byte && byte <= high { matched = true }
             i += 1

@@ -16,6 +16,8 @@ import Testing
         ("pci:v0000[]]AF4*", "pci:v0000]AF4", true),
         ("a[b", "a[b", true),  // unclosed bracket is a literal
         ("a\\*", "a*", true),
+        ("*[0-\\*\u{08}B]", "=0", false),  // found by the fuzzer: the range ends at the escaped `*` (0x2A), so it is empty
+        ("[a-\\z]", "m", true),
         ("a\\*", "ab", false),
         ("v\\", "v\\", false),  // a trailing backslash matches nothing (found by Tests/Fuzz/alias-pattern)
         ("*", "", true),
