@@ -48,10 +48,12 @@ public enum Glob {
         case UInt8(ascii: "?"):
             return p + 1
         case UInt8(ascii: "["):
-            if let (matched, next) = matchBracket(pattern: pattern, at: p, byte: byte) {
-                return matched ? next : nil
+            switch bracket(pattern: pattern, at: p, byte: byte) {
+            case .inSet(let next, let negated): return negated ? nil : next
+            case .notInSet(let next, let negated): return negated ? next : nil
+            case .literal: return byte == UInt8(ascii: "[") ? p + 1 : nil
+            case .noMatch: return nil
             }
-            return byte == UInt8(ascii: "[") ? p + 1 : nil  // no closing `]`: a literal `[`
         case UInt8(ascii: "\\"):
             // A trailing `\` escapes nothing, and glibc's fnmatch then matches nothing.
             return p + 1 < pattern.endIndex && pattern[p + 1] == byte ? p + 2 : nil
@@ -60,37 +62,79 @@ public enum Glob {
         }
     }
 
-    /// Evaluates `[...]` at `p`: whether `byte` is in the set, and the index after `]`.
-    /// Nil when the bracket is not closed.
-    static func matchBracket<P: RandomAccessCollection>(pattern: P, at p: Int, byte: UInt8) -> (Bool, Int)?
+    /// What a `[` element says about one text byte.
+    enum Bracket: Equatable {
+        /// The byte is one of the set's members; `next` is the index after the closing `]`.
+        case inSet(next: Int, negated: Bool)
+        /// The byte is not a member; `next` is the index after the closing `]`.
+        case notInSet(next: Int, negated: Bool)
+        /// The pattern ended before a `]` closed the set: the `[` is an ordinary byte.
+        case literal
+        /// The scan met a range or a `\` cut off by the end of the pattern: nothing
+        /// matches here, not even a literal `[`.
+        case noMatch
+    }
+
+    /// Evaluates `[...]` at `p` for one byte the way glibc 2.36's fnmatch does (C locale,
+    /// no POSIX classes): members are read left to right only until the byte is found, so
+    /// whether a malformed set fails or is a literal `[` depends on the byte, exactly as
+    /// it does there. A `]` right after `[` or `[!` is a member; `a-]` is not a range.
+    /// `GlobAgainstFnmatchTests` holds this to the system's fnmatch on every short case.
+    static func bracket<P: RandomAccessCollection>(pattern: P, at p: Int, byte: UInt8) -> Bracket
     where P.Element == UInt8, P.Index == Int {
-        var i = p + 1
-        var negate = false
-        if i < pattern.endIndex, pattern[i] == UInt8(ascii: "!") || pattern[i] == UInt8(ascii: "^") {
-            negate = true
-            i += 1
-        }
-        var matched = false
-        var first = true
-        while i < pattern.endIndex {
-            var low = pattern[i]
-            if low == UInt8(ascii: "]"), !first { return (matched != negate, i + 1) }
-            first = false
-            if low == UInt8(ascii: "\\"), i + 1 < pattern.endIndex {
-                i += 1
-                low = pattern[i]
+        // The C string's terminating NUL stands for the end of the pattern.
+        func at(_ k: Int) -> UInt8 { k < pattern.endIndex ? pattern[k] : 0 }
+        let close = UInt8(ascii: "]"), dash = UInt8(ascii: "-"), escape = UInt8(ascii: "\\")
+        var k = p + 1
+        let negated = at(k) == UInt8(ascii: "!") || at(k) == UInt8(ascii: "^")
+        if negated { k += 1 }
+        var element = at(k)
+        k += 1
+        while true {
+            var low = element
+            if element == escape {
+                low = at(k)
+                k += 1
+                if low == 0 { return .noMatch }
+            } else if element == 0 {
+                return .literal
             }
-            var high = low
-            if i + 2 < pattern.endIndex, pattern[i + 1] == UInt8(ascii: "-"), pattern[i + 2] != UInt8(ascii: "]") {
-                i += 2
-                // The range's end may be escaped too: `[0-\*]` ends at `*`, as in fnmatch.
-                if pattern[i] == UInt8(ascii: "\\"), i + 1 < pattern.endIndex { i += 1 }
-                high = pattern[i]
+            let isRange = at(k) == dash && at(k + 1) != 0 && at(k + 1) != close
+            if !isRange, low == byte { return skipRest(at: k, negated: negated, at) }
+            element = at(k)
+            k += 1
+            if element == dash, at(k) != close {
+                var high = at(k)
+                k += 1
+                if high == escape {
+                    high = at(k)
+                    k += 1
+                }
+                if high == 0 { return .noMatch }
+                if low <= byte, byte <= high { return skipRest(at: k, negated: negated, at) }
+                element = at(k)
+                k += 1
             }
-            if low <= byte && byte <= high { matched = true }
-            i += 1
+            if element == close { return .notInSet(next: k, negated: negated) }
         }
-        return nil
+    }
+
+    /// After a member matched: the index after the first unescaped `]`; a set that never
+    /// closes is a literal `[` after all (what the system's fnmatch answers).
+    private static func skipRest(at start: Int, negated: Bool, _ at: (Int) -> UInt8) -> Bracket {
+        var k = start
+        while true {
+            let byte = at(k)
+            k += 1
+            switch byte {
+            case UInt8(ascii: "]"): return .inSet(next: k, negated: negated)
+            case 0: return .literal
+            case UInt8(ascii: "\\"):
+                if at(k) == 0 { return .noMatch }
+                k += 1
+            default: break
+            }
+        }
     }
 
     /// How many wildcard elements (`*`, `?`, `[...]`) a pattern has: the specificity measure
@@ -107,7 +151,8 @@ public enum Glob {
             case UInt8(ascii: "*"), UInt8(ascii: "?"):
                 count += 1
             case UInt8(ascii: "["):
-                if let (_, next) = matchBracket(pattern: pattern, at: i, byte: 0) {
+                // Byte 0 is in no set, so this finds where a well-formed set ends.
+                if case .notInSet(let next, _) = bracket(pattern: pattern, at: i, byte: 0) {
                     count += 1
                     i = next
                     continue
