@@ -107,9 +107,13 @@ public struct InUseGuard: Sendable {
         var reasons: [InUseReason] = []
         for block in blocks {
             let majorMinor = sysfs.readInside(block.directory + "/dev") ?? "-"
-            for mount in mounts.mounts(majorMinor: majorMinor, name: block.name) {
-                reasons.append(.mounted(block: block.name, mountPoint: mount.mountPoint))
+            // One reason per block device: a daemon with PrivateTmp= sees the root disk at /,
+            // /tmp and /var/tmp, and the admin needs to hear about the disk once.
+            var mountPoints: [String] = []
+            for mount in mounts.mounts(majorMinor: majorMinor, name: block.name) where !mountPoints.contains(mount.mountPoint) {
+                mountPoints.append(mount.mountPoint)
             }
+            if !mountPoints.isEmpty { reasons.append(.mounted(block: block.name, mountPoints: mountPoints)) }
             if swaps.contains(device: block.name) { reasons.append(.swap(block: block.name)) }
             let holders = sysfs.list(block.directory + "/holders")
             if !holders.isEmpty { reasons.append(.held(block: block.name, holders: holders)) }

@@ -4,7 +4,7 @@ public enum InUseReason: Hashable, Sendable, CustomStringConvertible {
     /// address or carries a route.
     case network(interface: String, addresses: [String], routes: [String], defaultRoute: Bool)
     /// A block device below the device (a disk or one of its partitions) is mounted.
-    case mounted(block: String, mountPoint: String)
+    case mounted(block: String, mountPoints: [String])
     /// A block device below the device is a swap area.
     case swap(block: String)
     /// A block device below the device is held by device-mapper, md or LVM (`holders/`).
@@ -24,8 +24,8 @@ public enum InUseReason: Hashable, Sendable, CustomStringConvertible {
             if defaultRoute { carried.append("the default route") }
             if !carried.isEmpty { text += " and carries " + carried.joined(separator: " and ") }
             return text
-        case let .mounted(block, mountPoint):
-            return "block device \(block) (below it) is mounted at \(mountPoint)"
+        case let .mounted(block, mountPoints):
+            return "block device \(block) (below it) is mounted at \(mountPoints.joined(separator: ", "))"
         case let .swap(block):
             return "\(block) is swap"
         case let .held(block, holders):

@@ -64,14 +64,25 @@ import Glibc
     @Test func diskMountedByMajorMinorUnderAnotherName() throws {
         try kernel.addBlockDevice(below: Fixture.nvmePF, name: "nvme0n1", partitions: ["nvme0n1p1", "nvme0n1p2"])
         try kernel.mount("nvme0n1p1", at: "/", source: "/dev/disk/by-uuid/0d3f2a")
-        #expect(try reasons(Fixture.nvmePF) == [.mounted(block: "nvme0n1p1", mountPoint: "/")])
+        #expect(try reasons(Fixture.nvmePF) == [.mounted(block: "nvme0n1p1", mountPoints: ["/"])])
         #expect(try reasons(Fixture.nvmePF).first?.description == "block device nvme0n1p1 (below it) is mounted at /")
     }
 
     @Test func virtioDiskMountedBySource() throws {
         try kernel.addBlockDevice(below: Fixture.virtioNet, name: "vda")
         try kernel.mount("vda", at: "/srv/my data")
-        #expect(try reasons(Fixture.virtioNet) == [.mounted(block: "vda", mountPoint: "/srv/my data")])
+        #expect(try reasons(Fixture.virtioNet) == [.mounted(block: "vda", mountPoints: ["/srv/my data"])])
+    }
+
+    /// A daemon with PrivateTmp= sees its root disk at /, /tmp and /var/tmp (as the guest
+    /// showed): one reason naming the disk once, with every mount point.
+    @Test func oneReasonForADiskMountedSeveralTimes() throws {
+        try kernel.addBlockDevice(below: Fixture.virtioNet, name: "vda")
+        try kernel.mount("vda", at: "/")
+        try kernel.mount("vda", at: "/tmp")
+        try kernel.mount("vda", at: "/var/tmp")
+        try kernel.mount("vda", at: "/tmp")
+        #expect(try reasons(Fixture.virtioNet).map(\.description) == ["block device vda (below it) is mounted at /, /tmp, /var/tmp"])
     }
 
     @Test func swapPartition() throws {
