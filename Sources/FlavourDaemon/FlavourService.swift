@@ -64,7 +64,10 @@ public final class FlavourService: Service, Sendable {
         let status = status
         let outcomes = outcomes
         let sysfs = sysfs
-        let scheduler = RequestScheduler(executor: executor, maxInFlight: settings.maxInFlight) { request, outcome in
+        let scheduler = RequestScheduler(
+            executor: executor, maxInFlight: settings.maxInFlight,
+            observe: { inFlight, queued in status.set(inFlight: inFlight, queued: queued) }
+        ) { request, outcome in
             outcomes.record(request, outcome)
             Self.reflect(request, outcome, sysfs: sysfs)
             status.record(request, outcome)

@@ -9,10 +9,13 @@ import FlavourPlatform
 /// Concurrency's executor; the thread ends with the bind, so an idle daemon keeps none.
 public actor RequestScheduler {
     public typealias Report = @Sendable (FlavourRequest, RequestOutcome) -> Void
+    /// Told what is in flight and what waits, each time either changes.
+    public typealias Observer = @Sendable (_ inFlight: [PCIAddress], _ queued: [FlavourRequest]) -> Void
 
     private var executor: RequestExecutor
     private let maxInFlight: Int
     private let report: Report
+    private let observe: Observer
 
     private var running: Set<PCIAddress> = []
     private var pending: [PCIAddress: FlavourRequest] = [:]
@@ -21,9 +24,11 @@ public actor RequestScheduler {
     private var stopping = false
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
-    public init(executor: RequestExecutor, maxInFlight: Int, report: @escaping Report) {
+    public init(executor: RequestExecutor, maxInFlight: Int, observe: @escaping Observer = { _, _ in },
+                report: @escaping Report) {
         self.executor = executor
         self.maxInFlight = max(1, maxInFlight)
+        self.observe = observe
         self.report = report
     }
 
@@ -47,6 +52,7 @@ public actor RequestScheduler {
             waiting.append(address)
         }
         startWhatCan()
+        observe(inFlight, queued)
     }
 
     /// The device went away: its waiting request will not be carried out.
@@ -54,6 +60,7 @@ public actor RequestScheduler {
         guard let request = pending.removeValue(forKey: address) else { return }
         waiting.removeAll { $0 == address }
         report(request, .dropped("device \(address) was removed"))
+        observe(inFlight, queued)
         resumeIfIdle()
     }
 
@@ -64,6 +71,7 @@ public actor RequestScheduler {
             if let request = pending.removeValue(forKey: address) { report(request, .dropped("the daemon is stopping")) }
         }
         waiting.removeAll()
+        observe(inFlight, queued)
         await idle()
     }
 
@@ -104,6 +112,7 @@ public actor RequestScheduler {
         running.remove(request.address)
         report(request, .done(outcome))
         if !stopping { startWhatCan() }
+        observe(inFlight, queued)
         resumeIfIdle()
     }
 

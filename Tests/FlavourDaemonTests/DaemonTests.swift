@@ -2,6 +2,7 @@ import FlavourCore
 import FlavourDaemon
 import FlavourEngine
 import FlavourTestKernel
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -264,6 +265,38 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
             #expect(text.contains("\"standing_requests\":[\"vfio 0000:00:04.0 ("))
             #expect(text.contains("\"address\":\"0000:00:03.0\",\"requested\":\"vfio\",\"result\":\"bound\",\"driver\":\"virtio_vfio_pci\",\"uuid\":\"\(uuid(9))\""))
         }
+    }
+
+    /// With one bind at a time and the first bind held in the kernel, status.json shows the
+    /// held device in flight and the other request queued; both lists empty out after.
+    @Test func statusFileShowsWhatIsInFlightAndQueued() async throws {
+        let kernel = try makeKernel()
+        final class Gate: Sendable { let held = Atomic<Bool>(true) }
+        let gate = Gate()
+        kernel.beforeWrite { path in
+            guard path.hasSuffix("drivers/virtio_vfio_pci/bind") else { return }
+            while gate.held.load(ordering: .acquiring) { usleep(1_000) }
+        }
+        let daemon = DaemonHarness(kernel: kernel, maxInFlight: 1)
+        func status() throws -> String {
+            daemon.service.status.flush()
+            return String(decoding: try FileSystem.read(daemon.runDirectory + "/status.json"), as: UTF8.self)
+        }
+        try await daemon.run {
+            try daemon.request(virtioNet, "vfio", uuid: uuid(10))
+            try await waitUntil("virtio-net in flight") { (try? status())?.contains("\"in_flight\":[\"0000:00:03.0\"]") ?? false }
+            try daemon.request(e1000e, "vfio", uuid: uuid(11))
+            try await waitUntil("e1000e queued") { (try? status())?.contains("\"queued\":[\"0000:00:04.0 vfio\"]") ?? false }
+            #expect(daemon.logs.outcomes.isEmpty)
+            gate.held.store(false, ordering: .releasing)
+            try await daemon.waitForOutcomes(2)
+            try await waitUntil("nothing in flight or queued") {
+                let text = (try? status()) ?? ""
+                return text.contains("\"in_flight\":[]") && text.contains("\"queued\":[]")
+            }
+        }
+        #expect(kernel.driver(of: virtioNet) == "virtio_vfio_pci")
+        #expect(kernel.driver(of: e1000e) == "vfio-pci")
     }
 }
 
