@@ -25,7 +25,10 @@ struct DaemonStatusFile: Decodable {
     let source: String
     let standingRequests: [String]
     let inFlight: [String]
+    /// The first waiting requests; `queuedCount` says how many wait in all (absent from
+    /// the files of older daemons).
     let queued: [String]
+    let queuedCount: Int?
     let lastOutcomes: [Outcome]
 
     /// Reads the file; nil when there is none or it is unreadable.

@@ -22,9 +22,11 @@ struct StatusCommand: ParsableCommand {
         let standingRequests: [String]
         let inFlight: [String]
         let queued: [String]
+        let queuedCount: Int
         let lastOutcomes: [SetCommand.OutcomeLine]
         enum CodingKeys: String, CodingKey {
             case running, pid, state, source, queued
+            case queuedCount = "queued_count"
             case driverFlavourModule = "driver_flavour_module", standingRequests = "standing_requests"
             case inFlight = "in_flight", lastOutcomes = "last_outcomes"
         }
@@ -38,7 +40,8 @@ struct StatusCommand: ParsableCommand {
             running: running, pid: Nullable(running ? status?.pid : nil), state: Nullable(running ? status?.state : nil),
             source: Nullable(running ? status?.source : nil), driverFlavourModule: module,
             standingRequests: status?.standingRequests ?? [], inFlight: running ? status?.inFlight ?? [] : [],
-            queued: running ? status?.queued ?? [] : [], lastOutcomes: (status?.lastOutcomes ?? []).map(SetCommand.OutcomeLine.init))
+            queued: running ? status?.queued ?? [] : [],
+            queuedCount: running ? status?.queuedCount ?? status?.queued.count ?? 0 : 0, lastOutcomes: (status?.lastOutcomes ?? []).map(SetCommand.OutcomeLine.init))
         if json {
             say(try JSONOutput.render(report))
             return
@@ -52,7 +55,10 @@ struct StatusCommand: ParsableCommand {
         say("standing requests:\(report.standingRequests.isEmpty ? " none" : "")")
         for request in report.standingRequests { say("  \(request)") }
         if !report.inFlight.isEmpty { say("in flight: \(report.inFlight.joined(separator: ", "))") }
-        if !report.queued.isEmpty { say("queued:    \(report.queued.joined(separator: ", "))") }
+        if !report.queued.isEmpty {
+            let more = report.queuedCount > report.queued.count ? ", … (\(report.queuedCount) in all)" : ""
+            say("queued:    \(report.queued.joined(separator: ", "))\(more)")
+        }
         say("last outcomes:\(report.lastOutcomes.isEmpty ? " none" : "")")
         for outcome in report.lastOutcomes {
             say("  \(outcome.address)  \(outcome.requested)  \(outcome.result)  \(outcome.driver.value ?? "-")")

@@ -24,8 +24,12 @@ public final class DaemonStatus: @unchecked Sendable {
     private var state = "starting"
     private var source = "none"
     private var standing: [String] = []
-    private var inFlight: [String] = []
-    private var queued: [String] = []
+    /// Kept as given and turned into text only when the file is written: the scheduler
+    /// reports on every change, and a storm of requests changes the queue a thousand times.
+    private var inFlight: [PCIAddress] = []
+    /// The first waiting requests (RequestScheduler.observedQueue), and how many wait.
+    private var queued: [FlavourRequest] = []
+    private var queuedCount = 0
     private var last: [PCIAddress: Entry] = [:]
     /// Each entry's JSON, made once when it is recorded: a flush only joins them.
     private var lastJSON: [PCIAddress: String] = [:]
@@ -47,10 +51,11 @@ public final class DaemonStatus: @unchecked Sendable {
         scheduleFlush()
     }
 
-    public func set(inFlight: [PCIAddress], queued: [FlavourRequest]) {
+    public func set(inFlight: [PCIAddress], queued: [FlavourRequest], queuedCount: Int) {
         lock.with {
-            self.inFlight = inFlight.map(\.description)
-            self.queued = queued.map { "\($0.address) \($0.requested)" }
+            self.inFlight = inFlight
+            self.queued = queued
+            self.queuedCount = queuedCount
         }
         scheduleFlush()
     }
@@ -110,8 +115,9 @@ public final class DaemonStatus: @unchecked Sendable {
             ("pid", String(getpid())), ("state", JSONText.string(state)), ("source", JSONText.string(source)),
             ("started_at_ns", String(startedAt)),
             ("standing_requests", JSONText.array(standing.map(JSONText.string))),
-            ("in_flight", JSONText.array(inFlight.map(JSONText.string))),
-            ("queued", JSONText.array(queued.map(JSONText.string))),
+            ("in_flight", JSONText.array(inFlight.map { JSONText.string($0.description) })),
+            ("queued", JSONText.array(queued.map { JSONText.string("\($0.address) \($0.requested)") })),
+            ("queued_count", String(queuedCount)),
             ("last_outcomes", JSONText.array(outcomes)),
         ]) + "\n"
         return text

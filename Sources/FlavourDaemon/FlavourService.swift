@@ -66,7 +66,7 @@ public final class FlavourService: Service, Sendable {
         let sysfs = sysfs
         let scheduler = RequestScheduler(
             executor: executor, maxInFlight: settings.maxInFlight,
-            observe: { inFlight, queued in status.set(inFlight: inFlight, queued: queued) }
+            observe: { inFlight, queued, queuedCount in status.set(inFlight: inFlight, queued: queued, queuedCount: queuedCount) }
         ) { request, outcome in
             outcomes.record(request, outcome)
             Self.reflect(request, outcome, sysfs: sysfs)

@@ -4,18 +4,23 @@ import FlavourPlatform
 
 /// Carries out requests: one at a time per device (the newest waiting request wins),
 /// different devices concurrently up to `maxInFlight`. Each request ends with exactly one
-/// report. Each bind runs on a thread of its own (at most `maxInFlight` at a time), since
-/// sysfs writes block for as long as a driver's probe takes and must not hold up Swift
-/// Concurrency's executor; the thread ends with the bind, so an idle daemon keeps none.
+/// report. Binds run on `WorkerThreads` (at most `maxInFlight`), since sysfs writes block
+/// for as long as a driver's probe takes and must not hold up Swift Concurrency's
+/// executor; the threads end shortly after the last bind, so an idle daemon keeps none.
 public actor RequestScheduler {
     public typealias Report = @Sendable (FlavourRequest, RequestOutcome) -> Void
-    /// Told what is in flight and what waits, each time either changes.
-    public typealias Observer = @Sendable (_ inFlight: [PCIAddress], _ queued: [FlavourRequest]) -> Void
+    /// Told what is in flight and what waits (the first `observedQueue` waiting requests
+    /// and how many wait in all), each time either changes.
+    public typealias Observer = @Sendable (_ inFlight: [PCIAddress], _ queued: [FlavourRequest], _ queuedCount: Int) -> Void
+    /// How many waiting requests an observer is shown: enough for an admin to see what
+    /// comes next, and cheap to hand over on every change of a queue of a thousand.
+    public static let observedQueue = 16
 
     private var executor: RequestExecutor
     private let maxInFlight: Int
     private let report: Report
     private let observe: Observer
+    private let threads: WorkerThreads
 
     private var running: Set<PCIAddress> = []
     private var pending: [PCIAddress: FlavourRequest] = [:]
@@ -24,12 +29,13 @@ public actor RequestScheduler {
     private var stopping = false
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
-    public init(executor: RequestExecutor, maxInFlight: Int, observe: @escaping Observer = { _, _ in },
+    public init(executor: RequestExecutor, maxInFlight: Int, observe: @escaping Observer = { _, _, _ in },
                 report: @escaping Report) {
         self.executor = executor
         self.maxInFlight = max(1, maxInFlight)
         self.observe = observe
         self.report = report
+        threads = WorkerThreads(name: "flavourd-bind", limit: self.maxInFlight)
     }
 
     public var currentExecutor: RequestExecutor { executor }
@@ -52,7 +58,7 @@ public actor RequestScheduler {
             waiting.append(address)
         }
         startWhatCan()
-        observe(inFlight, queued)
+        notify()
     }
 
     /// The device went away: its waiting request will not be carried out.
@@ -60,7 +66,7 @@ public actor RequestScheduler {
         guard let request = pending.removeValue(forKey: address) else { return }
         waiting.removeAll { $0 == address }
         report(request, .dropped("device \(address) was removed"))
-        observe(inFlight, queued)
+        notify()
         resumeIfIdle()
     }
 
@@ -71,7 +77,7 @@ public actor RequestScheduler {
             if let request = pending.removeValue(forKey: address) { report(request, .dropped("the daemon is stopping")) }
         }
         waiting.removeAll()
-        observe(inFlight, queued)
+        notify()
         await idle()
     }
 
@@ -99,7 +105,7 @@ public actor RequestScheduler {
         let executor = executor
         Task {
             let outcome = await withCheckedContinuation { continuation in
-                PosixThread.detach(name: "flavourd-bind") {
+                threads.run {
                     continuation.resume(returning: executor.handle(
                         address: request.address, requested: request.requested, options: request.options))
                 }
@@ -112,8 +118,12 @@ public actor RequestScheduler {
         running.remove(request.address)
         report(request, .done(outcome))
         if !stopping { startWhatCan() }
-        observe(inFlight, queued)
+        notify()
         resumeIfIdle()
+    }
+
+    private func notify() {
+        observe(inFlight, waiting.prefix(Self.observedQueue).compactMap { pending[$0] }, waiting.count)
     }
 
     private func resumeIfIdle() {

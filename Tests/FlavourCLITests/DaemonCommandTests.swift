@@ -123,6 +123,23 @@ import Testing
         #expect(kernel.events.isEmpty)
     }
 
+    /// The daemon lists the first waiting requests and counts them all; status shows both.
+    @Test func statusShowsWhatIsInFlightAndHowManyWait() throws {
+        let kernel = try makeKernel()
+        let directory = kernel.root + "/busy-run"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let json = #"{"pid": \#(getpid()), "state": "ready", "source": "udev", "standing_requests": [], "in_flight": ["0000:00:03.0"], "queued": ["0000:00:04.0 vfio", "0000:00:05.0 none"], "queued_count": 40, "last_outcomes": []}"#
+        try json.write(toFile: directory + "/status.json", atomically: true, encoding: .utf8)
+        let run = Run(kernel: kernel)
+        #expect(run("status", "--run-dir", directory) == 0)
+        #expect(run.output.contains("in flight: 0000:00:03.0\n"), "\(run.output)")
+        #expect(run.output.contains("queued:    0000:00:04.0 vfio, 0000:00:05.0 none, … (40 in all)\n"), "\(run.output)")
+        let report = try #require(try run.json("status", "--run-dir", directory) as? [String: Any])
+        #expect(report["in_flight"] as? [String] == ["0000:00:03.0"])
+        #expect(report["queued"] as? [String] == ["0000:00:04.0 vfio", "0000:00:05.0 none"])
+        #expect(report["queued_count"] as? Int == 40)
+    }
+
     @Test func statusWithoutADaemon() throws {
         let run = Run(kernel: try makeKernel())
         #expect(run("status", "--run-dir", "/nonexistent") == 0)

@@ -126,7 +126,11 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
             #expect(try kernel.sysfs.read("bus/pci/devices/0000:01:00.0/sriov_drivers_autoprobe") == "0")
             kernel.clearEvents()
             try kernel.sysfs.write("8", to: "bus/pci/devices/0000:01:00.0/sriov_numvfs")
-            try await daemon.waitForOutcomes(8)
+            // The PF matches the first request too, and its coldplug outcome may or may not
+            // be logged yet: wait for an outcome for each VF, not for a count of outcomes.
+            try await waitUntil("an outcome for each of the 8 VFs") {
+                Set(daemon.logs.outcomes.compactMap { $0.metadata["pci.slot_name"]?.description }.filter { $0.hasPrefix("0000:02:00.") }).count == 8
+            }
         }
         let outcomes = daemon.logs.outcomes.map { "\($0.message) \($0.metadata["pci.slot_name"] ?? "") \($0.metadata["reason"] ?? "") \($0.metadata["attempts"] ?? "")" }
         for index in 0..<8 {
@@ -286,13 +290,13 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
             try daemon.request(virtioNet, "vfio", uuid: uuid(10))
             try await waitUntil("virtio-net in flight") { (try? status())?.contains("\"in_flight\":[\"0000:00:03.0\"]") ?? false }
             try daemon.request(e1000e, "vfio", uuid: uuid(11))
-            try await waitUntil("e1000e queued") { (try? status())?.contains("\"queued\":[\"0000:00:04.0 vfio\"]") ?? false }
+            try await waitUntil("e1000e queued") { (try? status())?.contains("\"queued\":[\"0000:00:04.0 vfio\"],\"queued_count\":1") ?? false }
             #expect(daemon.logs.outcomes.isEmpty)
             gate.held.store(false, ordering: .releasing)
             try await daemon.waitForOutcomes(2)
             try await waitUntil("nothing in flight or queued") {
                 let text = (try? status()) ?? ""
-                return text.contains("\"in_flight\":[]") && text.contains("\"queued\":[]")
+                return text.contains("\"in_flight\":[]") && text.contains("\"queued\":[],\"queued_count\":0")
             }
         }
         #expect(kernel.driver(of: virtioNet) == "virtio_vfio_pci")
