@@ -85,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "flavourd-bench",
             dependencies: [
-                "FlavourCore", "FlavourEngine", "FlavourTestKernel", "FlavourDaemon",
+                "FlavourCore", "FlavourEngine", "FlavourTestKernel", "FlavourDaemon", "FlavourPlatform",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

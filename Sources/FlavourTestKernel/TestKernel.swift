@@ -27,6 +27,10 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
     public let root: String
     let state: Mutex<State>
     private let listeners = Mutex<[@Sendable (KernelUevent) -> Void]>([])
+    /// CPU time spent inside the simulated kernel. An atomic, not a field under `state`:
+    /// taking the kernel's lock again to add to it would make threads that wait for the
+    /// lock spin outside the measured span, and that time would count as the daemon's.
+    private let cpuNanoseconds = Atomic<UInt64>(0)
 
     struct DeviceState {
         var spec: TestDevice
@@ -47,7 +51,6 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
         var loadErrors: [ModuleName: Int32] = [:]
         var writeErrors: [String: Int32] = [:]
         var events: [KernelEvent] = []
-        var cpuNanoseconds: UInt64 = 0
         var hasFlavourAttribute = false
         var bindDelay: UInt32 = 0
         var beforeWrite: (@Sendable (String) -> Void)?
@@ -163,7 +166,7 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
     public func isLoaded(_ module: String) -> Bool { state.withLock { $0.loaded.contains(ModuleName(module)!) } }
     public var addresses: [PCIAddress] { state.withLock { $0.devices.keys.sorted() } }
     /// CPU time spent inside the simulated kernel, so benchmarks can subtract it.
-    public var kernelCPUNanoseconds: UInt64 { state.withLock { $0.cpuNanoseconds } }
+    public var kernelCPUNanoseconds: UInt64 { cpuNanoseconds.load(ordering: .relaxed) }
 
     /// Hears every uevent, as a netlink listener would.
     public func subscribe(_ listener: @escaping @Sendable (KernelUevent) -> Void) {
@@ -184,8 +187,7 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
         if delay > 0, path.hasSuffix("/bind") || path.hasSuffix("/drivers_probe") { usleep(delay) }
         let start = Self.threadCPU()
         defer {
-            let spent = Self.threadCPU() - start
-            state.withLock { $0.cpuNanoseconds += spent }
+            cpuNanoseconds.add(Self.threadCPU() - start, ordering: .relaxed)
         }
         let uevents = try state.withLock { state throws(SysfsError) -> [KernelUevent] in
             if let injected = state.writeErrors[path] { throw SysfsError(.write, path: path, value: value, errno: injected) }
@@ -199,8 +201,7 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
     public func load(_ module: ModuleName) throws(ModuleLoadError) {
         let start = Self.threadCPU()
         defer {
-            let spent = Self.threadCPU() - start
-            state.withLock { $0.cpuNanoseconds += spent }
+            cpuNanoseconds.add(Self.threadCPU() - start, ordering: .relaxed)
         }
         let uevents = try state.withLock { state throws(ModuleLoadError) -> [KernelUevent] in
             if state.loaded.contains(module) { return [] }
