@@ -93,10 +93,10 @@ public struct InUseGuard: Sendable {
 
     /// IFF_UP (`include/uapi/linux/if.h`) in `flags`; without flags, the operstate.
     private func isUp(_ directory: String) -> Bool {
-        if let flags = sysfs.readInside(directory + "/flags"), let value = UInt32(flags.dropHexPrefix, radix: 16) {
+        if let flags = sysfs.readEntry("flags", of: directory), let value = UInt32(flags.dropHexPrefix, radix: 16) {
             return value & 0x1 != 0
         }
-        return ["up", "unknown"].contains(sysfs.readInside(directory + "/operstate") ?? "down")
+        return ["up", "unknown"].contains(sysfs.readEntry("operstate", of: directory) ?? "down")
     }
 
     // MARK: - Block
@@ -106,7 +106,7 @@ public struct InUseGuard: Sendable {
         let swaps = SwapList.parse(swaps: readProc("swaps"))
         var reasons: [InUseReason] = []
         for block in blocks {
-            let majorMinor = sysfs.readInside(block.directory + "/dev") ?? "-"
+            let majorMinor = sysfs.readEntry("dev", of: block.directory) ?? "-"
             // One reason per block device: a daemon with PrivateTmp= sees the root disk at /,
             // /tmp and /var/tmp, and the admin needs to hear about the disk once.
             var mountPoints: [String] = []
@@ -125,7 +125,7 @@ public struct InUseGuard: Sendable {
 
     /// The bound console's description when the device is the boot VGA device.
     private func bootConsole(_ directory: String) -> String? {
-        guard sysfs.readInside(directory + "/boot_vga") == "1" else { return nil }
+        guard sysfs.readEntry("boot_vga", of: directory) == "1" else { return nil }
         for console in sysfs.list("class/vtconsole") {
             let base = "class/vtconsole/" + console
             guard sysfs.readInside(base + "/bind") == "1", let name = sysfs.readInside(base + "/name") else { continue }

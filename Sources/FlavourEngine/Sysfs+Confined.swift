@@ -42,6 +42,14 @@ extension Sysfs {
         resolveInside(relative).flatMap { try? read($0) }
     }
 
+    /// Reads the attribute `name` of a directory that is already resolved (returned by
+    /// `resolveInside`, or reached through `subdirectories`, which lists no links): only
+    /// the last component can be a link, and it is not followed. Nil when absent, a link,
+    /// or unreadable. The cheap form of `readInside` for attributes read per bind.
+    public func readEntry(_ name: String, of resolvedDirectory: String) -> String? {
+        try? read(resolvedDirectory + "/" + name, flags: O_NOFOLLOW)
+    }
+
     /// Whether a path (not followed if it is a link) is a directory.
 
     /// A symlink's whole target, nil when it is not a link.

@@ -16,10 +16,11 @@ public struct Sysfs: Sendable {
 
     public func path(_ relative: String) -> String { root + "/" + relative }
 
-    /// Reads an attribute; one trailing newline is removed.
-    public func read(_ relative: String) throws(SysfsError) -> String {
+    /// Reads an attribute; one trailing newline is removed. `flags` are added to open(2)'s
+    /// (O_NOFOLLOW: refuse a link as the last component).
+    public func read(_ relative: String, flags: Int32 = 0) throws(SysfsError) -> String {
         let path = path(relative)
-        let fd = Syscall.retrying { open(path, O_RDONLY | O_CLOEXEC) }
+        let fd = Syscall.retrying { open(path, O_RDONLY | O_CLOEXEC | flags) }
         guard fd >= 0 else { throw SysfsError(.read, path: path, errno: errno) }
         defer { close(fd) }
         var result: [UInt8] = []

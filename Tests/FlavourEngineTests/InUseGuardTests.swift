@@ -173,6 +173,26 @@ import Glibc
         #expect(kernel.sysfs.readInside("bus/pci/devices/0000:00:03.0/boot_vga/hostname") == nil)
     }
 
+    /// An attribute read per bind (`readEntry`) that is a link, to a file outside the
+    /// root or inside it, is not followed: a planted boot_vga link makes no device "in use".
+    @Test(arguments: ["/OUTSIDE", "../../../../kernel/planted"])
+    func anAttributeThatIsALinkIsNotRead(target: String) throws {
+        let kernel = try TestKernel(devices: [.virtioNet("0000:00:03.0", group: 3)])
+        try kernel.setBootVGA(try PCIAddress(parsing: "0000:00:03.0"), console: true)
+        let outside = kernel.root + "/outside-1"
+        for file in [outside, kernel.sysfsRoot + "/kernel/planted"] {
+            let stream = try #require(fopen(file, "w"))
+            fputs("1\n", stream)
+            fclose(stream)
+        }
+        let device = kernel.sysfsRoot + "/bus/pci/devices/0000:00:03.0"
+        #expect(unlink(device + "/boot_vga") == 0)
+        #expect(symlink(target == "/OUTSIDE" ? outside : target, device + "/boot_vga") == 0)
+        #expect(kernel.sysfs.readEntry("boot_vga", of: "bus/pci/devices/0000:00:03.0") == nil)
+        let guardian = InUseGuard(sysfs: kernel.sysfs, procRoot: kernel.procRoot)
+        #expect(guardian.check(try kernel.sysfs.pciDevice(try PCIAddress(parsing: "0000:00:03.0"))).isEmpty)
+    }
+
     @Test func aLinkLoopIsRefused() throws {
         let kernel = try TestKernel()
         #expect(symlink("b", kernel.sysfsRoot + "/a") == 0)
