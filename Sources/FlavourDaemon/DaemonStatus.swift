@@ -34,6 +34,7 @@ public final class DaemonStatus: @unchecked Sendable {
     /// Each entry's JSON, made once when it is recorded: a flush only joins them.
     private var lastJSON: [PCIAddress: String] = [:]
     private var flushScheduled = false
+    private var finished = false
     private let startedAt = DaemonStatus.realtimeNanoseconds()
 
     public init(path: String) { self.path = path }
@@ -101,12 +102,17 @@ public final class DaemonStatus: @unchecked Sendable {
     public func lastOutcome(_ address: PCIAddress) -> Entry? { lock.with { last[address] } }
 
     /// Writes now (used at shutdown and by tests).
-    public func flush() {
-        let text = lock.with { () -> String in
+    /// Writes the file now. After the `final` flush (the daemon's last word, at stop) the
+    /// file is never written again: a flush scheduled earlier must not rewrite it, or
+    /// recreate a run directory that was removed meanwhile.
+    public func flush(final: Bool = false) {
+        let text = lock.with { () -> String? in
             flushScheduled = false
+            guard !finished else { return nil }
+            finished = final
             return render()
         }
-        Self.writeAtomically(path, text)
+        if let text { Self.writeAtomically(path, text) }
     }
 
     private func render() -> String {

@@ -114,7 +114,7 @@ public final class FlavourService: Service, Sendable {
         let inFlight = await scheduler.inFlight.count
         logger.info("Stopping", metadata: ["in_flight": "\(inFlight)"])
         await scheduler.stop()
-        status.flush()
+        status.flush(final: true)
     }
 
     /// Re-reads config and the match table (SIGHUP, `systemctl reload`). A broken config

@@ -155,8 +155,8 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
 
     @Test func deviceRemovedWhileItsRequestIsInFlight() async throws {
         let kernel = try makeKernel()
-        kernel.beforeWrite { path in
-            if path.hasSuffix("0000:00:03.0/driver_override") { kernel.removeDevice(virtioNet) }
+        kernel.beforeWrite { [weak kernel] path in
+            if path.hasSuffix("0000:00:03.0/driver_override") { kernel?.removeDevice(virtioNet) }
         }
         let daemon = DaemonHarness(kernel: kernel)
         try await daemon.run {

@@ -215,8 +215,8 @@ extension Fixture {
         try kernel.sysfs.write("1", to: "bus/pci/devices/0000:01:00.0/sriov_numvfs")
         let vf = try PCIAddress(parsing: "0000:02:00.0")
         // Just before the binder's bind, the device gets bound by someone else's probe.
-        kernel.beforeWrite { path in
-            if path.hasSuffix("vfio-pci/bind") { try? kernel.sysfs.write(vf.description, to: "bus/pci/drivers_probe") }
+        kernel.beforeWrite { [weak kernel] path in
+            if path.hasSuffix("vfio-pci/bind") { try? kernel?.sysfs.write(vf.description, to: "bus/pci/drivers_probe") }
         }
         let outcome = try fixture.apply(vf)
         #expect(outcome.result == .bound(driver: DriverName("vfio-pci")!, module: ModuleName("vfio_pci")!))
