@@ -7,11 +7,14 @@ import Glibc
 #endif
 
 /// What flavourctl's commands reach the system through: the sysfs writer, the module
-/// loader and standard output. Tests swap in the test kernel and capture the output.
+/// loader, standard output and standard error. Tests swap in the test kernel and capture
+/// the output.
 public struct CLIContext: Sendable {
     public var makeWriter: @Sendable () -> any SysfsWriter
     public var makeLoader: @Sendable (_ modulesDirectory: String, _ logger: Logger) throws -> any ModuleLoader
     public var output: @Sendable (String) -> Void
+    /// Errors (the command could not run: bad input, no root, broken config) and usage.
+    public var errorOutput: @Sendable (String) -> Void
     public var isRoot: @Sendable () -> Bool
     /// Asks the daemon with this pid to reload (SIGHUP).
     public var signalReload: @Sendable (Int32) -> Void
@@ -20,12 +23,14 @@ public struct CLIContext: Sendable {
         makeWriter: @escaping @Sendable () -> any SysfsWriter,
         makeLoader: @escaping @Sendable (String, Logger) throws -> any ModuleLoader,
         output: @escaping @Sendable (String) -> Void,
+        errorOutput: (@Sendable (String) -> Void)? = nil,
         isRoot: @escaping @Sendable () -> Bool,
         signalReload: @escaping @Sendable (Int32) -> Void
     ) {
         self.makeWriter = makeWriter
         self.makeLoader = makeLoader
         self.output = output
+        self.errorOutput = errorOutput ?? output
         self.isRoot = isRoot
         self.signalReload = signalReload
     }
@@ -34,6 +39,10 @@ public struct CLIContext: Sendable {
         makeWriter: { KernelSysfsWriter() },
         makeLoader: { directory, logger in try KmodModuleLoader(modulesDirectory: directory, logger: logger) },
         output: { print($0) },
+        errorOutput: { line in
+            let bytes = Array((line + "\n").utf8)
+            _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        },
         isRoot: { geteuid() == 0 },
         signalReload: { pid in kill(pid, SIGHUP) })
 

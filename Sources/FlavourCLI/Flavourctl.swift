@@ -17,21 +17,24 @@ public struct Flavourctl: ParsableCommand {
 
     public init() {}
 
-    /// Runs one invocation and returns its exit code; output goes through `CLIContext`.
+    /// Runs one invocation and returns its exit code; output goes through `CLIContext`:
+    /// reports to standard output, errors and usage mistakes to standard error.
     public static func run(arguments: [String]) -> Int32 {
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
             return 0
         } catch let error as CLIError {
-            CLIContext.current.output("flavourctl: \(error.description)")
+            CLIContext.current.errorOutput("flavourctl: \(error.description)")
             return 1
         } catch let error as ApplyFailed {
             return error.code
         } catch {
             let message = fullMessage(for: error)
-            if !message.isEmpty { CLIContext.current.output(message) }
-            return exitCode(for: error).rawValue
+            let code = exitCode(for: error).rawValue
+            // --help and --version are output; everything else is an error.
+            if !message.isEmpty { (code == 0 ? CLIContext.current.output : CLIContext.current.errorOutput)(message) }
+            return code
         }
     }
 }

@@ -10,23 +10,34 @@ import Testing
 final class Run: @unchecked Sendable {
     let kernel: TestKernel
     private let lock = NSLock()
+    /// Standard output and standard error interleaved as a terminal shows them, and each.
     private var lines: [String] = []
+    private var outLines: [String] = []
+    private var errLines: [String] = []
 
     init(kernel: TestKernel) { self.kernel = kernel }
 
     private var signals: [Int32] = []
 
     var output: String { lock.withLock { lines.joined(separator: "\n") } }
+    var standardOutput: String { lock.withLock { outLines.joined(separator: "\n") } }
+    var standardError: String { lock.withLock { errLines.joined(separator: "\n") } }
     /// The pids `flavourctl` asked to reload (SIGHUP), which a test must not really send itself.
     var reloadSignals: [Int32] { lock.withLock { signals } }
 
     func callAsFunction(_ arguments: String..., root: Bool = true) -> Int32 { run(arguments, root: root) }
 
     func run(_ arguments: [String], root: Bool = true) -> Int32 {
-        lock.withLock { lines.removeAll() }
+        lock.withLock {
+            lines.removeAll()
+            outLines.removeAll()
+            errLines.removeAll()
+        }
         let context = CLIContext(
             makeWriter: { self.kernel }, makeLoader: { _, _ in self.kernel },
-            output: { line in self.lock.withLock { self.lines.append(line) } }, isRoot: { root },
+            output: { line in self.lock.withLock { self.lines.append(line); self.outLines.append(line) } },
+            errorOutput: { line in self.lock.withLock { self.lines.append(line); self.errLines.append(line) } },
+            isRoot: { root },
             signalReload: { pid in self.lock.withLock { self.signals.append(pid) } })
         let paths = ["--sysfs-root", kernel.sysfsRoot, "--modules-dir", kernel.modulesDirectory, "--config-dir", kernel.configDirectory]
         let withPaths = arguments.first == "--no-paths" ? Array(arguments.dropFirst()) : arguments + paths
@@ -52,6 +63,34 @@ func makeKernel(config: String = "") throws -> TestKernel {
 
 let virtioNet = try! PCIAddress(parsing: "0000:00:03.0")
 let e1000e = try! PCIAddress(parsing: "0000:00:04.0")
+
+/// Errors go to standard error, reports and help to standard output, so a script can
+/// parse `--json` output and still see why a command could not run.
+@Suite struct OutputStreamTests {
+    @Test(arguments: [
+        (["explain", "0000:00:03.0", "--flavour", "nosuch"], "unknown flavour 'nosuch'"),
+        (["apply", "0000:00:99.0", "vfio"], "is not a PCI address"),
+        (["apply", "0000:00:09.0", "vfio"], "no PCI device 0000:00:09.0"),
+        (["explain"], "Missing expected argument"),
+        (["frobnicate"], "Error: "),
+    ])
+    func errorsGoToStandardError(arguments: [String], message: String) throws {
+        let run = Run(kernel: try makeKernel())
+        #expect(run.run(arguments) != 0)
+        #expect(run.standardError.contains(message), "stderr: \(run.standardError)")
+        #expect(run.standardOutput.isEmpty, "stdout: \(run.standardOutput)")
+    }
+
+    @Test func reportsAndHelpGoToStandardOutput() throws {
+        let run = Run(kernel: try makeKernel())
+        #expect(run("explain", "0000:00:03.0", "--json") == 0)
+        #expect(run.standardOutput.hasPrefix("{"))
+        #expect(run.standardError.isEmpty)
+        #expect(run.run(["--help"]) == 0)
+        #expect(run.standardOutput.contains("USAGE: flavourctl"))
+        #expect(run.standardError.isEmpty)
+    }
+}
 
 @Suite struct ExplainTests {
     @Test func explainsCandidatesInTryOrderAsJSON() throws {
