@@ -3,6 +3,10 @@ import FlavourCore
 import FlavourEngine
 import Logging
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Where the kernel and the configuration are: every command takes these, so the same
 /// binary runs against /sys, a guest, or a temporary tree.
 struct GlobalOptions: ParsableArguments {
@@ -29,9 +33,9 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    /// The executor that writes; refuses early when writing /sys needs root.
+    /// The executor that writes; refuses early when writing the kernel's sysfs needs root.
     func executor(logger: Logger, action: String) throws -> RequestExecutor {
-        if sysfsRoot == "/sys", !CLIContext.current.isRoot() {
+        if Self.isKernelSysfs(sysfsRoot), !CLIContext.current.isRoot() {
             throw CLIError("\(action) writes to /sys and loads kernel modules: it needs root (run it with sudo)")
         }
         let loaded = try loadTable()
@@ -43,6 +47,14 @@ struct GlobalOptions: ParsableArguments {
         return RequestExecutor(
             sysfs: sysfs, binder: Binder(sysfs: sysfs, loader: moduleLoader, logger: logger),
             config: loaded.config, table: loaded.table, procRoot: procRoot)
+    }
+
+    /// Whether `root` is this system's /sys however it is spelled (`/sys/`, `//sys`, a
+    /// link to it), as opposed to a tree of files standing in for it.
+    static func isKernelSysfs(_ root: String) -> Bool {
+        guard let resolved = realpath(root, nil) else { return false }
+        defer { free(resolved) }
+        return String(cString: resolved) == "/sys"
     }
 
     /// The in-use guard over the same roots, for commands that only look.

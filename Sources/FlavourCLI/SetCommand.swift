@@ -59,7 +59,7 @@ struct SetCommand: ParsableCommand {
         guard timeout.isFinite, (0...maxTimeout).contains(timeout) else {
             throw CLIError("--timeout must be a number of seconds from 0 to \(Int(maxTimeout)), not \(timeout)")
         }
-        if global.sysfsRoot == "/sys", !CLIContext.current.isRoot() {
+        if GlobalOptions.isKernelSysfs(global.sysfsRoot), !CLIContext.current.isRoot() {
             throw CLIError("flavourctl set writes to /sys: it needs root (run it with sudo)")
         }
         let sysfs = global.sysfs

@@ -142,6 +142,10 @@ import Glibc
         (["--no-paths", "apply", "0000:00:03.0", "vfio", "--json"], "it needs root"),
         (["--no-paths", "set", "0000:00:03.0", "vfio"], "flavourctl: flavourctl set writes to /sys: it needs root (run it with sudo)"),
         (["--no-paths", "unset", "0000:00:03.0"], "flavourctl: flavourctl set writes to /sys: it needs root (run it with sudo)"),
+        // The same /sys spelled differently is still /sys.
+        (["--no-paths", "apply", "0000:00:03.0", "vfio", "--sysfs-root", "/sys/"], "it needs root"),
+        (["--no-paths", "apply", "0000:00:03.0", "vfio", "--sysfs-root", "//sys"], "it needs root"),
+        (["--no-paths", "set", "0000:00:03.0", "vfio", "--sysfs-root", "/sys/."], "it needs root"),
     ])
     func withoutRootOnTheRealSysfs(arguments: [String], message: String) throws {
         _ = Self.expectRefused(try makeKernel(), arguments, message, root: false)
