@@ -5,6 +5,8 @@ import FlavourEngine
 public struct FlavourRequest: Hashable, Sendable {
     public enum Origin: String, Hashable, Sendable {
         case attribute, synthetic, hotplug, coldplug
+        /// Another member of the IOMMU group of a request made with `group` (`groupOf`).
+        case group
     }
 
     public let address: PCIAddress
@@ -14,15 +16,19 @@ public struct FlavourRequest: Hashable, Sendable {
     public let uuid: String?
     /// `force` and `group`, from the standing request that made it.
     public let options: RequestOptions
+    /// For origin `group`: the device whose request took this one along.
+    public let groupOf: PCIAddress?
 
     public init(
-        address: PCIAddress, requested: RequestedFlavour, origin: Origin, uuid: String? = nil, options: RequestOptions = .init()
+        address: PCIAddress, requested: RequestedFlavour, origin: Origin, uuid: String? = nil, options: RequestOptions = .init(),
+        groupOf: PCIAddress? = nil
     ) {
         self.address = address
         self.requested = requested
         self.origin = origin
         self.uuid = uuid
         self.options = options
+        self.groupOf = groupOf
     }
 }
 

@@ -83,6 +83,7 @@ public struct OutcomeLog: Sendable {
             "request.origin": "\(request.origin.rawValue)",
         ]
         if let uuid = request.uuid { metadata["synth.uuid"] = "\(uuid)" }
+        if let groupOf = request.groupOf { metadata["request.group_of"] = "\(groupOf)" }
         switch outcome {
         case .superseded:
             break

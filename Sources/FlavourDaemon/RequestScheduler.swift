@@ -104,13 +104,21 @@ public actor RequestScheduler {
         running.insert(request.address)
         let executor = executor
         Task {
-            let outcome = await withCheckedContinuation { continuation in
+            let outcomes = await withCheckedContinuation { continuation in
                 threads.run {
-                    continuation.resume(returning: executor.handle(
-                        address: request.address, requested: request.requested, options: request.options))
+                    continuation.resume(returning: request.options.group
+                        ? executor.handleGroup(address: request.address, requested: request.requested, options: request.options)
+                        : [executor.handle(address: request.address, requested: request.requested, options: request.options)])
                 }
             }
-            self.finished(request, outcome)
+            // With `group`, the other members moved too: each gets an outcome of its own,
+            // so the journal says what happened to every device that changed.
+            let own = outcomes.firstIndex { $0.address == request.address } ?? 0
+            for (index, member) in outcomes.enumerated() where index != own {
+                report(FlavourRequest(address: member.address, requested: request.requested, origin: .group,
+                                      options: request.options, groupOf: request.address), .done(member))
+            }
+            self.finished(request, outcomes[own])
         }
     }
 

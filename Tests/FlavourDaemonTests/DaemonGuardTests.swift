@@ -34,8 +34,17 @@ import Testing
             devices: [.virtioNet("0000:03:00.0", group: 7), .e1000e("0000:03:00.1", group: 7)])
         try kernel.writeConfig("50-test.conf", "request vfio 0000:03:00.0 group\n")
         let daemon = DaemonHarness(kernel: kernel)
-        try await daemon.run { try await daemon.waitForOutcomes(1) }
+        try await daemon.run { try await daemon.waitForOutcomes(2) }
         #expect(kernel.driver(of: try PCIAddress(parsing: "0000:03:00.0")) == "virtio_vfio_pci")
         #expect(kernel.driver(of: try PCIAddress(parsing: "0000:03:00.1")) == "vfio-pci")
+        // One outcome per device that changed: the requested one, and the member it took along.
+        let outcomes = daemon.logs.outcomes.map {
+            [$0.message, $0.metadata["pci.slot_name"], $0.metadata["request.origin"], $0.metadata["request.group_of"] ?? "-",
+             $0.metadata["driver"], $0.metadata["driver.previous"]].map { "\($0 ?? "nil")" }.joined(separator: " ")
+        }.sorted()
+        #expect(outcomes == [
+            "Device bound to flavour driver 0000:03:00.0 coldplug - virtio_vfio_pci virtio-pci",
+            "Device bound to flavour driver 0000:03:00.1 group 0000:03:00.0 vfio-pci e1000e",
+        ])
     }
 }
