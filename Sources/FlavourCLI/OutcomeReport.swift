@@ -26,28 +26,13 @@ struct OutcomeReport: Encodable {
     init(_ outcome: BindOutcome) {
         address = outcome.address.description
         requested = outcome.requested
-        result = Self.kind(outcome.result)
+        result = outcome.result.name
         succeeded = outcome.succeeded
         driver = Nullable(outcome.driver?.rawValue)
         previousDriver = Nullable(outcome.previousDriver?.rawValue)
         attempts = outcome.attempts.map {
             Step(step: $0.step.rawValue, module: Nullable($0.module?.rawValue), driver: Nullable($0.driver?.rawValue),
                  errno: Nullable($0.errno.map(Errno.name)), message: $0.message)
-        }
-    }
-
-    /// A stable one-word name per result, as in the journal's MESSAGE_IDs.
-    static func kind(_ result: BindOutcome.Result) -> String {
-        switch result {
-        case .bound: "bound"
-        case .fellBack: "fell-back"
-        case .alreadyBound: "already-bound"
-        case .failedRestored: "failed-rolled-back"
-        case .failedNotRestored: "failed-not-restored"
-        case .refused: "refused"
-        case .reverted: "reverted"
-        case .alreadyDefault: "already-default"
-        case .revertFailed: "revert-failed"
         }
     }
 

@@ -21,6 +21,22 @@ public struct BindOutcome: Hashable, Sendable {
         case alreadyDefault(driver: DriverName?)
         /// The revert left the device without a driver although it had one.
         case revertFailed(String)
+
+        /// A stable one-word name, as `flavourctl` prints it (`result` in its JSON).
+        /// flavourd's journal groups these coarser: OutcomeLog.Kind.
+        public var name: String {
+            switch self {
+            case .bound: "bound"
+            case .fellBack: "fell-back"
+            case .alreadyBound: "already-bound"
+            case .failedRestored: "failed-rolled-back"
+            case .failedNotRestored: "failed-not-restored"
+            case .refused: "refused"
+            case .reverted: "reverted"
+            case .alreadyDefault: "already-default"
+            case .revertFailed: "revert-failed"
+            }
+        }
     }
 
     public let address: PCIAddress
