@@ -216,6 +216,23 @@ synth_request() {
         fail "writing a synthetic request to $1/uevent failed"
 }
 
+# expect_daemon_refuses ADDR TEXT: a synthetic vfio request for ADDR ends with flavourd's
+# "rejected" outcome whose REASON contains TEXT; the device keeps its driver, no override.
+expect_daemon_refuses() {
+    local addr=$1 text=$2 driver mark uuid entry
+    driver=$(driver_of "$addr")
+    expect_daemon
+    mark=$(journal_mark)
+    read -r uuid </proc/sys/kernel/random/uuid
+    synth_request "$addr" vfio "$uuid"
+    entry=$(wait_entry 30 "$mark" "SYNTH_UUID=$uuid")
+    show_entry "$entry"
+    expect_fields "$entry" "MESSAGE_ID=$MSG_REJECTED" "PCI_SLOT_NAME=$addr"
+    [[ "$(jq -r '.REASON // empty' <<<"$entry")" == *"$text"* ]] || fail "the rejection's REASON does not say '$text'"
+    expect_driver "$addr" "$driver"
+    [[ "$(cat "$SYSFS_PCI/$addr/driver_override")" == "(null)" ]] || fail "flavourd wrote $addr's driver_override"
+}
+
 # new_uuid: a random UUID, without forking.
 new_uuid() {
     local uuid

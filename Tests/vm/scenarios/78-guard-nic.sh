@@ -33,15 +33,7 @@ expect_driver "$addr" e1000e
 note "ok: flavourctl refused and wrote nothing"
 
 # flavourd: the same refusal, as a rejected outcome.
-expect_daemon
-mark=$(journal_mark)
-read -r uuid </proc/sys/kernel/random/uuid
-synth_request "$addr" vfio "$uuid"
-entry=$(wait_entry 30 "$mark" "SYNTH_UUID=$uuid")
-show_entry "$entry"
-expect_fields "$entry" "MESSAGE_ID=$MSG_REJECTED" "PCI_SLOT_NAME=$addr"
-[[ "$(jq -r '.REASON // empty' <<<"$entry")" == *"default route"* ]] || fail "the rejection's REASON does not name the default route"
-expect_driver "$addr" e1000e
+expect_daemon_refuses "$addr" "default route"
 
 # --force takes it, and the revert gives it back (with a fresh, unconfigured interface).
 run flavourctl apply --force "$addr" vfio || fail "flavourctl apply --force exited $?"
