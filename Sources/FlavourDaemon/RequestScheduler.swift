@@ -22,7 +22,12 @@ public actor RequestScheduler {
     private let observe: Observer
     private let threads: WorkerThreads
 
+    /// Devices being written to: the device of each request in flight, and for a request
+    /// with `group` every member of its IOMMU group, so that no member's own request runs
+    /// while the group moves.
     private var running: Set<PCIAddress> = []
+    /// What each request in flight claimed in `running`.
+    private var claims: [PCIAddress: Set<PCIAddress>] = [:]
     private var pending: [PCIAddress: FlavourRequest] = [:]
     /// Devices with a pending request, in arrival order.
     private var waiting: [PCIAddress] = []
@@ -43,7 +48,7 @@ public actor RequestScheduler {
     /// Used after a reload; binds in flight finish with the executor they started with.
     public func replaceExecutor(_ executor: RequestExecutor) { self.executor = executor }
 
-    public var inFlight: [PCIAddress] { running.sorted() }
+    public var inFlight: [PCIAddress] { claims.keys.sorted() }
     public var queued: [FlavourRequest] { waiting.compactMap { pending[$0] } }
 
     public func submit(_ request: FlavourRequest) {
@@ -83,25 +88,32 @@ public actor RequestScheduler {
 
     /// Returns when nothing is running or waiting.
     public func idle() async {
-        if running.isEmpty && waiting.isEmpty { return }
+        if claims.isEmpty && waiting.isEmpty { return }
         await withCheckedContinuation { idleWaiters.append($0) }
     }
 
     private func startWhatCan() {
         var index = 0
-        while running.count < maxInFlight, index < waiting.count {
+        while claims.count < maxInFlight, index < waiting.count {
             let address = waiting[index]
-            guard !running.contains(address), let request = pending.removeValue(forKey: address) else {
+            guard !running.contains(address), let request = pending[address] else {
                 index += 1
                 continue
             }
+            let claim = request.options.group ? executor.groupMembers(of: address) : [address]
+            guard claim.isDisjoint(with: running) else {
+                index += 1
+                continue
+            }
+            pending.removeValue(forKey: address)
             waiting.remove(at: index)
-            start(request)
+            start(request, claim: claim)
         }
     }
 
-    private func start(_ request: FlavourRequest) {
-        running.insert(request.address)
+    private func start(_ request: FlavourRequest, claim: Set<PCIAddress>) {
+        running.formUnion(claim)
+        claims[request.address] = claim
         let executor = executor
         Task {
             let outcomes = await withCheckedContinuation { continuation in
@@ -123,7 +135,7 @@ public actor RequestScheduler {
     }
 
     private func finished(_ request: FlavourRequest, _ outcome: BindOutcome) {
-        running.remove(request.address)
+        running.subtract(claims.removeValue(forKey: request.address) ?? [request.address])
         report(request, .done(outcome))
         if !stopping { startWhatCan() }
         notify()
@@ -135,7 +147,7 @@ public actor RequestScheduler {
     }
 
     private func resumeIfIdle() {
-        guard running.isEmpty, waiting.isEmpty else { return }
+        guard claims.isEmpty, waiting.isEmpty else { return }
         let waiters = idleWaiters
         idleWaiters.removeAll()
         waiters.forEach { $0.resume() }

@@ -7,6 +7,15 @@ extension RequestExecutor {
     /// in-use guard first (unless `force`): one member in use refuses them all, and
     /// nothing is written. A device without a group is handled alone. Outcomes are per
     /// member, by address.
+    /// The devices a `group` request on `address` would write to: every non-bridge member
+    /// of its IOMMU group, and the device itself (alone when it has no group).
+    public func groupMembers(of address: PCIAddress) -> Set<PCIAddress> {
+        guard let device = try? sysfs.pciDevice(address), let group = IOMMUGroup(of: device, sysfs: sysfs) else {
+            return [address]
+        }
+        return Set(group.endpoints.map(\.address)).union([address])
+    }
+
     public func handleGroup(address: PCIAddress, requested: RequestedFlavour, options: RequestOptions) -> [BindOutcome] {
         let device: PCIDevice
         do { device = try sysfs.pciDevice(address) } catch {

@@ -2,7 +2,12 @@ import FlavourCore
 import FlavourDaemon
 import FlavourEngine
 import FlavourTestKernel
+import Synchronization
 import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Standing requests carry `force` and `group` through the daemon to the executor.
 @Suite(.serialized) struct DaemonGuardTests {
@@ -46,5 +51,36 @@ import Testing
             "Device bound to flavour driver 0000:03:00.0 coldplug - virtio_vfio_pci virtio-pci",
             "Device bound to flavour driver 0000:03:00.1 group 0000:03:00.0 vfio-pci e1000e",
         ])
+    }
+
+    /// While a group request moves the group, a member's own request waits: it runs after,
+    /// on the member as the group left it, and the newest request for the member wins.
+    @Test func aMembersOwnRequestWaitsForItsGroup() async throws {
+        let kernel = try TestKernel(
+            modules: [.vfioPCI, .virtioVFIOPCI], loaded: [.virtioPCI, .e1000e],
+            devices: [.e1000e("0000:03:00.1", group: 7)])
+        try kernel.writeConfig("50-test.conf", "request vfio 0000:03:00.0 group\n")
+        final class Gate: Sendable { let held = Atomic<Bool>(true) }
+        let gate = Gate()
+        kernel.beforeWrite { path in
+            guard path.hasSuffix("drivers/virtio_vfio_pci/bind") else { return }
+            while gate.held.load(ordering: .acquiring) { usleep(1_000) }
+        }
+        let member = try PCIAddress(parsing: "0000:03:00.1")
+        let daemon = DaemonHarness(kernel: kernel)
+        try await daemon.run {
+            // Hotplug under the standing request: the group's bind starts and is held.
+            try kernel.addDevice(.virtioNet("0000:03:00.0", group: 7))
+            try await waitUntil("the group's bind under way") { kernel.override(of: try! PCIAddress(parsing: "0000:03:00.0")) != nil }
+            try daemon.request(member, "none", uuid: uuid(20))
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(daemon.logs.outcomes.isEmpty, "the member's request ran while its group moved")
+            gate.held.store(false, ordering: .releasing)
+            try await daemon.waitForOutcomes(3)
+        }
+        let outcomes = daemon.logs.outcomes.map { "\($0.metadata["pci.slot_name"] ?? "") \($0.metadata["request.origin"] ?? "")" }
+        #expect(outcomes == ["0000:03:00.1 group", "0000:03:00.0 hotplug", "0000:03:00.1 synthetic"])
+        #expect(kernel.driver(of: member) == "e1000e")
+        #expect(kernel.driver(of: try PCIAddress(parsing: "0000:03:00.0")) == "virtio_vfio_pci")
     }
 }
