@@ -2,7 +2,7 @@ import ArgumentParser
 import FlavourCore
 import FlavourEngine
 
-/// `flavourctl explain DEVICE`: the decision, without doing anything.
+/// `flavourctl explain DEVICE [FLAVOUR]`: the decision, without doing anything.
 struct ExplainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explain",
@@ -13,11 +13,22 @@ struct ExplainCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("PCI address, DDDD:BB:DD.F.", valueName: "device"))
     var device: String
 
-    @Option(help: "The flavour to explain.")
-    var flavour = "vfio"
+    @Argument(help: ArgumentHelp("The flavour to explain, as `apply DEVICE FLAVOUR` takes it (default: vfio).", valueName: "flavour"))
+    var flavourArgument: String?
+
+    @Option(name: .customLong("flavour"), help: ArgumentHelp("The same, as an option.", valueName: "flavour"))
+    var flavourOption: String?
 
     @Flag(help: "Print JSON.")
     var json = false
+
+    func validate() throws {
+        if let flavourArgument, let flavourOption, flavourArgument != flavourOption {
+            throw ValidationError("two flavours given: '\(flavourArgument)' and --flavour '\(flavourOption)'")
+        }
+    }
+
+    var flavour: String { flavourArgument ?? flavourOption ?? "vfio" }
 
     struct Report: Encodable {
         struct Entry: Encodable {

@@ -114,6 +114,21 @@ let e1000e = try! PCIAddress(parsing: "0000:00:04.0")
         #expect(run.output.contains("would try first: vfio_pci"))
     }
 
+    /// `explain DEVICE FLAVOUR` reads like `apply DEVICE FLAVOUR`; `--flavour` says the same.
+    @Test func explainTakesTheFlavourLikeApply() throws {
+        let kernel = try makeKernel(config: "flavour plain - vfio_pci\n")
+        let run = Run(kernel: kernel)
+        for arguments in [["explain", "0000:00:03.0", "plain"], ["explain", "0000:00:03.0", "--flavour", "plain"],
+                          ["explain", "0000:00:03.0", "plain", "--flavour", "plain"]] {
+            #expect(run.run(arguments) == 0, "\(arguments): \(run.output)")
+            #expect(run.output.contains("flavour:   plain, looked up as"), "\(arguments): \(run.output)")
+        }
+        #expect(run("explain", "0000:00:03.0") == 0)
+        #expect(run.output.contains("flavour:   vfio, looked up as vfio_pci:"))
+        #expect(run("explain", "0000:00:03.0", "vfio", "--flavour", "plain") == 64)
+        #expect(run.standardError.contains("two flavours given: 'vfio' and --flavour 'plain'"), "\(run.output)")
+    }
+
     @Test func explainWritesNothing() throws {
         let kernel = try makeKernel()
         kernel.clearEvents()
