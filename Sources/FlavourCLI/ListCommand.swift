@@ -2,10 +2,11 @@ import ArgumentParser
 import FlavourCore
 import FlavourEngine
 
-/// `flavourctl list`: every PCI device and what the vfio flavour would pick for it.
+/// `flavourctl list`: every PCI device, what the vfio flavour would pick for it, and
+/// whether the host uses it.
 struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "list", abstract: "List PCI devices with their driver, override, IOMMU group and vfio choice.")
+        commandName: "list", abstract: "List PCI devices with their driver, override, IOMMU group, vfio choice and use by the host.")
 
     @OptionGroup var global: GlobalOptions
 
@@ -26,11 +27,15 @@ struct ListCommand: ParsableCommand {
         let physfn: Nullable<String>
         let groupViable: Nullable<Bool>
         let groupBlockers: [GroupReport.Blocker]
-        /// The text column; not in the JSON.
+        /// What the host uses the device for (InUseGuard), as `explain` says it.
+        let inUse: [String]
+        /// The text columns; not in the JSON.
         let viableText: String
+        let inUseText: String
 
         enum CodingKeys: String, CodingKey {
             case address, vendor, device, `class`, driver, physfn
+            case inUse = "in_use"
             case groupViable = "group_viable", groupBlockers = "group_blockers"
             case subsystemVendor = "subsystem_vendor", subsystemDevice = "subsystem_device"
             case driverOverride = "driver_override", iommuGroup = "iommu_group", vfioDriver = "vfio_driver"
@@ -45,7 +50,9 @@ struct ListCommand: ParsableCommand {
             return String(repeating: "0", count: max(0, width - digits.count)) + digits
         }
         let check = VFIODriverCheck(sysfs: sysfs, table: loaded.table, config: loaded.config)
+        let guardian = global.inUseGuard
         let rows = sysfs.pciDevices().map { device in
+            let inUse = guardian.check(device)
             let group = GroupReport(device, check: check)
             let plan = CandidatePlan(flavour: .vfio, modalias: device.modalias, table: loaded.table, config: loaded.config)
             let m = device.modalias
@@ -56,16 +63,18 @@ struct ListCommand: ParsableCommand {
                 driverOverride: Nullable(device.driverOverride), iommuGroup: Nullable(device.iommuGroup),
                 vfioDriver: Nullable(plan.candidates.first?.module.rawValue),
                 physfn: Nullable(device.physicalFunction?.description), groupViable: Nullable(group.viable),
-                groupBlockers: group.blockers, viableText: group.viable == nil ? "-" : group.viableText)
+                groupBlockers: group.blockers, inUse: inUse.map(\.description),
+                viableText: group.viable == nil ? "-" : group.viableText,
+                inUseText: inUse.isEmpty ? "-" : inUse.map(\.summary).joined(separator: "; "))
         }
         if json {
             say(try JSONOutput.render(rows))
             return
         }
-        let header = ["ADDRESS", "ID", "CLASS", "DRIVER", "OVERRIDE", "GROUP", "VFIO", "VIABLE IF BOUND"]
+        let header = ["ADDRESS", "ID", "CLASS", "DRIVER", "OVERRIDE", "GROUP", "VFIO", "IN USE", "VIABLE IF BOUND"]
         let table = [header] + rows.map {
             [$0.address, "\($0.vendor):\($0.device)", $0.class, $0.driver.value ?? "-", $0.driverOverride.value ?? "-",
-             $0.iommuGroup.value.map(String.init) ?? "-", $0.vfioDriver.value ?? "-", $0.viableText]
+             $0.iommuGroup.value.map(String.init) ?? "-", $0.vfioDriver.value ?? "-", $0.inUseText, $0.viableText]
         }
         let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
         for row in table {

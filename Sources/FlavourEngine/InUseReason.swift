@@ -12,6 +12,17 @@ public enum InUseReason: Hashable, Sendable, CustomStringConvertible {
     /// The boot VGA device while a console is bound to it.
     case bootVGA(console: String)
 
+    /// A few words for a table column (`flavourctl list`): what uses it, not why.
+    public var summary: String {
+        switch self {
+        case let .network(interface, _, _, defaultRoute): defaultRoute ? "\(interface) (default route)" : interface
+        case let .mounted(block, mountPoints): "\(block) on \(mountPoints.joined(separator: ","))"
+        case let .swap(block): "\(block) (swap)"
+        case let .held(block, holders): "\(block) (held by \(holders.joined(separator: ",")))"
+        case .bootVGA: "boot console"
+        }
+    }
+
     public var description: String {
         switch self {
         case let .network(interface, addresses, routes, defaultRoute):

@@ -39,7 +39,9 @@ final class Run: @unchecked Sendable {
             errorOutput: { line in self.lock.withLock { self.lines.append(line); self.errLines.append(line) } },
             isRoot: { root },
             signalReload: { pid in self.lock.withLock { self.signals.append(pid) } })
-        let paths = ["--sysfs-root", kernel.sysfsRoot, "--modules-dir", kernel.modulesDirectory, "--config-dir", kernel.configDirectory]
+        // The test kernel's /proc too, so the in-use guard never reads this machine's.
+        var paths = ["--sysfs-root", kernel.sysfsRoot, "--modules-dir", kernel.modulesDirectory, "--config-dir", kernel.configDirectory]
+        if !arguments.contains("--proc-root") { paths += ["--proc-root", kernel.procRoot] }
         let withPaths = arguments.first == "--no-paths" ? Array(arguments.dropFirst()) : arguments + paths
         return CLIContext.$current.withValue(context) { Flavourctl.run(arguments: withPaths) }
     }

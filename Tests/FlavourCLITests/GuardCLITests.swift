@@ -85,6 +85,26 @@ extension Run {
         #expect((report["in_use"] as? [String])?.isEmpty == true)
     }
 
+    @Test func listShowsWhatTheHostUses() throws {
+        let kernel = try makeKernel()
+        try kernel.setInterface("enp0s3", up: true, route: .default)
+        try kernel.addBlockDevice(below: e1000e, name: "vda")
+        try kernel.mount("vda", at: "/")
+        try kernel.mount("vda", at: "/tmp")
+        let run = Run(kernel: kernel)
+        #expect(run.withProc("list", "--json") == 0)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [[String: Any]])
+        #expect(rows.map { $0["in_use"] as? [String] } == [
+            ["network interface enp0s3 is up and carries the default route"],
+            ["block device vda (below it) is mounted at /, /tmp"],
+        ])
+        #expect(run.withProc("list") == 0)
+        let lines = run.output.split(separator: "\n").map(String.init)
+        #expect(lines[0].contains("  IN USE  "), "\(lines[0])")
+        #expect(lines[1].contains("  enp0s3 (default route)  "), "\(lines[1])")
+        #expect(lines[2].contains("  vda on /,/tmp  "), "\(lines[2])")
+    }
+
     @Test func listShowsViabilityPerDevice() throws {
         let kernel = try makeGroupKernel()
         let run = Run(kernel: kernel)
