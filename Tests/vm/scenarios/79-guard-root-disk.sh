@@ -46,6 +46,13 @@ out=$(flavourctl explain "$addr" --flavour vfio 2>&1) || true
 printf '%s\n' "$out"
 grep -q "in use by the host: .*$block.* mounted at /" <<<"$out" || fail "explain does not report $block mounted at /"
 
+# flavourctl list shows it in use, in its column and in JSON.
+run flavourctl list
+in_use=$(flavourctl list --json | jq -c --arg a "$addr" '.[] | select(.address == $a) | .in_use')
+note "list --json in_use for $addr: $in_use"
+[[ "$in_use" == *"block device $block (below it) is mounted at /"* ]] || fail "list --json does not show $addr in use"
+flavourctl list | grep -q "^$addr .* $block on /" || fail "list does not show $block on / for $addr"
+
 # flavourd: a rejected outcome naming the mount, the device untouched.
 expect_daemon_refuses "$addr" "mounted at /"
 
