@@ -67,6 +67,15 @@ verify() {
     for vf in "${vfs[@]}"; do on_driver "$vf" "$DRIVER" || fail "$1: VF $vf on '$(driver_of "$vf")'"; done
 }
 
+# proc_ticks PID: the process's user and system CPU time in clock ticks (proc(5) stat fields
+# 14 and 15, counted after the command name's closing parenthesis).
+proc_ticks() {
+    local stat
+    read -r stat <"/proc/$1/stat"
+    stat=${stat##*) }
+    awk '{ print $12, $13 }' <<<"$stat"
+}
+
 # report NAME MICROSECONDS
 report() {
     awk -v n="$1" -v us="$2" -v k="$NUM_VFS" \
@@ -94,6 +103,8 @@ note "(driverctl unset-override ${vfs[0]} with sriov_drivers_autoprobe=0 exits $
 reset
 cursor=$(journal_mark)
 cpu_before=$(systemctl show -p CPUUsageNSec --value "$FLAVOURD")
+pid=$(systemctl show -p MainPID --value "$FLAVOURD")
+ticks_before=$(proc_ticks "$pid")
 start=$(now_us)
 for vf in "${vfs[@]}"; do synth_request "$vf" vfio; done
 wait_all 60
@@ -108,6 +119,11 @@ if [[ "$cpu_before" =~ ^[0-9]+$ && "$cpu_after" =~ ^[0-9]+$ ]]; then
 else
     note "flavourd's CPU time is not accounted (CPUUsageNSec: $cpu_after)"
 fi
+read -r user_ticks system_ticks < <(paste -d' ' <(printf '%s\n' "$ticks_before") <(proc_ticks "$pid") |
+    awk '{ print $3 - $1, $4 - $2 }')
+hz=$(getconf CLK_TCK)
+awk -v u="$user_ticks" -v s="$system_ticks" -v hz="$hz" -v k="$NUM_VFS" \
+    'BEGIN { printf "BENCH flavourd CPU split: user %.0f ms, system %.0f ms (%.2f / %.2f ms a VF; system includes the drivers'"'"' probes)\n", u * 1000 / hz, s * 1000 / hz, u * 1000 / hz / k, s * 1000 / hz / k }'
 note "flavourd logged $NUM_VFS bound outcomes"
 
 # (c) the raw loop: the kernel writes only
