@@ -3,12 +3,20 @@ public struct AliasEntry: Hashable, Sendable {
     public let pattern: AliasPattern
     public let module: ModuleName
     public let source: AliasSource
+    /// The flavour an admin's `variant` line names; nil for the kernel's aliases, which
+    /// serve every flavour with their prefix. Two flavours may share a prefix (or have
+    /// none): a variant is only its own flavour's.
+    public let flavourName: String?
 
-    public init(pattern: AliasPattern, module: ModuleName, source: AliasSource) {
+    public init(pattern: AliasPattern, module: ModuleName, source: AliasSource, flavourName: String? = nil) {
         self.pattern = pattern
         self.module = module
         self.source = source
+        self.flavourName = flavourName
     }
+
+    /// Whether this entry may be a candidate for `flavour`.
+    public func serves(_ flavour: Flavour) -> Bool { flavourName.map { $0 == flavour.name } ?? true }
 
     /// The try order: fewest wildcards first; at equal specificity admin rules before the
     /// kernel's aliases, then file order (depmod writes modules.alias in modules.order).

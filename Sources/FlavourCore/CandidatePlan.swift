@@ -24,6 +24,7 @@ public struct CandidatePlan: Hashable, Sendable {
             // A flavour without an alias prefix has no kernel aliases: `pci:` ones name
             // the default drivers, which are not this flavour's to pick.
             if flavour.aliasPrefix == nil, entry.source.kind != .admin { continue }
+            guard entry.serves(flavour) else { continue }
             guard seen.insert(entry.module).inserted else { continue }  // a module's best alias only
             let candidate = Candidate(entry: entry, isUniversal: entry.module == flavour.universalModule)
             if let rule = denyRule(for: entry.module) {

@@ -97,7 +97,7 @@ public struct FlavourConfig: Sendable {
         case let .variant(name, pattern, module):
             let flavour = try known(name)
             try checkPrefix(pattern, of: flavour)
-            variants.append(AliasEntry(pattern: pattern, module: module, source: source))
+            variants.append(AliasEntry(pattern: pattern, module: module, source: source, flavourName: name))
         case let .deny(name, pattern, module):
             let flavour = try known(name)
             try checkPrefix(pattern, of: flavour)

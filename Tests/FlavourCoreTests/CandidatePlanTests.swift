@@ -90,4 +90,32 @@ import Testing
         // virtio_pci's own `pci:` alias matches too, but kernel aliases are not a prefix-less flavour's.
         #expect(plan.candidates.map(\.module.rawValue) == ["site_plain", "vfio_pci"])
     }
+
+    /// A variant line is its own flavour's: two flavours sharing a prefix (or both without
+    /// one) must not pick up each other's variants.
+    @Test(arguments: [
+        ("fast", ["site_fast", "vfio_pci"]), ("slow", ["site_slow", "vfio_pci"]), ("vfio", ["virtio_vfio_pci", "vfio_pci"]),
+    ])
+    func variantsStayWithTheirFlavour(flavour: String, expected: [String]) throws {
+        let config = """
+            flavour fast vfio_pci vfio_pci
+            flavour slow vfio_pci vfio_pci
+            variant fast vfio_pci:v00001AF4d00001041* site_fast
+            variant slow vfio_pci:v00001AF4d00001041* site_slow
+            deny fast vfio_pci:v00001AF4d00001041* virtio_vfio_pci
+            deny slow vfio_pci:v00001AF4d00001041* virtio_vfio_pci
+            """
+        #expect(try Self.plan(Self.virtioNet, config: config, flavour: flavour).candidates.map(\.module.rawValue) == expected)
+    }
+
+    @Test func prefixLessFlavoursKeepTheirOwnVariants() throws {
+        let config = """
+            flavour one - vfio_pci
+            flavour two - vfio_pci
+            variant one pci:v00001AF4d00001041* site_one
+            variant two pci:v00001AF4d00001041* site_two
+            """
+        #expect(try Self.plan(Self.virtioNet, config: config, flavour: "one").candidates.map(\.module.rawValue) == ["site_one", "vfio_pci"])
+        #expect(try Self.plan(Self.virtioNet, config: config, flavour: "two").candidates.map(\.module.rawValue) == ["site_two", "vfio_pci"])
+    }
 }
