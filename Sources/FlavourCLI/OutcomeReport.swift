@@ -46,9 +46,9 @@ struct OutcomeReport: Encodable {
         case let .fellBack(driver, module):
             summary = "\(a): bound to \(driver) (module \(module)) after \(outcome.attempts.filter { !$0.succeeded }.count) failed attempt(s), was \(outcome.previousDriver?.rawValue ?? "unbound")"
         case let .alreadyBound(driver):
-            summary = "\(a): already on \(driver), a driver of flavour \(outcome.requested); nothing changed"
+            summary = "\(a): already on \(driver), a driver of flavour \(outcome.requested); left there (revert with 'none' first to choose again)"
         case let .failedRestored(previous):
-            summary = "\(a): could not be given flavour \(outcome.requested); every candidate failed (above). It is back on \(previous?.rawValue ?? "no driver, as before")."
+            summary = "\(a): could not be given flavour \(outcome.requested); every candidate failed (above). It is back on \(previous?.rawValue ?? "no driver, as before"). See dmesg for the probes' errors, 'flavourctl explain \(a) \(outcome.requested)' for the candidates; a deny rule skips a variant that cannot work here."
         case let .failedNotRestored(previous, now):
             summary = "\(a): could not be given flavour \(outcome.requested), and restoring \(previous?.rawValue ?? "it") failed: it is on \(now?.rawValue ?? "no driver"). Run 'flavourctl apply \(a) none' or check dmesg."
         case let .refused(why):
@@ -59,6 +59,8 @@ struct OutcomeReport: Encodable {
             summary = "\(a): already on its default driver \(driver?.rawValue ?? "none"); nothing changed"
         case let .revertFailed(why):
             summary = "\(a): revert failed: \(why)"
+        case .gone:
+            summary = "\(a): the device was removed while the request was carried out; nothing to undo"
         }
         lines.append(summary)
         return lines

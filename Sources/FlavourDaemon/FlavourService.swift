@@ -74,7 +74,7 @@ public final class FlavourService: Service, Sendable {
         }
         state.scheduler = scheduler
         // Binds a killed predecessor left half-done go back first, before any new request.
-        let recovered = journal.recover(sysfs: sysfs, logger: logger)
+        let recovered = journal.recover(binder: executor.binder, logger: logger)
         if !recovered.isEmpty { notifier.status("Rolled back \(recovered.count) interrupted bind(s)") }
         let events = try source.start()
         status.set(source: source.name, standing: executor.config.requests)

@@ -22,10 +22,9 @@ public struct KmodModuleLoader: ModuleLoader {
         }
     }
 
-    public func load(alias: String) throws(ModuleLoadError) {
-        for name in context.lookup(alias: alias) {
-            guard let module = ModuleName(name) else { continue }
-            try load(module)
-        }
+    public func load(alias: String) throws(ModuleLoadError) -> [ModuleName] {
+        let modules = context.lookup(alias: alias, applyingBlacklist: true).compactMap(ModuleName.init)
+        for module in modules { try load(module) }
+        return modules
     }
 }

@@ -70,6 +70,7 @@ public struct OutcomeLog: Sendable {
             case .refused: return .rejected
             case .reverted: return .reverted
             case .revertFailed: return .revertFailed
+            case .gone: return .dropped
             }
         }
     }
@@ -99,6 +100,7 @@ public struct OutcomeLog: Sendable {
             switch bind.result {
             case .bound(_, let module), .fellBack(_, let module): metadata["module"] = "\(module)"
             case .refused(let why), .revertFailed(let why): metadata["reason"] = "\(why)"
+            case .gone: metadata["reason"] = "device \(bind.address) was removed while the request was carried out"
             default: break
             }
             if !bind.attempts.isEmpty {

@@ -7,7 +7,8 @@ public struct BindOutcome: Hashable, Sendable {
         case bound(driver: DriverName, module: ModuleName)
         /// Bound, after earlier candidates failed.
         case fellBack(driver: DriverName, module: ModuleName)
-        /// Already on one of the flavour's drivers: nothing was written.
+        /// Already on one of the flavour's drivers: left there (at most its driver_override
+        /// was set to name that driver).
         case alreadyBound(driver: DriverName)
         /// Every candidate failed; the device is back on the driver it had.
         case failedRestored(previous: DriverName?)
@@ -19,8 +20,11 @@ public struct BindOutcome: Hashable, Sendable {
         case reverted(driver: DriverName?)
         /// Already on its default driver with no override: nothing was written.
         case alreadyDefault(driver: DriverName?)
-        /// The revert left the device without a driver although it had one.
+        /// No default driver took the device although one exists (or a step failed); the
+        /// string says why and where the device was left.
         case revertFailed(String)
+        /// The device was removed while the request was carried out: nothing to undo.
+        case gone
 
         /// A stable one-word name, as `flavourctl` prints it (`result` in its JSON).
         /// flavourd's journal groups these coarser: OutcomeLog.Kind.
@@ -35,6 +39,7 @@ public struct BindOutcome: Hashable, Sendable {
             case .reverted: "reverted"
             case .alreadyDefault: "already-default"
             case .revertFailed: "revert-failed"
+            case .gone: "gone"
             }
         }
     }
@@ -63,7 +68,7 @@ public struct BindOutcome: Hashable, Sendable {
     public var succeeded: Bool {
         switch result {
         case .bound, .fellBack, .alreadyBound, .reverted, .alreadyDefault: true
-        case .failedRestored, .failedNotRestored, .refused, .revertFailed: false
+        case .failedRestored, .failedNotRestored, .refused, .revertFailed, .gone: false
         }
     }
 
@@ -74,7 +79,7 @@ public struct BindOutcome: Hashable, Sendable {
         case .failedRestored(let previous): previous
         case .failedNotRestored(_, let now): now
         case .reverted(let driver), .alreadyDefault(let driver): driver
-        case .refused, .revertFailed: nil
+        case .refused, .revertFailed, .gone: nil
         }
     }
 

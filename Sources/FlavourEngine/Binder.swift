@@ -9,7 +9,8 @@ import Glibc
 /// (KERNEL-FACTS.md, "Binding"): load the module, learn its driver's real name, write
 /// driver_override, unbind, bind through `drivers/<name>/bind` (its errno is the
 /// fallback trigger), then verify the `driver` link. When every candidate fails the
-/// device goes back to the driver it had and its override is restored.
+/// device goes back to the driver it had and its override is restored (`restore`).
+/// Reverts are in `Binder+Revert.swift`.
 public struct Binder: Sendable {
     public let sysfs: Sysfs
     public let loader: any ModuleLoader
@@ -36,14 +37,34 @@ public struct Binder: Sendable {
                 result: result, attempts: attempts)
         }
         guard !plan.candidates.isEmpty else {
-            return outcome(.refused("no candidate driver for flavour \(plan.flavour.name): every one is denied"))
+            let rules = plan.denied.map { "\($0.candidate.module) by \($0.rule.source)" }.joined(separator: ", ")
+            return outcome(.refused(
+                "no candidate driver for flavour \(plan.flavour.name): every one is denied (\(rules)); remove a deny rule to allow one"))
         }
+        // On one of the flavour's drivers already (a variant, or the universal driver after
+        // a fallback): moving it would take it from whoever uses it. Its override is made to
+        // name the driver, so a later reprobe (a driver reload, a PF reset) keeps it there.
         if let previous, let module = sysfs.module(ofDriver: previous),
            plan.candidates.contains(where: { $0.module == module }) {
+            if device.driverOverride != previous.rawValue {
+                do {
+                    try sysfs.write(previous.rawValue, to: PCIPaths.attribute("driver_override", of: address))
+                    attempts.append(Attempt(module: module, driver: previous, step: .override, errno: nil,
+                                            message: "driver_override set to the driver it is on"))
+                } catch {
+                    attempts.append(Attempt(module: module, driver: previous, step: .override, errno: error.errno,
+                                            message: error.description))
+                }
+            }
             return outcome(.alreadyBound(driver: previous))
         }
 
-        steps.begin(address: address, previousDriver: previous, previousOverride: device.driverOverride)
+        do {
+            try steps.begin(InFlightRecord(
+                address: address, operation: .bind, previousDriver: previous, previousOverride: device.driverOverride))
+        } catch {
+            return outcome(.refused(error.description))
+        }
         defer { steps.end(address: address) }
         var bound = previous  // what the device is on right now
         var changed = false  // whether any write took effect
@@ -57,6 +78,8 @@ public struct Binder: Sendable {
                 continue
             case .stop:
                 break candidates
+            case .gone:
+                return outcome(.gone)
             }
         }
         guard changed else {
@@ -64,10 +87,15 @@ public struct Binder: Sendable {
             attempts.append(Attempt(module: nil, driver: previous, step: .restore, errno: nil, message: "nothing was changed"))
             return outcome(.failedRestored(previous: previous))
         }
-        return outcome(restore(address: address, previous: previous, override: device.driverOverride, attempts: &attempts))
+        let restored = restore(address, driver: previous, override: device.driverOverride)
+        attempts += restored.attempts
+        if !sysfs.exists(PCIPaths.device(address)) { return outcome(.gone) }
+        return outcome(restored.succeeded
+            ? .failedRestored(previous: previous)
+            : .failedNotRestored(previous: previous, now: restored.now))
     }
 
-    private enum CandidateResult { case bound(DriverName), next, stop }
+    private enum CandidateResult { case bound(DriverName), next, stop, gone }
 
     private func tryCandidate(
         _ candidate: Candidate, address: PCIAddress, bound: inout DriverName?, changed: inout Bool,
@@ -81,6 +109,8 @@ public struct Binder: Sendable {
                 "errno": "\(Errno.name(errno))", "reason": "\(message)",
             ])
         }
+        // A device removed mid-bind fails every later step: say so, and undo nothing.
+        func gone() -> Bool { !sysfs.exists(PCIPaths.device(address)) }
         if !sysfs.isLoaded(module) {
             do { try loader.load(module) } catch {
                 fail(.load, nil, error.errno, error.description)
@@ -97,6 +127,7 @@ public struct Binder: Sendable {
             changed = true
         } catch {
             fail(.override, driver, error.errno, error.description)
+            if gone() { return .gone }
             return error.errno == ENODEV || error.errno == ENOENT ? .stop : .next
         }
         if let current = bound, current != driver {
@@ -106,13 +137,17 @@ public struct Binder: Sendable {
             } catch {
                 // Still on its old driver: no candidate can be bound; restore and stop.
                 fail(.unbind, current, error.errno, error.description)
-                return .stop
+                return gone() ? .gone : .stop
             }
         }
         if bound != driver {
             do {
                 try sysfs.write(address.description, to: "\(PCIPaths.driver(driver))/bind")
             } catch {
+                if gone() {
+                    fail(.bind, driver, error.errno, error.description)
+                    return .gone
+                }
                 bound = sysfs.boundDriver(address)
                 // Already on it (EBUSY): loading the module for another request registered
                 // the driver, and driver_register probes every unbound device whose
@@ -127,115 +162,27 @@ public struct Binder: Sendable {
         let now = sysfs.boundDriver(address)
         bound = now
         guard now == driver else {
+            if gone() {
+                fail(.verify, driver, ENODEV, "device \(address) was removed while binding \(driver)")
+                return .gone
+            }
             fail(.verify, driver, ENODEV, "device's driver is \(now.map { "'\($0)'" } ?? "none") after binding \(driver)")
             return now == nil ? .next : .stop
         }
         attempts.append(Attempt(module: module, driver: driver, step: .verify, errno: nil, message: "bound to \(driver)"))
         return .bound(driver)
     }
-
-    /// Puts back the previous override and driver after every candidate failed.
-    private func restore(
-        address: PCIAddress, previous: DriverName?, override: String?, attempts: inout [Attempt]
-    ) -> BindOutcome.Result {
-        func note(_ errno: Int32?, _ driver: DriverName?, _ message: String) {
-            attempts.append(Attempt(module: nil, driver: driver, step: .restore, errno: errno, message: message))
-        }
-        // "\n" clears driver_override; an empty write would not (drivers/base/driver.c).
-        do {
-            try sysfs.write((override ?? "") + "\n", to: PCIPaths.attribute("driver_override", of: address))
-        } catch {
-            note(error.errno, nil, "could not restore driver_override: \(error.description)")
-        }
-        let now = sysfs.boundDriver(address)
-        guard let previous, now != previous else {
-            if now == previous {
-                note(nil, previous, previous.map { "back on \($0)" } ?? "left without a driver, as it was")
-                return .failedRestored(previous: previous)
-            }
-            return .failedNotRestored(previous: previous, now: now)
-        }
-        if let now {
-            do { try sysfs.write(address.description, to: "\(PCIPaths.driver(now))/unbind") } catch {
-                note(error.errno, now, "could not unbind \(now) to restore \(previous): \(error.description)")
-            }
-        }
-        do {
-            try sysfs.write(address.description, to: "\(PCIPaths.driver(previous))/bind")
-        } catch {
-            note(error.errno, previous, "binding \(previous) back failed: \(error.description); trying drivers_probe")
-            try? sysfs.write(address.description, to: PCIPaths.driversProbe)
-        }
-        let after = sysfs.boundDriver(address)
-        guard after == previous else {
-            note(ENODEV, previous, "device is on \(after.map(\.rawValue) ?? "no driver"), not \(previous)")
-            return .failedNotRestored(previous: previous, now: after)
-        }
-        note(nil, previous, "back on \(previous)")
-        return .failedRestored(previous: previous)
-    }
-
-    // MARK: - Revert
-
-    /// Clears driver_override, unbinds, loads the default driver's module and reprobes,
-    /// then checks a driver came back.
-    public func revert(_ device: PCIDevice) -> BindOutcome {
-        let address = device.address
-        let previous = device.driver.flatMap(DriverName.init)
-        var attempts: [Attempt] = []
-        func outcome(_ result: BindOutcome.Result) -> BindOutcome {
-            BindOutcome(
-                address: address, modalias: device.modalias, requested: Flavour.revertName, previousDriver: previous,
-                result: result, attempts: attempts)
-        }
-        if device.driverOverride == nil, previous != nil {
-            return outcome(.alreadyDefault(driver: previous))
-        }
-        steps.begin(address: address, previousDriver: previous, previousOverride: device.driverOverride)
-        defer { steps.end(address: address) }
-        do {
-            try sysfs.write("\n", to: PCIPaths.attribute("driver_override", of: address))
-        } catch {
-            attempts.append(Attempt(module: nil, driver: nil, step: .override, errno: error.errno, message: error.description))
-            return outcome(.revertFailed("could not clear driver_override: \(error.description)"))
-        }
-        if let previous {
-            do {
-                try sysfs.write(address.description, to: "\(PCIPaths.driver(previous))/unbind")
-            } catch {
-                attempts.append(Attempt(module: nil, driver: previous, step: .unbind, errno: error.errno, message: error.description))
-                return outcome(.revertFailed("could not unbind \(previous): \(error.description)"))
-            }
-        }
-        // drivers_probe never loads a module; load the default driver as udev would at add.
-        do { try loader.load(alias: device.modalias.description) } catch {
-            attempts.append(Attempt(module: nil, driver: nil, step: .load, errno: error.errno, message: error.description))
-        }
-        do {
-            try sysfs.write(address.description, to: PCIPaths.driversProbe)
-        } catch {
-            attempts.append(Attempt(module: nil, driver: nil, step: .probe, errno: error.errno, message: error.description))
-        }
-        let now = sysfs.boundDriver(address)
-        attempts.append(Attempt(
-            module: nil, driver: now, step: .verify, errno: now == nil && previous != nil ? ENODEV : nil,
-            message: now.map { "bound to \($0)" } ?? "no driver claimed the device"))
-        if now == nil, previous != nil {
-            return outcome(.revertFailed(
-                "no driver claimed \(address) after drivers_probe; load its default driver (modprobe) and revert again"))
-        }
-        return outcome(.reverted(driver: now))
-    }
 }
 
-/// Hears that a bind starts, before its first write, and that it ended (the crash journal).
+/// Hears that a change starts, before its first write, and that it ended (the crash
+/// journal, `InFlightJournal`). `begin` may refuse: then nothing is written.
 public protocol BindStepRecorder: Sendable {
-    func begin(address: PCIAddress, previousDriver: DriverName?, previousOverride: String?)
+    func begin(_ record: InFlightRecord) throws(InFlightRecord.Refusal)
     func end(address: PCIAddress)
 }
 
 public struct NoStepRecorder: BindStepRecorder {
     public init() {}
-    public func begin(address: PCIAddress, previousDriver: DriverName?, previousOverride: String?) {}
+    public func begin(_ record: InFlightRecord) throws(InFlightRecord.Refusal) {}
     public func end(address: PCIAddress) {}
 }

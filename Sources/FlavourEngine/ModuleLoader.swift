@@ -5,9 +5,12 @@ import FlavourCore
 public protocol ModuleLoader: Sendable {
     /// Inserts the module and what it depends on; succeeds when it is already loaded.
     func load(_ module: ModuleName) throws(ModuleLoadError)
-    /// Loads whatever modules an alias resolves to (`modprobe pci:v...`), as udev does at
-    /// `add`; used to bring a default driver back on revert.
-    func load(alias: String) throws(ModuleLoadError)
+    /// Loads whatever modules an alias resolves to (`modprobe pci:v...`), leaving out the
+    /// modprobe.d blacklist as udev does at `add`; used to bring a default driver back on
+    /// revert. Returns the modules that serve the alias (loaded now or before): empty
+    /// when the device has no default driver, or only blacklisted ones.
+    @discardableResult
+    func load(alias: String) throws(ModuleLoadError) -> [ModuleName]
 }
 
 public struct ModuleLoadError: Error, Hashable, Sendable, CustomStringConvertible {

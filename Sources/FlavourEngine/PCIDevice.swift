@@ -1,5 +1,9 @@
 import FlavourCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What sysfs says about one PCI function at one moment.
 public struct PCIDevice: Hashable, Sendable {
     public let address: PCIAddress
@@ -100,7 +104,16 @@ extension Sysfs {
         }
     }
 
-    public func isLoaded(_ module: ModuleName) -> Bool { exists("module/\(module)") }
+    /// Whether the module is live (or built in, which has no `initstate`). `/sys/module/<m>`
+    /// appears while the module is still initialising (`initstate` "coming"), before its
+    /// driver registers (kernel/module/main.c): such a module is loaded again, and the
+    /// kernel's finit_module waits for the first load to finish.
+    public func isLoaded(_ module: ModuleName) -> Bool {
+        guard exists("module/\(module)") else { return false }
+        do { return try read("module/\(module)/initstate") == "live" } catch {
+            return error.errno == ENOENT
+        }
+    }
 }
 
 /// A device that cannot be worked on.

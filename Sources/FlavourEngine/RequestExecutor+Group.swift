@@ -2,11 +2,6 @@ import FlavourCore
 
 /// `--group` and `group`: the whole IOMMU group moves, or nothing does.
 extension RequestExecutor {
-    /// Every non-bridge member of the device's IOMMU group gets the request, each through
-    /// the binder as a single request would. For a flavour, every member must pass the
-    /// in-use guard first (unless `force`): one member in use refuses them all, and
-    /// nothing is written. A device without a group is handled alone. Outcomes are per
-    /// member, by address.
     /// The devices a `group` request on `address` would write to: every non-bridge member
     /// of its IOMMU group, and the device itself (alone when it has no group).
     public func groupMembers(of address: PCIAddress) -> Set<PCIAddress> {
@@ -16,6 +11,12 @@ extension RequestExecutor {
         return Set(group.endpoints.map(\.address)).union([address])
     }
 
+    /// Every non-bridge member of the device's IOMMU group gets the request, each through
+    /// the binder as a single request would. Every member must pass the in-use guard
+    /// first (unless `force`) and, for a flavour, have a candidate driver: otherwise all
+    /// are refused and nothing is written. When one member fails, the members already
+    /// moved go back to what they had and the rest are not tried. A device without a group
+    /// is handled alone. Outcomes are per member, in address order.
     public func handleGroup(address: PCIAddress, requested: RequestedFlavour, options: RequestOptions) -> [BindOutcome] {
         let device: PCIDevice
         do { device = try sysfs.pciDevice(address) } catch {
@@ -28,17 +29,47 @@ extension RequestExecutor {
             return [handle(address: address, requested: requested, options: single)]
         }
         let members = group.endpoints.isEmpty ? [device] : group.endpoints
-        if case .flavour = requested {
-            let inUse = members.map { ($0, inUseGuard.check($0)) }.filter { !$0.1.isEmpty }
-            if !inUse.isEmpty {
-                guard options.force else {
-                    let why = inUse.map { "\($0.0.address) is in use by the host: \(Self.describe($0.1))" }.joined(separator: "; ")
-                    let message = "IOMMU group \(group.number) cannot be taken as a whole: \(why); use --force to take it anyway"
-                    return members.map { refusal($0, requested, message) }
-                }
-                for (member, reasons) in inUse { logOverride(member, reasons) }
+        let inUse = members.filter { guards(requested, $0) }.map { ($0, inUseGuard.check($0)) }.filter { !$0.1.isEmpty }
+        if !inUse.isEmpty {
+            guard options.force else {
+                let why = inUse.map { "\($0.0.address) is in use by the host: \(Self.describe($0.1))" }.joined(separator: "; ")
+                let message = "IOMMU group \(group.number) cannot be taken as a whole: \(why); use --force to take it anyway"
+                return members.map { refusal($0, requested, message) }
+            }
+            for (member, reasons) in inUse { logOverride(member, reasons) }
+        }
+        if case .flavour(let flavour) = requested,
+           let stuck = members.first(where: { plan(for: $0, flavour: flavour).candidates.isEmpty }) {
+            let message = "IOMMU group \(group.number) cannot be taken as a whole: \(stuck.address) has no candidate driver "
+                + "for flavour \(flavour.name) (every one is denied)"
+            return members.map { refusal($0, requested, message) }
+        }
+        var outcomes: [BindOutcome] = []
+        for (index, member) in members.enumerated() {
+            let outcome = perform(requested, on: member)
+            outcomes.append(outcome)
+            guard outcome.succeeded else {
+                let why = "member \(member.address) of IOMMU group \(group.number) failed (\(outcome.result.name))"
+                let undone = zip(members, outcomes.dropLast()).map { rollBack($0, $1, because: why) }
+                let untried = members[(index + 1)...].map { refusal($0, requested, "not tried: \(why), so the group stays as it was") }
+                return undone + [outcome] + untried
             }
         }
-        return members.map { perform(requested, on: $0) }
+        return outcomes
+    }
+
+    /// A member that moved while a later one failed goes back to what it had.
+    private func rollBack(_ member: PCIDevice, _ outcome: BindOutcome, because why: String) -> BindOutcome {
+        let previous = member.driver.flatMap(DriverName.init)
+        let current = sysfs.boundDriver(member.address)
+        let override = (try? sysfs.pciDevice(member.address))?.driverOverride
+        // Nothing had changed (already bound, already default): nothing to undo.
+        guard current != previous || override != member.driverOverride else { return outcome }
+        let restored = binder.restore(member.address, driver: previous, override: member.driverOverride)
+        let note = Attempt(module: nil, driver: current, step: .restore, errno: nil, message: "rolled back: \(why)")
+        return BindOutcome(
+            address: member.address, modalias: member.modalias, requested: outcome.requested, previousDriver: previous,
+            result: restored.succeeded ? .failedRestored(previous: previous) : .failedNotRestored(previous: previous, now: restored.now),
+            attempts: outcome.attempts + [note] + restored.attempts)
     }
 }

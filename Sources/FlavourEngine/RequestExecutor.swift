@@ -30,8 +30,8 @@ public struct RequestExecutor: Sendable {
     }
 
     /// One device, or with `options.group` its whole IOMMU group (the outcome returned is
-    /// the requested device's; `handleGroup` gives every member's). A flavour request on a
-    /// device the host uses is refused unless `options.force`; a revert never is.
+    /// the requested device's; `handleGroup` gives every member's). A request that would
+    /// take a device the host uses is refused unless `options.force` (`guards`).
     public func handle(address: PCIAddress, requested: RequestedFlavour, options: RequestOptions = .init()) -> BindOutcome {
         if options.group {
             let outcomes = handleGroup(address: address, requested: requested, options: options)
@@ -42,7 +42,7 @@ public struct RequestExecutor: Sendable {
             return BindOutcome(address: address, requested: requested.description, previousDriver: nil,
                                result: .refused(error.description), attempts: [])
         }
-        if case .flavour = requested {
+        if guards(requested, device) {
             let reasons = inUseGuard.check(device)
             if !reasons.isEmpty {
                 guard options.force else {
@@ -53,6 +53,21 @@ public struct RequestExecutor: Sendable {
         }
         return perform(requested, on: device)
     }
+
+    /// Whether the request would take the device from a driver the host may be using: a
+    /// flavour always; a revert only when it would unbind a driver that is not a VFIO one
+    /// (an override pinning a NIC to its own driver, as driverctl leaves it). Unbinding a
+    /// VFIO driver takes nothing from the host.
+    func guards(_ requested: RequestedFlavour, _ device: PCIDevice) -> Bool {
+        switch requested {
+        case .flavour: return true
+        case .revert:
+            guard device.driverOverride != nil, let driver = device.driver.flatMap(DriverName.init) else { return false }
+            return !vfioCheck.isVFIO(driver, on: device)
+        }
+    }
+
+    public var vfioCheck: VFIODriverCheck { VFIODriverCheck(sysfs: sysfs, table: table, config: config) }
 
     /// The request on a device already read and checked.
     func perform(_ requested: RequestedFlavour, on device: PCIDevice) -> BindOutcome {

@@ -54,11 +54,20 @@ public final class KmodContext: Sendable {
     /// The modules an alias resolves to, in libkmod's order (modprobe's): the first
     /// source with an answer wins (config `alias` lines, module names, symbols,
     /// install commands, modules.alias.bin, built-in aliases), and wildcard aliases
-    /// come back in the index's order, not by how specific they are.
-    public func lookup(alias: String) -> [String] {
+    /// come back in the index's order, not by how specific they are. With
+    /// `applyingBlacklist`, modules a modprobe.d `blacklist` line names are left out, as
+    /// udev leaves them out when it loads a new device's driver by its modalias.
+    public func lookup(alias: String, applyingBlacklist: Bool = false) -> [String] {
         context.withLock { context in
-            var list: OpaquePointer?
-            guard kmod_module_new_from_lookup(context, alias, &list) >= 0, let list else { return [] }
+            var found: OpaquePointer?
+            guard kmod_module_new_from_lookup(context, alias, &found) >= 0, var list = found else { return [] }
+            if applyingBlacklist {
+                var filtered: OpaquePointer?
+                let result = kmod_module_apply_filter(context, KMOD_FILTER_BLACKLIST, list, &filtered)
+                kmod_module_unref_list(list)
+                guard result >= 0, let filtered else { return [] }
+                list = filtered
+            }
             defer { kmod_module_unref_list(list) }
             var names: [String] = []
             var entry: OpaquePointer? = list

@@ -20,7 +20,7 @@ extension TestKernel {
             return try driversProbe(value, in: &state, fail: fail)
         case 5 where parts[0...2] == ["bus", "pci", "drivers"]:
             let driver = parts[3]
-            guard state.loaded.contains(where: { state.available[$0]?.driver == driver }) else { throw fail(ENOENT) }
+            guard loadedModule(driver: driver, in: state) != nil else { throw fail(ENOENT) }
             switch parts[4] {
             case "bind": return try bind(driver: driver, value, in: &state, fail: fail)
             case "unbind": return try unbind(driver: driver, value, in: &state, fail: fail)
@@ -152,7 +152,9 @@ extension TestKernel {
     func attach(_ address: PCIAddress, in state: inout State) throws(SysfsError) -> [KernelUevent] {
         guard state.devices[address]?.driver == nil else { return [] }
         for name in state.loaded {
-            guard let module = state.available[name], let device = state.devices[address], matches(module, device) else { continue }
+            guard let module = state.available[name], module.registersPCIDriver, let device = state.devices[address],
+                  matches(module, device)
+            else { continue }
             if probe(address, module: module, in: &state) == nil {
                 try syncDevice(address, in: state)
                 return [KernelUevent(action: "bind", address: address, properties: ["DRIVER": module.driver])]
@@ -178,13 +180,17 @@ extension TestKernel {
         let errno = state.probeErrors[module.driver]
         state.events.append(.probe(address, driver: module.driver, errno: errno))
         guard errno == nil else { return errno }
+        guard !state.releasingDrivers.contains(module.driver) else {
+            state.events.append(.unbound(address, driver: module.driver))
+            return nil  // success, and unbound
+        }
         state.devices[address]!.driver = module.driver
         state.events.append(.bound(address, driver: module.driver))
         return nil
     }
 
     private func loadedModule(driver: String, in state: State) -> TestModule? {
-        state.loaded.lazy.compactMap { state.available[$0] }.first { $0.driver == driver }
+        state.loaded.lazy.compactMap { state.available[$0] }.first { $0.registersPCIDriver && $0.driver == driver }
     }
 
     /// `driver_register`: the driver appears and probes every unbound device it matches.
@@ -192,12 +198,22 @@ extension TestKernel {
     func register(_ module: TestModule, in state: inout State) throws(SysfsError) -> [KernelUevent] {
         state.loaded.append(module.name)
         state.events.append(.moduleLoaded(module.name.rawValue))
+        // The module's directory shows up "coming" before its driver registers, as in
+        // kernel/module/main.c; "live" once done. Readers without the lock see both.
+        let moduleDir = sysfsRoot + "/module/\(module.name)"
+        try Tree.makeDirectories(moduleDir)
+        if !module.builtin { try Tree.writeFile(moduleDir + "/initstate", "coming\n") }
+        guard module.registersPCIDriver else {
+            if !module.builtin { try Tree.writeFile(moduleDir + "/initstate", "live\n") }
+            return []
+        }
         let driverDir = sysfsRoot + "/bus/pci/drivers/" + module.driver
         try Tree.makeDirectories(driverDir)
         for file in ["bind", "unbind", "new_id", "remove_id", "uevent"] { try Tree.writeFile(driverDir + "/" + file, "") }
         try Tree.makeDirectories(sysfsRoot + "/module/\(module.name)/drivers")
         try Tree.link(driverDir + "/module", to: "../../../../module/\(module.name)")
         try Tree.link(sysfsRoot + "/module/\(module.name)/drivers/pci:\(module.driver)", to: "../../../bus/pci/drivers/\(module.driver)")
+        if !module.builtin { try Tree.writeFile(moduleDir + "/initstate", "live\n") }
         var uevents: [KernelUevent] = []
         for address in state.devices.keys.sorted() where state.devices[address]!.driver == nil {
             if matches(module, state.devices[address]!), probe(address, module: module, in: &state) == nil {

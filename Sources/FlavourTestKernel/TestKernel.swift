@@ -48,7 +48,11 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
         /// Loaded modules in registration order (the order the driver core tries drivers).
         var loaded: [ModuleName] = []
         var probeErrors: [String: Int32] = [:]
+        /// Drivers whose probe succeeds and that let the device go again at once.
+        var releasingDrivers: Set<String> = []
         var loadErrors: [ModuleName: Int32] = [:]
+        /// modprobe.d `blacklist` lines: left out of alias loads, never of loads by name.
+        var blacklist: Set<ModuleName> = []
         var writeErrors: [String: Int32] = [:]
         var events: [KernelEvent] = []
         var hasFlavourAttribute = false
@@ -116,6 +120,20 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
     /// Makes a driver's probe fail with `errno` (nil: succeed again).
     public func failProbe(driver: String, errno: Int32?) {
         state.withLock { $0.probeErrors[driver] = errno }
+    }
+
+    /// A modprobe.d `blacklist MODULE` line.
+    public func blacklist(_ module: String) {
+        state.withLock { _ = $0.blacklist.insert(ModuleName(module)!) }
+    }
+
+    /// Makes a driver's probe report success and the device come loose right after, as a
+    /// driver whose probe schedules its own release: `bind` succeeds, the `driver` link
+    /// is gone. Only the binder's verification step can tell.
+    public func releaseAfterProbe(driver: String, _ releasing: Bool = true) {
+        state.withLock { state in
+            if releasing { state.releasingDrivers.insert(driver) } else { state.releasingDrivers.remove(driver) }
+        }
     }
 
     /// Makes loading a module fail with `errno`.
@@ -216,16 +234,19 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
         emit(uevents)
     }
 
-    public func load(alias: String) throws(ModuleLoadError) {
-        guard let modalias = try? Modalias(parsing: alias) else { return }
+    public func load(alias: String) throws(ModuleLoadError) -> [ModuleName] {
+        guard let modalias = try? Modalias(parsing: alias) else { return [] }
         let device = TestDevice(
             "0000:00:00.0", vendor: modalias.vendor, device: modalias.device, subsystemVendor: modalias.subsystemVendor,
             subsystemDevice: modalias.subsystemDevice,
             classCode: UInt32(modalias.baseClass) << 16 | UInt32(modalias.subClass) << 8 | UInt32(modalias.interface))
         let names = state.withLock { state in
-            state.available.values.filter { $0.ids.contains { !$0.overrideOnly && $0.matches(device) } }.map(\.name).sorted()
+            state.available.values.filter { module in
+                !state.blacklist.contains(module.name) && module.ids.contains { !$0.overrideOnly && $0.matches(device) }
+            }.map(\.name).sorted()
         }
         for name in names { try load(name) }
+        return names
     }
 
     static func threadCPU() -> UInt64 {

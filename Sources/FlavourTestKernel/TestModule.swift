@@ -8,12 +8,16 @@ public struct TestModule: Sendable {
     public var ids: [TestPCIID]
     /// Built into the kernel: loaded from the start, its aliases in modules.builtin.alias.bin.
     public var builtin: Bool
+    /// False for a module that loads but registers no PCI driver (a library, a mistake in
+    /// an admin's variant line): nothing appears under `/sys/module/<m>/drivers`.
+    public var registersPCIDriver: Bool
 
-    public init(_ name: String, driver: String, ids: [TestPCIID], builtin: Bool = false) {
+    public init(_ name: String, driver: String, ids: [TestPCIID], builtin: Bool = false, registersPCIDriver: Bool = true) {
         self.name = ModuleName(name)!
         self.driver = driver
         self.ids = ids
         self.builtin = builtin
+        self.registersPCIDriver = registersPCIDriver
     }
 
     /// `vfio_pci`: driver `vfio-pci`, matches any device but only through driver_override
