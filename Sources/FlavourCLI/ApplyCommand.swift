@@ -12,10 +12,13 @@ struct ApplyCommand: ParsableCommand {
             Exits 0 when the device ends on a driver of the flavour (or back on its default driver for `none`).
             A device the host uses (a network interface with an address or route, a mounted, swap or held
             disk, the boot VGA device with the console) is refused unless --force. With --group, JSON is a
-            list with one outcome per group member.
+            list with one outcome per group member. Each change is recorded under --run-dir (flavourd's crash
+            journal) before its first write; a flavourctl killed mid-bind is settled by the next apply or by
+            flavourd, and Ctrl-C waits until the device is on a driver.
             """)
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var runtime: RunDirectoryOption
 
     @Argument(help: ArgumentHelp("PCI address, DDDD:BB:DD.F.", valueName: "device"))
     var device: String
@@ -35,7 +38,7 @@ struct ApplyCommand: ParsableCommand {
     func run() throws {
         let address = try parseDevice(device)
         // Validate everything before the first write; root first, before /sys is read at all.
-        let executor = try global.executor(logger: Logger(label: "flavourctl"), action: "flavourctl apply")
+        let executor = try global.executor(logger: Logger(label: "flavourctl"), action: "flavourctl apply", runDirectory: runtime.runDir)
         do { _ = try global.sysfs.pciDevice(address) } catch { throw CLIError(error.description) }
         // An empty argument (an unset shell variable) is a mistake, not a revert: `none` is.
         guard !flavour.isEmpty, let requested = executor.resolve(flavour) else {
@@ -43,7 +46,7 @@ struct ApplyCommand: ParsableCommand {
         }
         let options = RequestOptions(force: force, group: group)
         if group {
-            let outcomes = executor.handleGroup(address: address, requested: requested, options: options)
+            let outcomes = TerminationSignals.held { executor.handleGroup(address: address, requested: requested, options: options) }
             if json {
                 say(try JSONOutput.render(outcomes.map(OutcomeReport.init)))
             } else {
@@ -52,7 +55,7 @@ struct ApplyCommand: ParsableCommand {
             if outcomes.contains(where: { !$0.succeeded }) { throw ApplyFailed(code: 1) }
             return
         }
-        let outcome = executor.handle(address: address, requested: requested, options: options)
+        let outcome = TerminationSignals.held { executor.handle(address: address, requested: requested, options: options) }
         if json {
             say(try JSONOutput.render(OutcomeReport(outcome)))
         } else {

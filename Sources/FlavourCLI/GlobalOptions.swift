@@ -34,7 +34,10 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// The executor that writes; refuses early when writing the kernel's sysfs needs root.
-    func executor(logger: Logger, action: String) throws -> RequestExecutor {
+    /// With `runDirectory`, each change is recorded in the crash journal flavourd keeps
+    /// there (`InFlightJournal`), so a flavourctl killed mid-bind is settled by the next
+    /// flavourctl or flavourd, and the two never change one device at once.
+    func executor(logger: Logger, action: String, runDirectory: String? = nil) throws -> RequestExecutor {
         if Self.isKernelSysfs(sysfsRoot), !CLIContext.current.isRoot() {
             throw CLIError("\(action) writes to /sys and loads kernel modules: it needs root (run it with sudo)")
         }
@@ -44,9 +47,12 @@ struct GlobalOptions: ParsableArguments {
             throw CLIError("cannot use the modules in \(loader.modulesDirectory): \(error)")
         }
         let sysfs = sysfs
-        return RequestExecutor(
-            sysfs: sysfs, binder: Binder(sysfs: sysfs, loader: moduleLoader, logger: logger),
-            config: loaded.config, table: loaded.table, procRoot: procRoot)
+        let journal = runDirectory.map { InFlightJournal(directory: $0 + "/inflight") }
+        let binder = Binder(sysfs: sysfs, loader: moduleLoader, logger: logger, steps: journal ?? NoStepRecorder())
+        if let journal {
+            for line in journal.recover(binder: binder, logger: logger) { CLIContext.current.errorOutput("recovered: \(line)") }
+        }
+        return RequestExecutor(sysfs: sysfs, binder: binder, config: loaded.config, table: loaded.table, procRoot: procRoot)
     }
 
     /// Whether `root` is this system's /sys however it is spelled (`/sys/`, `//sys`, a

@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// Where flavourd keeps `status.json`.
+/// Where flavourd keeps `status.json` and its crash journal (`inflight/`).
 struct RunDirectoryOption: ParsableArguments {
     @Option(help: ArgumentHelp("flavourd's runtime directory.", valueName: "dir"))
     var runDir = "/run/driver-flavour"

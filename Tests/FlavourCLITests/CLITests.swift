@@ -42,6 +42,8 @@ final class Run: @unchecked Sendable {
         // The test kernel's /proc too, so the in-use guard never reads this machine's.
         var paths = ["--sysfs-root", kernel.sysfsRoot, "--modules-dir", kernel.modulesDirectory, "--config-dir", kernel.configDirectory]
         if !arguments.contains("--proc-root") { paths += ["--proc-root", kernel.procRoot] }
+        // apply's crash journal in the test kernel's tree, never this machine's /run.
+        if arguments.first == "apply", !arguments.contains("--run-dir") { paths += ["--run-dir", kernel.root + "/run"] }
         let withPaths = arguments.first == "--no-paths" ? Array(arguments.dropFirst()) : arguments + paths
         return CLIContext.$current.withValue(context) { Flavourctl.run(arguments: withPaths) }
     }
