@@ -84,6 +84,25 @@ import Testing
         #expect(kmod.lookup(alias: alias) == expected)
     }
 
+    /// A revert loads the default driver as udev does at `add`: a modprobe.d `blacklist`
+    /// line keeps a module out of an alias load.
+    @Test func blacklistedModulesAreLeftOutOfAliasLoadsOnly() throws {
+        var template = Array((NSTemporaryDirectory() + "flavour-kmod-blacklist-XXXXXX").utf8CString)
+        let directory = String(cString: try #require(mkdtemp(&template)))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let config = directory + "/site.conf"
+        try """
+            alias pci:v000010DEd00002342sv*sd*bc*sc*i* nouveau
+            alias pci:v000010DEd00002342sv*sd*bc*sc*i* nvidiafb
+            blacklist nouveau
+
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let kmod = try KmodContext(modulesDirectory: directory, configPaths: [config])
+        let gpu = "pci:v000010DEd00002342sv000010DEsd00000000bc03sc02i00"
+        #expect(kmod.lookup(alias: gpu) == ["nouveau", "nvidiafb"])
+        #expect(kmod.lookup(alias: gpu, applyingBlacklist: true) == ["nvidiafb"])
+    }
+
     @Test func loadingAMissingModuleNamesItAndCarriesENOENT() throws {
         let tree = try FakeModulesTree(modules: Self.variants)
         defer { tree.remove() }
