@@ -26,6 +26,16 @@ public struct SRIOVLayout: Hashable, Sendable {
         return PCIAddress(domain: pf.domain, bus: UInt8(vf >> 8), device: UInt8(vf >> 3 & 0x1F), function: UInt8(vf & 7))
     }
 
+    /// Whether every VF the PF can have is covered by some standing request: only then may
+    /// the default driver be kept off all of them (`sriov_drivers_autoprobe` 0 leaves an
+    /// uncovered VF with no driver at all).
+    public func everyVFCovered(by requests: [StandingRequest]) -> Bool {
+        totalVFs > 0 && (0..<totalVFs).allSatisfy { index in
+            guard let address = vfAddress(index) else { return false }
+            return requests.contains { $0.covers(address: address, modalias: vfModalias) }
+        }
+    }
+
     /// The standing requests that will cover at least one VF.
     public func requests(covering requests: [StandingRequest]) -> [StandingRequest] {
         requests.filter { request in

@@ -134,18 +134,24 @@ public final class FlavourService: Service, Sendable {
         notifier.ready(status: "Listening for flavour requests (\(source.name) events)")
     }
 
-    /// Every present device a standing request covers; and PFs whose future VFs it covers
-    /// get `sriov_drivers_autoprobe` 0 first, so no default driver ever probes those VFs.
+    /// Every present device a standing request covers; and PFs whose every future VF it
+    /// covers get `sriov_drivers_autoprobe` 0 first, so no default driver ever probes those
+    /// VFs (`VFAutoprobe`, which also turns it back on when the requests change).
     func coldplug(executor: RequestExecutor, scheduler: RequestScheduler) async {
         let requests = executor.config.requests
-        guard !requests.isEmpty else { return }
+        let autoprobe = autoprobe(executor.sysfs)
+        guard !requests.isEmpty || autoprobe.hasMarkers else { return }
         for device in executor.sysfs.pciDevices() {
-            disableAutoprobeIfCovered(device, requests: requests, sysfs: executor.sysfs)
+            autoprobe.update(device, requests: requests)
             if let (requested, options) = Self.standingRequest(for: device, in: executor) {
                 await scheduler.submit(FlavourRequest(
                     address: device.address, requested: requested, origin: .coldplug, options: options))
             }
         }
+    }
+
+    func autoprobe(_ sysfs: Sysfs) -> VFAutoprobe {
+        VFAutoprobe(sysfs: sysfs, markers: settings.runDirectory + "/autoprobe-off", logger: logger)
     }
 
     static func standingRequest(
@@ -155,20 +161,6 @@ public final class FlavourService: Service, Sendable {
               let flavour = executor.config.flavour(named: request.flavourName)
         else { return nil }
         return (.flavour(flavour), request.options)
-    }
-
-    func disableAutoprobeIfCovered(_ device: PCIDevice, requests: [StandingRequest], sysfs: Sysfs) {
-        guard let layout = sysfs.sriovLayout(of: device), let request = layout.requests(covering: requests).first else { return }
-        let attribute = PCIPaths.attribute("sriov_drivers_autoprobe", of: device.address)
-        guard (try? sysfs.read(attribute)) == "1" else { return }
-        do {
-            try sysfs.write("0", to: attribute)
-            logger.info("VF autoprobe turned off for a PF whose VFs are requested", metadata: [
-                "pci.slot_name": "\(device.address)", "request": "\(request.flavourName) \(request.selector) (\(request.source))",
-            ])
-        } catch {
-            logger.error("Could not turn VF autoprobe off", metadata: ["pci.slot_name": "\(device.address)", "reason": "\(error)"])
-        }
     }
 
     func handle(_ event: DeviceEvent, scheduler: RequestScheduler) async {
@@ -201,7 +193,7 @@ public final class FlavourService: Service, Sendable {
         case let .added(address, _):
             let executor = await scheduler.currentExecutor
             guard let device = try? executor.sysfs.pciDevice(address) else { return }
-            disableAutoprobeIfCovered(device, requests: executor.config.requests, sysfs: executor.sysfs)
+            autoprobe(executor.sysfs).update(device, requests: executor.config.requests)
             if let (requested, options) = Self.standingRequest(for: device, in: executor) {
                 await scheduler.submit(FlavourRequest(address: address, requested: requested, origin: .hotplug, options: options))
             }

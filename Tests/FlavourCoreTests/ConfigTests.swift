@@ -132,4 +132,16 @@ import Testing
             """)])
         #expect(Self.layout.requests(covering: config.requests).map(\.source.line) == [1, 3])
     }
+
+    @Test(arguments: [
+        ("request vfio 0000:02:00.*", false),  // 8 of 32
+        ("request vfio 0000:02:0[0-3].*", true),
+        ("request vfio 0000:02:00.*\nrequest vfio 0000:02:01.*\nrequest vfio 0000:02:02.*\nrequest vfio 0000:02:03.*", true),
+        ("request vfio pci:v00001B36d00000010*", true),
+        ("request vfio pci:v00008086*", false),
+    ])
+    func autoprobeMayGoOffOnlyWhenEveryVFIsCovered(requests: String, expected: Bool) throws {
+        let config = try FlavourConfig.parse(files: [("r.conf", requests)])
+        #expect(Self.layout.everyVFCovered(by: config.requests) == expected)
+    }
 }

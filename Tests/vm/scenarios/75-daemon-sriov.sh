@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A standing request for the NVMe PF's VFs (an address glob computed from the PF's
 # sriov_offset and sriov_stride, which does not cover the PF), picked up by a reload: flavourd
-# turns the PF's sriov_drivers_autoprobe off, and 32 new VFs end on vfio-pci through hotplug
-# requests without nvme ever probing one.
+# turns the PF's sriov_drivers_autoprobe off (the request covers every VF the PF can have), and
+# 32 new VFs end on vfio-pci through hotplug requests without nvme ever probing one. With the
+# request gone, a reload turns autoprobe back on.
 set -euo pipefail
 # shellcheck source=Tests/vm/lib.sh
 source "$VMTEST_DIR/lib.sh"
@@ -116,3 +117,12 @@ for vf in "${vfs[@]}"; do
         fail "nvme probed VF $vf (dmesg: $(grep -E "nvme( .*pci function)? $vf" <<<"$messages" | head -n1))"
 done
 note "ok: nvme never probed a VF"
+
+# Without the request, flavourd gives the PF its VF autoprobe back (it turned it off itself).
+set_numvfs "$pf" 0
+rm -f "$CONF"
+reload_daemon
+autoprobe_on() { [[ "$(cat "$pfdir/sriov_drivers_autoprobe")" == 1 ]]; }
+wait_until 10 autoprobe_on ||
+    fail "with the request gone, flavourd left $pf's sriov_drivers_autoprobe at $(cat "$pfdir/sriov_drivers_autoprobe")"
+note "ok: request removed, sriov_drivers_autoprobe back to 1"
