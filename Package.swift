@@ -76,7 +76,10 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .executableTarget(name: "flavourctl", dependencies: ["FlavourCLI"]),
+        .executableTarget(
+            name: "flavourctl",
+            dependencies: ["FlavourCLI", "FlavourPlatform", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "flavour-bench",
             dependencies: ["FlavourCore", "FlavourEngine", "FlavourTestKernel", "FlavourDaemon", "FlavourPlatform"]

@@ -1,7 +1,19 @@
 import FlavourCLI
+import FlavourPlatform
+import Logging
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
+// What the engine logs while flavourctl works (an in-use guard overridden with --force, a
+// module libkmod could not load): warnings on the terminal, and notices and worse in the
+// journal too when journald runs, so an override done by hand is on record like the daemon's.
+LoggingSystem.bootstrap { label in
+    var handlers: [any LogHandler] = [StderrLogHandler(label: label, logLevel: .warning, metadataProvider: nil)]
+    if access("/run/systemd/journal/socket", W_OK) == 0 {
+        handlers.append(JournalLogHandler(label: label, identifier: "flavourctl", logLevel: .notice, metadataProvider: nil))
+    }
+    return MultiplexLogHandler(handlers)
+}
 exit(Flavourctl.run(arguments: Array(CommandLine.arguments.dropFirst())))
