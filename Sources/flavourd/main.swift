@@ -20,6 +20,8 @@ enum Flavourd {
     /// SIGTERM and SIGINT shut down gracefully; SIGHUP (systemctl reload) re-reads config
     /// and modules.alias.
     static let handledSignals = [SIGTERM, SIGINT, SIGHUP]
+    /// The rules that tag the events flavourd listens for (udev-rules/).
+    static let rulesFile = "70-driver-flavour.rules"
 
     static func main() async {
         switch DaemonCommandLine.parse(Array(CommandLine.arguments.dropFirst())) {
@@ -47,6 +49,12 @@ enum Flavourd {
         if kind == .kernel, options.source == "auto" {
             logger.warning("udevd is not running: listening to kernel uevents directly; udev rules will not apply",
                            metadata: ["source": "kernel"])
+        }
+        if kind == .udev, UdevEventSource.installedRules(named: Self.rulesFile) == nil {
+            logger.warning("udev rules not installed: no event will be tagged for flavourd", metadata: [
+                "rules": "\(Self.rulesFile)", "searched": "\(UdevEventSource.rulesDirectories.joined(separator: " "))",
+                "fix": "install udev-rules/\(Self.rulesFile) into /usr/lib/udev/rules.d and run udevadm control --reload",
+            ])
         }
         var settings = DaemonSettings(
             sysfsRoot: options.sysfsRoot, modulesDirectory: options.modulesDirectory,

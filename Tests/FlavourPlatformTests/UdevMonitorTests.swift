@@ -19,6 +19,19 @@ import Testing
         #expect(UdevEventSource.detect(runDirectory: run + "/") == .udev)
     }
 
+    @Test func installedRulesAreFoundInUdevsDirectoriesInOrder() throws {
+        var template = Array((NSTemporaryDirectory() + "flavour-rules-XXXXXX").utf8CString)
+        let root = String(cString: try #require(mkdtemp(&template)))
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let directories = [root + "/etc", root + "/usr/lib"]
+        for directory in directories { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        #expect(UdevEventSource.installedRules(named: "70-driver-flavour.rules", in: directories) == nil)
+        #expect(FileManager.default.createFile(atPath: root + "/usr/lib/70-driver-flavour.rules", contents: Data()))
+        #expect(UdevEventSource.installedRules(named: "70-driver-flavour.rules", in: directories) == root + "/usr/lib/70-driver-flavour.rules")
+        #expect(FileManager.default.createFile(atPath: root + "/etc/70-driver-flavour.rules", contents: Data()))
+        #expect(UdevEventSource.installedRules(named: "70-driver-flavour.rules", in: directories) == root + "/etc/70-driver-flavour.rules")
+    }
+
     @Test(arguments: [(UdevEventSource.kernel, nil as String?), (.udev, "flavourd"), (.kernel, "flavourd")])
     func anIdleMonitorReceivesNothingAndWaitsWithoutSpinning(source: UdevEventSource, tag: String?) throws {
         // Subsystem "flavour-none" has no devices, so no real uevent can arrive.
