@@ -101,7 +101,8 @@ static ssize_t df_store(struct device *dev, struct device_attribute *attr,
 	char value[DF_MAX_LEN + 1];
 	size_t len = count;
 	size_t i;
-	int ret;
+	ssize_t ret;
+	int err;
 
 	if (len && buf[len - 1] == '\n')
 		len--;
@@ -117,7 +118,7 @@ static ssize_t df_store(struct device *dev, struct device_attribute *attr,
 
 	if (!strcmp(value, DF_VALUE_QUIET_CLEAR)) {
 		e->flavour[0] = '\0';
-		ret = 0;
+		ret = count;
 		goto out;
 	}
 
@@ -130,18 +131,21 @@ static ssize_t df_store(struct device *dev, struct device_attribute *attr,
 	snprintf(env, sizeof(env), DF_ENV_KEY "%s", value);
 	envp[0] = env;
 	envp[1] = NULL;
-	ret = kobject_uevent_env(&dev->kobj, KOBJ_CHANGE, envp);
-	if (ret)
+	err = kobject_uevent_env(&dev->kobj, KOBJ_CHANGE, envp);
+	if (err) {
+		ret = err;
 		goto out;
+	}
 
 	if (!strcmp(value, DF_VALUE_CLEAR))
 		e->flavour[0] = '\0';
 	else
 		strscpy(e->flavour, value, sizeof(e->flavour));
+	ret = count;
 
 out:
 	mutex_unlock(&e->lock);
-	return ret ? ret : count;
+	return ret;
 }
 
 static struct df_entry *df_find_locked(struct device *dev)
