@@ -31,7 +31,6 @@
 #include <linux/device.h>
 #include <linux/hashtable.h>
 #include <linux/kobject.h>
-#include <linux/list.h>
 #include <linux/lockdep.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -56,21 +55,8 @@ struct df_entry {
 	char flavour[DF_MAX_LEN + 1];
 };
 
-/*
- * A device deleted while the load-time scan runs.  The scan may still
- * visit such a device (BUS_NOTIFY_DEL_DEVICE comes before the device
- * leaves the bus's device list, see device_del() in drivers/base/core.c),
- * so the scan must not add an attribute to it.
- */
-struct df_tombstone {
-	struct list_head node;
-	struct device *dev;
-};
-
 static DEFINE_MUTEX(df_registry_lock);
 static DEFINE_HASHTABLE(df_table, DF_HASH_BITS);
-static LIST_HEAD(df_tombstones);
-static bool df_scanning;
 static bool df_shutting_down;
 
 static bool df_valid_char(char c)
@@ -207,64 +193,16 @@ static void df_remove_locked(struct df_entry *e)
 	kfree(e);
 }
 
-static bool df_is_tombstoned_locked(struct device *dev)
+/* A failure costs this one device its attribute, nothing more. */
+static void df_add_or_warn_locked(struct device *dev)
 {
-	struct df_tombstone *t;
+	int ret = df_add_locked(dev);
 
-	lockdep_assert_held(&df_registry_lock);
-
-	list_for_each_entry(t, &df_tombstones, node)
-		if (t->dev == dev)
-			return true;
-	return false;
-}
-
-static void df_forget_tombstone_locked(struct device *dev)
-{
-	struct df_tombstone *t, *tmp;
-
-	lockdep_assert_held(&df_registry_lock);
-
-	list_for_each_entry_safe(t, tmp, &df_tombstones, node) {
-		if (t->dev == dev) {
-			list_del(&t->node);
-			kfree(t);
-		}
-	}
-}
-
-static void df_free_tombstones_locked(void)
-{
-	struct df_tombstone *t, *tmp;
-
-	lockdep_assert_held(&df_registry_lock);
-
-	list_for_each_entry_safe(t, tmp, &df_tombstones, node) {
-		list_del(&t->node);
-		kfree(t);
-	}
-}
-
-static void df_add_tombstone_locked(struct device *dev)
-{
-	struct df_tombstone *t;
-
-	lockdep_assert_held(&df_registry_lock);
-
-	if (df_is_tombstoned_locked(dev))
-		return;
-
-	/*
-	 * On allocation failure the scan may still add an attribute to this
-	 * dying device.  kobject_del() then removes the file along with the
-	 * device's directory, and df_remove_locked() frees the entry on
-	 * unload without touching sysfs.
-	 */
-	t = kzalloc(sizeof(*t), GFP_KERNEL);
-	if (!t)
-		return;
-	t->dev = dev;
-	list_add(&t->node, &df_tombstones);
+	/* -ENOENT: the device's sysfs directory is gone (being deleted). */
+	if (ret == -ENOENT)
+		dev_dbg(dev, "cannot add %s attribute: %d\n", DF_ATTR_NAME, ret);
+	else if (ret)
+		dev_warn(dev, "cannot add %s attribute: %d\n", DF_ATTR_NAME, ret);
 }
 
 static int df_bus_notify(struct notifier_block *nb, unsigned long action,
@@ -272,7 +210,6 @@ static int df_bus_notify(struct notifier_block *nb, unsigned long action,
 {
 	struct device *dev = data;
 	struct df_entry *e;
-	int ret;
 
 	mutex_lock(&df_registry_lock);
 
@@ -281,19 +218,18 @@ static int df_bus_notify(struct notifier_block *nb, unsigned long action,
 
 	switch (action) {
 	case BUS_NOTIFY_ADD_DEVICE:
-		/* A new device may reuse the address of a deleted one. */
-		df_forget_tombstone_locked(dev);
-		ret = df_add_locked(dev);
-		if (ret)
-			dev_warn(dev, "cannot add %s attribute: %d\n",
-				 DF_ATTR_NAME, ret);
+		df_add_or_warn_locked(dev);
 		break;
+	/*
+	 * device_del() sends DEL, takes the device off the bus's list, sends
+	 * REMOVED and only then removes its sysfs directory.  REMOVED catches
+	 * an entry the load-time scan gave the device after its DEL.
+	 */
 	case BUS_NOTIFY_DEL_DEVICE:
+	case BUS_NOTIFY_REMOVED_DEVICE:
 		e = df_find_locked(dev);
 		if (e)
 			df_remove_locked(e);
-		if (df_scanning)
-			df_add_tombstone_locked(dev);
 		break;
 	default:
 		break;
@@ -310,9 +246,8 @@ static struct notifier_block df_nb = {
 
 static int df_scan_one(struct device *dev, void *data)
 {
-	if (df_is_tombstoned_locked(dev))
-		return 0;
-	return df_add_locked(dev);
+	df_add_or_warn_locked(dev);
+	return 0;
 }
 
 static void df_teardown(void)
@@ -330,7 +265,6 @@ static void df_teardown(void)
 	df_shutting_down = true;
 	hash_for_each_safe(df_table, bkt, tmp, e, node)
 		df_remove_locked(e);
-	df_free_tombstones_locked();
 	mutex_unlock(&df_registry_lock);
 
 	bus_unregister_notifier(&pci_bus_type, &df_nb);
@@ -340,11 +274,12 @@ static int __init df_init(void)
 {
 	int ret;
 
-	df_scanning = true;
-
 	/*
-	 * Register first, then scan: a device added in between is seen by
-	 * both, and df_add_locked() ignores the second attempt.
+	 * Register first, then scan under df_registry_lock.  A device added in
+	 * between may be seen by both, and df_add_locked() ignores the second
+	 * attempt.  A device being deleted cannot get past REMOVED, so keeps
+	 * its sysfs directory, while the scan holds the lock; one already past
+	 * it is off the bus's list and not visited.
 	 */
 	ret = bus_register_notifier(&pci_bus_type, &df_nb);
 	if (ret)
@@ -352,12 +287,10 @@ static int __init df_init(void)
 
 	mutex_lock(&df_registry_lock);
 	ret = bus_for_each_dev(&pci_bus_type, NULL, NULL, df_scan_one);
-	df_scanning = false;
-	df_free_tombstones_locked();
 	mutex_unlock(&df_registry_lock);
 
 	if (ret) {
-		pr_err("cannot add %s attributes: %d\n", DF_ATTR_NAME, ret);
+		pr_err("cannot scan PCI devices: %d\n", ret);
 		df_teardown();
 		return ret;
 	}
