@@ -9,11 +9,14 @@
  * binding in userspace.  This module never binds or unbinds anything.
  *
  * Write rules (one trailing newline is ignored):
- *   - 1 to 32 characters from [a-z0-9_-]; anything else fails with -EINVAL
- *     and sends no event;
+ *   - a name: 1 to 32 characters from [a-z0-9_-], not starting with '-';
+ *     stored, and sent as DRIVER_FLAVOUR=<name>;
  *   - "none" clears the stored value and sends DRIVER_FLAVOUR=none;
- *   - "-" clears the stored value and sends no event (used by the daemon to
- *     reflect a revert or a failed request back into sysfs).
+ *   - "-<name>" clears the stored value if it is <name>, else fails with
+ *     -EBUSY; no event either way.  The daemon uses it to reflect a revert
+ *     or a failed request without wiping a request written since it read
+ *     the value;
+ *   - anything else fails with -EINVAL and sends no event.
  * Reading returns the stored value followed by a newline, or just a
  * newline when nothing is stored.
  *
@@ -44,7 +47,7 @@
 #define DF_MAX_LEN		32
 #define DF_ENV_KEY		"DRIVER_FLAVOUR="
 #define DF_VALUE_CLEAR		"none"
-#define DF_VALUE_QUIET_CLEAR	"-"
+#define DF_CLEAR_IF		'-'
 #define DF_HASH_BITS		8
 
 struct df_entry {
@@ -63,6 +66,19 @@ static bool df_valid_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 	       c == '_' || c == '-';
+}
+
+/* 1 to DF_MAX_LEN of [a-z0-9_-]; a leading '-' means compare-and-clear. */
+static bool df_valid_name(const char *name, size_t len)
+{
+	size_t i;
+
+	if (len < 1 || len > DF_MAX_LEN || name[0] == DF_CLEAR_IF)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!df_valid_char(name[i]))
+			return false;
+	return true;
 }
 
 static ssize_t df_show(struct device *dev, struct device_attribute *attr,
@@ -85,26 +101,34 @@ static ssize_t df_store(struct device *dev, struct device_attribute *attr,
 	char env[sizeof(DF_ENV_KEY) + DF_MAX_LEN];
 	char *envp[2];
 	char value[DF_MAX_LEN + 1];
+	const char *name = buf;
 	size_t len = count;
-	size_t i;
+	bool clear_if;
 	ssize_t ret;
 	int err;
 
 	if (len && buf[len - 1] == '\n')
 		len--;
-	if (len < 1 || len > DF_MAX_LEN)
+	clear_if = len && buf[0] == DF_CLEAR_IF;
+	if (clear_if) {
+		name++;
+		len--;
+	}
+	if (!df_valid_name(name, len))
 		return -EINVAL;
-	for (i = 0; i < len; i++)
-		if (!df_valid_char(buf[i]))
-			return -EINVAL;
-	memcpy(value, buf, len);
+	memcpy(value, name, len);
 	value[len] = '\0';
 
 	mutex_lock(&e->lock);
 
-	if (!strcmp(value, DF_VALUE_QUIET_CLEAR)) {
-		e->flavour[0] = '\0';
-		ret = count;
+	if (clear_if) {
+		/* A request stored after the caller read the value must stay. */
+		if (strcmp(e->flavour, value)) {
+			ret = -EBUSY;
+		} else {
+			e->flavour[0] = '\0';
+			ret = count;
+		}
 		goto out;
 	}
 
