@@ -68,7 +68,7 @@ static bool df_valid_char(char c)
 	       c == '_' || c == '-';
 }
 
-/* 1 to DF_MAX_LEN of [a-z0-9_-]; a leading '-' means compare-and-clear. */
+/* 1 to DF_MAX_LEN of [a-z0-9_-], not starting with '-' (compare-and-clear). */
 static bool df_valid_name(const char *name, size_t len)
 {
 	size_t i;
