@@ -134,8 +134,8 @@ enum Directive {
             guard text != Flavour.revertName else {
                 throw source.problem("'\(Flavour.revertName)' is not a flavour: it means the kernel's default driver")
             }
-            guard text != "-" else {
-                throw source.problem("'-' is not a flavour: written to driver_flavour it clears the attribute without a request")
+            guard !text.hasPrefix("-") else {
+                throw source.problem("'\(text)' is not a flavour: names starting with '-' are reserved (written to driver_flavour, '-NAME' clears the attribute if it holds NAME)")
             }
             guard Flavour.isValidName(text) else {
                 throw source.problem("'\(text)' is not a flavour name: use 1 to 32 of a-z, 0-9, '_', '-'")

@@ -3,6 +3,10 @@ import FlavourEngine
 import Logging
 import ServiceLifecycle
 
+#if canImport(Glibc)
+import Glibc  // EBUSY (reflect)
+#endif
+
 /// flavourd: hears PCI uevents, turns them into requests, and carries them out.
 /// Start-up: read config and the match table, start listening, apply standing requests
 /// to the devices present (coldplug), then tell systemd READY=1. On graceful shutdown it
@@ -215,12 +219,19 @@ public final class FlavourService: Service, Sendable {
     }
 
     /// Keeps the driver_flavour attribute (where the kernel module provides it) honest:
-    /// after a revert or a failed request it is cleared, with `-`, which sends no uevent.
+    /// after a revert or a failed request it is cleared with `-<the value read>`, which sends
+    /// no uevent and clears only while the attribute still holds that value.
     static func reflect(_ request: FlavourRequest, _ outcome: RequestOutcome, sysfs: Sysfs) {
         guard case .done(let bind) = outcome, !bind.succeeded || request.requested == .revert else { return }
         let attribute = PCIPaths.attribute("driver_flavour", of: request.address)
         guard let current = try? sysfs.read(attribute), !current.isEmpty else { return }
-        try? sysfs.write("-", to: attribute)
+        do {
+            try sysfs.write("-" + current, to: attribute)
+        } catch where error.errno == EBUSY {
+            // A newer request was written since the read: leave it; its own uevent is on the way.
+        } catch {
+            // The module unloaded or the device went away: nothing left to clear.
+        }
     }
 }
 

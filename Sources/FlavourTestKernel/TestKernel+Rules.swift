@@ -79,7 +79,10 @@ extension TestKernel {
         _ address: PCIAddress, _ value: String, in state: inout State, fail: (Int32) -> SysfsError
     ) throws(SysfsError) -> [KernelUevent] {
         let text = value.hasSuffix("\n") ? String(value.dropLast()) : value
-        if text == "-" {  // the daemon reflecting an outcome: clear, no uevent
+        if text.hasPrefix("-") {  // compare-and-clear "-NAME": clears only while it holds NAME; no uevent
+            let name = String(text.dropFirst())
+            guard Flavour.isValidName(name), !name.hasPrefix("-") else { throw fail(EINVAL) }
+            guard state.devices[address]!.flavour == name else { throw fail(EBUSY) }
             state.devices[address]!.flavour = nil
             try syncDevice(address, in: state)
             return []

@@ -107,8 +107,12 @@ import Testing
         ("Flavour x - vfio_pci", "unknown directive 'Flavour' (expected flavour, variant, deny or request)"),
         ("request none 0000:03:00.0", "'none' is not a flavour: it means the kernel's default driver"),
         ("variant none pci:v* vfio_pci", "'none' is not a flavour: it means the kernel's default driver"),
-        ("flavour - - vfio_pci", "'-' is not a flavour: written to driver_flavour it clears the attribute without a request"),
-        ("request - 0000:03:00.0", "'-' is not a flavour: written to driver_flavour it clears the attribute without a request"),
+        ("flavour - - vfio_pci", "'-' is not a flavour: names starting with '-' are reserved (written to driver_flavour, '-NAME' clears the attribute if it holds NAME)"),
+        ("request - 0000:03:00.0", "'-' is not a flavour: names starting with '-' are reserved (written to driver_flavour, '-NAME' clears the attribute if it holds NAME)"),
+        ("flavour -lab - vfio_pci", "'-lab' is not a flavour: names starting with '-' are reserved (written to driver_flavour, '-NAME' clears the attribute if it holds NAME)"),
+        ("request -vfio 0000:03:00.0", "'-vfio' is not a flavour: names starting with '-' are reserved (written to driver_flavour, '-NAME' clears the attribute if it holds NAME)"),
+        ("variant -vfio vfio_pci:v* vfio_pci", "'-vfio' is not a flavour: names starting with '-' are reserved (written to driver_flavour, '-NAME' clears the attribute if it holds NAME)"),
+        ("deny --x vfio_pci:v* vfio_pci", "'--x' is not a flavour: names starting with '-' are reserved (written to driver_flavour, '-NAME' clears the attribute if it holds NAME)"),
         ("request nosuch 0000:03:00.0", "unknown flavour 'nosuch' (known: vfio); define it with 'flavour NAME PREFIX MODULE'"),
         ("deny nosuch vfio_pci:v* m", "unknown flavour 'nosuch' (known: vfio); define it with 'flavour NAME PREFIX MODULE'"),
         ("flavour \(longFlavour) - vfio_pci", "'\(longFlavour)' is not a flavour name: use 1 to 32 of a-z, 0-9, '_', '-'"),
@@ -131,6 +135,13 @@ import Testing
         #expect(problem.file == "bad.conf")
         #expect(problem.line == 2)
         #expect(problem.message == message)
+    }
+
+    /// Only a leading '-' is reserved (driver_flavour's compare-and-clear `-NAME`).
+    @Test func dashInsideOrAtTheEndOfAFlavourNameIsAccepted() throws {
+        let config = try FlavourConfig.parse(files: [("a.conf", "flavour my-lab - vfio_pci\nflavour lab- - vfio_pci\nrequest my-lab 0000:03:00.0\n")])
+        #expect(config.flavours["my-lab"] != nil)
+        #expect(config.flavours["lab-"] != nil)
     }
 
     @Test func duplicateFlavourAcrossFilesNamesBothPlaces() {

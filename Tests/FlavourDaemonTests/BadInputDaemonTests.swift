@@ -190,7 +190,8 @@ final class InjectingEventSource: DeviceEventSource, @unchecked Sendable {
 
     /// The test kernel's model of the driver_flavour attribute refuses what the real module
     /// refuses (EINVAL, no uevent); the real module's own rows are Tests/vm/scenarios/80-driver-flavour-module.sh.
-    @Test(arguments: ["", "\n", "VFIO", "vfio;rm", "vfio pci", String(repeating: "a", count: 33), "vfio\n\n"])
+    @Test(arguments: ["", "\n", "VFIO", "vfio;rm", "vfio pci", String(repeating: "a", count: 33), "vfio\n\n",
+                      "-", "-\n", "--vfio", "-VFIO", "-" + String(repeating: "a", count: 33)])
     func driverFlavourAttributeRefusesBadValuesWithEINVAL(value: String) throws {
         let kernel = try makeKernel(flavourAttribute: true)
         kernel.clearEvents()
@@ -202,6 +203,29 @@ final class InjectingEventSource: DeviceEventSource, @unchecked Sendable {
         }
         #expect(kernel.events.isEmpty)
         #expect(try kernel.sysfs.read("bus/pci/devices/0000:00:04.0/driver_flavour") == "")
+    }
+
+    /// The model's compare-and-clear `-NAME`, as the module does it: EBUSY and unchanged unless
+    /// the attribute holds NAME, cleared when it does; no uevent either way.
+    @Test func driverFlavourAttributeCompareAndClear() throws {
+        let kernel = try makeKernel(flavourAttribute: true)
+        let attribute = "bus/pci/devices/0000:00:04.0/driver_flavour"
+        let thirtyTwo = String(repeating: "a", count: 32)
+        try kernel.sysfs.write(thirtyTwo + "\n", to: attribute)
+        kernel.clearEvents()
+        for wrong in ["-wrong", "-none", "-" + String(thirtyTwo.dropLast())] {
+            do {
+                try kernel.sysfs.write(wrong, to: attribute)
+                Issue.record("accepted \(wrong)")
+            } catch {
+                #expect(error.errno == EBUSY)
+            }
+            #expect(try kernel.sysfs.read(attribute) == thirtyTwo)
+        }
+        try kernel.sysfs.write("-" + thirtyTwo + "\n", to: attribute)
+        #expect(try kernel.sysfs.read(attribute) == "")
+        #expect(throws: SysfsError.self) { try kernel.sysfs.write("-" + thirtyTwo, to: attribute) }  // empty now: EBUSY
+        #expect(kernel.events.isEmpty, "\(kernel.events)")
     }
 
     /// A corrupt modules.builtin.alias.bin is a warning naming the file; the daemon starts and

@@ -77,6 +77,32 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         #expect(daemon.logs.outcomes[0].metadata["errno"] == "\(EIO)")
     }
 
+    /// flavourd clears the attribute with `-<value it read>`: a request written between its read
+    /// and its write makes the module answer EBUSY; that request stays in the attribute and
+    /// flavourd hears it.
+    @Test func requestWrittenWhileTheAttributeIsReflectedStays() async throws {
+        let kernel = try makeKernel(flavourAttribute: true)
+        kernel.failProbe(driver: "vfio-pci", errno: EIO)
+        let attribute = "bus/pci/devices/0000:00:04.0/driver_flavour"
+        final class Count: Sendable { let writes = Atomic<Int>(0) }
+        let count = Count()
+        kernel.beforeWrite { [weak kernel] path in
+            guard path.hasSuffix("0000:00:04.0/driver_flavour") else { return }
+            // The first write is the test's request, the second flavourd's clear: a user's newer
+            // request lands just before that.
+            if count.writes.add(1, ordering: .relaxed).newValue == 2 { try? kernel?.sysfs.write("lab", to: attribute) }
+        }
+        let daemon = DaemonHarness(kernel: kernel)
+        try await daemon.run {
+            try kernel.sysfs.write("vfio", to: attribute)
+            try await daemon.waitForOutcomes(2)
+        }
+        #expect(count.writes.load(ordering: .relaxed) == 3)
+        #expect(try kernel.sysfs.read(attribute) == "lab")
+        #expect(daemon.logs.outcomes[0].metadata["message_id"] == OutcomeLog.Kind.failedRolledBack.messageID)
+        #expect(daemon.logs.outcomes[1].metadata["driver.flavour"] == "lab")
+    }
+
     @Test func unknownFlavourIsRejectedAndNothingIsWritten() async throws {
         let kernel = try makeKernel()
         let daemon = DaemonHarness(kernel: kernel)

@@ -9,11 +9,14 @@
  * binding in userspace.  This module never binds or unbinds anything.
  *
  * Write rules (one trailing newline is ignored):
- *   - 1 to 32 characters from [a-z0-9_-]; anything else fails with -EINVAL
- *     and sends no event;
+ *   - a name: 1 to 32 characters from [a-z0-9_-], not starting with '-';
+ *     stored, and sent as DRIVER_FLAVOUR=<name>;
  *   - "none" clears the stored value and sends DRIVER_FLAVOUR=none;
- *   - "-" clears the stored value and sends no event (used by the daemon to
- *     reflect a revert or a failed request back into sysfs).
+ *   - "-<name>" clears the stored value if it is <name>, else fails with
+ *     -EBUSY; no event either way.  The daemon uses it to reflect a revert
+ *     or a failed request without wiping a request written since it read
+ *     the value;
+ *   - anything else fails with -EINVAL and sends no event.
  * Reading returns the stored value followed by a newline, or just a
  * newline when nothing is stored.
  *
@@ -31,7 +34,6 @@
 #include <linux/device.h>
 #include <linux/hashtable.h>
 #include <linux/kobject.h>
-#include <linux/list.h>
 #include <linux/lockdep.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
@@ -45,7 +47,7 @@
 #define DF_MAX_LEN		32
 #define DF_ENV_KEY		"DRIVER_FLAVOUR="
 #define DF_VALUE_CLEAR		"none"
-#define DF_VALUE_QUIET_CLEAR	"-"
+#define DF_CLEAR_IF		'-'
 #define DF_HASH_BITS		8
 
 struct df_entry {
@@ -56,27 +58,27 @@ struct df_entry {
 	char flavour[DF_MAX_LEN + 1];
 };
 
-/*
- * A device deleted while the load-time scan runs.  The scan may still
- * visit such a device (BUS_NOTIFY_DEL_DEVICE comes before the device
- * leaves the bus's device list, see device_del() in drivers/base/core.c),
- * so the scan must not add an attribute to it.
- */
-struct df_tombstone {
-	struct list_head node;
-	struct device *dev;
-};
-
 static DEFINE_MUTEX(df_registry_lock);
 static DEFINE_HASHTABLE(df_table, DF_HASH_BITS);
-static LIST_HEAD(df_tombstones);
-static bool df_scanning;
 static bool df_shutting_down;
 
 static bool df_valid_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 	       c == '_' || c == '-';
+}
+
+/* 1 to DF_MAX_LEN of [a-z0-9_-], not starting with '-' (compare-and-clear). */
+static bool df_valid_name(const char *name, size_t len)
+{
+	size_t i;
+
+	if (len < 1 || len > DF_MAX_LEN || name[0] == DF_CLEAR_IF)
+		return false;
+	for (i = 0; i < len; i++)
+		if (!df_valid_char(name[i]))
+			return false;
+	return true;
 }
 
 static ssize_t df_show(struct device *dev, struct device_attribute *attr,
@@ -99,25 +101,34 @@ static ssize_t df_store(struct device *dev, struct device_attribute *attr,
 	char env[sizeof(DF_ENV_KEY) + DF_MAX_LEN];
 	char *envp[2];
 	char value[DF_MAX_LEN + 1];
+	const char *name = buf;
 	size_t len = count;
-	size_t i;
-	int ret;
+	bool clear_if;
+	ssize_t ret;
+	int err;
 
 	if (len && buf[len - 1] == '\n')
 		len--;
-	if (len < 1 || len > DF_MAX_LEN)
+	clear_if = len && buf[0] == DF_CLEAR_IF;
+	if (clear_if) {
+		name++;
+		len--;
+	}
+	if (!df_valid_name(name, len))
 		return -EINVAL;
-	for (i = 0; i < len; i++)
-		if (!df_valid_char(buf[i]))
-			return -EINVAL;
-	memcpy(value, buf, len);
+	memcpy(value, name, len);
 	value[len] = '\0';
 
 	mutex_lock(&e->lock);
 
-	if (!strcmp(value, DF_VALUE_QUIET_CLEAR)) {
-		e->flavour[0] = '\0';
-		ret = 0;
+	if (clear_if) {
+		/* A request stored after the caller read the value must stay. */
+		if (strcmp(e->flavour, value)) {
+			ret = -EBUSY;
+		} else {
+			e->flavour[0] = '\0';
+			ret = count;
+		}
 		goto out;
 	}
 
@@ -130,18 +141,21 @@ static ssize_t df_store(struct device *dev, struct device_attribute *attr,
 	snprintf(env, sizeof(env), DF_ENV_KEY "%s", value);
 	envp[0] = env;
 	envp[1] = NULL;
-	ret = kobject_uevent_env(&dev->kobj, KOBJ_CHANGE, envp);
-	if (ret)
+	err = kobject_uevent_env(&dev->kobj, KOBJ_CHANGE, envp);
+	if (err) {
+		ret = err;
 		goto out;
+	}
 
 	if (!strcmp(value, DF_VALUE_CLEAR))
 		e->flavour[0] = '\0';
 	else
 		strscpy(e->flavour, value, sizeof(e->flavour));
+	ret = count;
 
 out:
 	mutex_unlock(&e->lock);
-	return ret ? ret : count;
+	return ret;
 }
 
 static struct df_entry *df_find_locked(struct device *dev)
@@ -203,64 +217,16 @@ static void df_remove_locked(struct df_entry *e)
 	kfree(e);
 }
 
-static bool df_is_tombstoned_locked(struct device *dev)
+/* A failure costs this one device its attribute, nothing more. */
+static void df_add_or_warn_locked(struct device *dev)
 {
-	struct df_tombstone *t;
+	int ret = df_add_locked(dev);
 
-	lockdep_assert_held(&df_registry_lock);
-
-	list_for_each_entry(t, &df_tombstones, node)
-		if (t->dev == dev)
-			return true;
-	return false;
-}
-
-static void df_forget_tombstone_locked(struct device *dev)
-{
-	struct df_tombstone *t, *tmp;
-
-	lockdep_assert_held(&df_registry_lock);
-
-	list_for_each_entry_safe(t, tmp, &df_tombstones, node) {
-		if (t->dev == dev) {
-			list_del(&t->node);
-			kfree(t);
-		}
-	}
-}
-
-static void df_free_tombstones_locked(void)
-{
-	struct df_tombstone *t, *tmp;
-
-	lockdep_assert_held(&df_registry_lock);
-
-	list_for_each_entry_safe(t, tmp, &df_tombstones, node) {
-		list_del(&t->node);
-		kfree(t);
-	}
-}
-
-static void df_add_tombstone_locked(struct device *dev)
-{
-	struct df_tombstone *t;
-
-	lockdep_assert_held(&df_registry_lock);
-
-	if (df_is_tombstoned_locked(dev))
-		return;
-
-	/*
-	 * On allocation failure the scan may still add an attribute to this
-	 * dying device.  kobject_del() then removes the file along with the
-	 * device's directory, and df_remove_locked() frees the entry on
-	 * unload without touching sysfs.
-	 */
-	t = kzalloc(sizeof(*t), GFP_KERNEL);
-	if (!t)
-		return;
-	t->dev = dev;
-	list_add(&t->node, &df_tombstones);
+	/* -ENOENT: the device's sysfs directory is gone (being deleted). */
+	if (ret == -ENOENT)
+		dev_dbg(dev, "cannot add %s attribute: %d\n", DF_ATTR_NAME, ret);
+	else if (ret)
+		dev_warn(dev, "cannot add %s attribute: %d\n", DF_ATTR_NAME, ret);
 }
 
 static int df_bus_notify(struct notifier_block *nb, unsigned long action,
@@ -268,7 +234,6 @@ static int df_bus_notify(struct notifier_block *nb, unsigned long action,
 {
 	struct device *dev = data;
 	struct df_entry *e;
-	int ret;
 
 	mutex_lock(&df_registry_lock);
 
@@ -277,19 +242,18 @@ static int df_bus_notify(struct notifier_block *nb, unsigned long action,
 
 	switch (action) {
 	case BUS_NOTIFY_ADD_DEVICE:
-		/* A new device may reuse the address of a deleted one. */
-		df_forget_tombstone_locked(dev);
-		ret = df_add_locked(dev);
-		if (ret)
-			dev_warn(dev, "cannot add %s attribute: %d\n",
-				 DF_ATTR_NAME, ret);
+		df_add_or_warn_locked(dev);
 		break;
+	/*
+	 * device_del() sends DEL, takes the device off the bus's list, sends
+	 * REMOVED and only then removes its sysfs directory.  REMOVED catches
+	 * an entry the load-time scan gave the device after its DEL.
+	 */
 	case BUS_NOTIFY_DEL_DEVICE:
+	case BUS_NOTIFY_REMOVED_DEVICE:
 		e = df_find_locked(dev);
 		if (e)
 			df_remove_locked(e);
-		if (df_scanning)
-			df_add_tombstone_locked(dev);
 		break;
 	default:
 		break;
@@ -306,9 +270,8 @@ static struct notifier_block df_nb = {
 
 static int df_scan_one(struct device *dev, void *data)
 {
-	if (df_is_tombstoned_locked(dev))
-		return 0;
-	return df_add_locked(dev);
+	df_add_or_warn_locked(dev);
+	return 0;
 }
 
 static void df_teardown(void)
@@ -326,7 +289,6 @@ static void df_teardown(void)
 	df_shutting_down = true;
 	hash_for_each_safe(df_table, bkt, tmp, e, node)
 		df_remove_locked(e);
-	df_free_tombstones_locked();
 	mutex_unlock(&df_registry_lock);
 
 	bus_unregister_notifier(&pci_bus_type, &df_nb);
@@ -336,11 +298,12 @@ static int __init df_init(void)
 {
 	int ret;
 
-	df_scanning = true;
-
 	/*
-	 * Register first, then scan: a device added in between is seen by
-	 * both, and df_add_locked() ignores the second attempt.
+	 * Register first, then scan under df_registry_lock.  A device added in
+	 * between may be seen by both, and df_add_locked() ignores the second
+	 * attempt.  A device being deleted cannot get past REMOVED, so keeps
+	 * its sysfs directory, while the scan holds the lock; one already past
+	 * it is off the bus's list and not visited.
 	 */
 	ret = bus_register_notifier(&pci_bus_type, &df_nb);
 	if (ret)
@@ -348,12 +311,10 @@ static int __init df_init(void)
 
 	mutex_lock(&df_registry_lock);
 	ret = bus_for_each_dev(&pci_bus_type, NULL, NULL, df_scan_one);
-	df_scanning = false;
-	df_free_tombstones_locked();
 	mutex_unlock(&df_registry_lock);
 
 	if (ret) {
-		pr_err("cannot add %s attributes: %d\n", DF_ATTR_NAME, ret);
+		pr_err("cannot scan PCI devices: %d\n", ret);
 		df_teardown();
 		return ret;
 	}
