@@ -3,26 +3,21 @@ import FlavourCore
 /// Refuses to take a device the host is using (issue 6; KERNEL-FACTS.md, "Prior art":
 /// dpdk-devbind refuses a NIC that carries a route). Everything is read through the
 /// sysfs root and the /proc root, so the test kernel can model each case:
-/// - a network interface below the device (`<dev>/**/net/<if>`) that is up (IFF_UP in
-///   its `flags`, or `operstate` up/unknown when flags are missing) and has an IPv6
-///   address (`if_inet6`, link-local left out) or any route (`net/route`,
-///   `net/ipv6_route`). An IPv4 address always brings its prefix route, so a route in
-///   `net/route` stands for "has an IPv4 address" without parsing `fib_trie`.
-/// - a block device below it (`<dev>/**/block/<name>`, or any directory whose
-///   `subsystem` is block, as nvme's `nvme/nvme0/nvme0n1`), or one of its partitions,
-///   that is mounted (mountinfo's major:minor equals its `dev`, or the source is
-///   `/dev/<name>`), swap (`swaps`), or held (`holders/` not empty: dm, md, LVM).
+/// - a network interface below the device (an entry of `class/net` whose directory is
+///   below the device's) that is up (IFF_UP in its `flags`, or `operstate` up/unknown
+///   when flags are missing) and has an IPv6 address (`if_inet6`, link-local left out)
+///   or any route (`net/route`, `net/ipv6_route`). An IPv4 address is seen through its
+///   prefix route in `net/route` (main table only).
+/// - a block device below it (an entry of `class/block`, disks and partitions alike,
+///   whose directory is below the device's, however deep: `host0/port-0:0/.../block/sda`
+///   behind a SAS HBA) that is mounted (mountinfo's major:minor equals its `dev`, or the
+///   source is `/dev/<name>`), swap (`swaps`), or held (`holders/` not empty: dm, md, LVM).
 /// - the boot VGA device (`boot_vga` is 1) while a framebuffer or VGA console is bound
 ///   (`class/vtconsole/vtcon*/bind` is 1 and its name says "frame buffer" or "VGA").
-/// Below the device only real directories are walked, never links, and links the guard
-/// does follow are resolved inside the sysfs root (`resolveInside`).
+/// Every link the guard follows is resolved inside the sysfs root (`resolveInside`).
 public struct InUseGuard: Sendable {
     public let sysfs: Sysfs
     public let procRoot: String
-
-    /// How deep below the device to look: `virtio1/block/vda/vda1` and
-    /// `nvme/nvme0/nvme0n1/nvme0n1p1` are four levels.
-    static let searchDepth = 5
 
     public init(sysfs: Sysfs, procRoot: String = "/proc") {
         self.sysfs = sysfs
@@ -32,52 +27,41 @@ public struct InUseGuard: Sendable {
     /// What the host uses the device for; empty when it is free to take.
     public func check(_ device: PCIDevice) -> [InUseReason] {
         guard let directory = sysfs.resolveInside(PCIPaths.device(device.address)) else { return [] }
-        var found = Found()
-        walk(directory, depth: 0, into: &found)
+        let interfaces = Self.below(directory, in: classMembers("class/net"))
+        let blocks = Self.below(directory, in: classMembers("class/block"))
         var reasons: [InUseReason] = []
-        if !found.interfaces.isEmpty { reasons += networkReasons(found.interfaces) }
-        if !found.blocks.isEmpty { reasons += blockReasons(found.blocks) }
+        if !interfaces.isEmpty { reasons += networkReasons(interfaces) }
+        if !blocks.isEmpty { reasons += blockReasons(blocks) }
         if let console = bootConsole(directory) { reasons.append(.bootVGA(console: console)) }
         return reasons
     }
 
-    // MARK: - Walking below the device
+    // MARK: - Finding what is below the device
 
-    struct Found {
-        /// Interface name and its directory (relative to the sysfs root).
-        var interfaces: [(name: String, directory: String)] = []
-        /// Block device name and its directory.
-        var blocks: [(name: String, directory: String)] = []
+    /// A class member (`class/net/eth0`, `class/block/sda1`) and its resolved directory.
+    struct Member {
+        let name: String
+        let directory: String
     }
 
-    private func walk(_ directory: String, depth: Int, into found: inout Found) {
-        guard depth <= Self.searchDepth else { return }
-        for name in sysfs.subdirectories(directory) {
-            let child = directory + "/" + name
-            if name == "net" {
-                for interface in sysfs.subdirectories(child) {
-                    found.interfaces.append((interface, child + "/" + interface))
-                }
-            } else if isBlockDevice(child, parentName: directory.split(separator: "/").last.map(String.init) ?? "") {
-                found.blocks.append((name, child))
-                // Partitions are directories inside the disk's, each with its own `dev`.
-                for part in sysfs.subdirectories(child) where sysfs.exists(child + "/" + part + "/partition") {
-                    found.blocks.append((part, child + "/" + part))
-                }
-            } else {
-                walk(child, depth: depth + 1, into: &found)
-            }
+    /// The entries of a class directory with their devices' directories. The kernel links
+    /// every net device and every block device (disk or partition, `block/genhd.c` and
+    /// `block/partitions/core.c` add both to block_class) there, wherever it sits in the
+    /// device tree, so a reverse lookup finds disks at any depth below the device.
+    func classMembers(_ classDirectory: String) -> [Member] {
+        sysfs.list(classDirectory).compactMap { name in
+            sysfs.resolveInside(classDirectory + "/" + name).map { Member(name: name, directory: $0) }
         }
     }
 
-    private func isBlockDevice(_ directory: String, parentName: String) -> Bool {
-        guard sysfs.exists(directory + "/dev") else { return false }
-        return parentName == "block" || sysfs.linkName(directory + "/subsystem") == "block"
+    /// The members whose directory lies below `directory` (a path prefix up to a `/`).
+    static func below(_ directory: String, in members: [Member]) -> [Member] {
+        members.filter { $0.directory.hasPrefix(directory + "/") }
     }
 
     // MARK: - Network
 
-    private func networkReasons(_ interfaces: [(name: String, directory: String)]) -> [InUseReason] {
+    private func networkReasons(_ interfaces: [Member]) -> [InUseReason] {
         let routes = RouteTable.parse(ipv4: readProc("net/route"), ipv6: readProc("net/ipv6_route"))
         let addresses = InterfaceAddresses.parse(ifInet6: readProc("net/if_inet6"))
         return interfaces.compactMap { interface in
@@ -101,7 +85,7 @@ public struct InUseGuard: Sendable {
 
     // MARK: - Block
 
-    private func blockReasons(_ blocks: [(name: String, directory: String)]) -> [InUseReason] {
+    private func blockReasons(_ blocks: [Member]) -> [InUseReason] {
         let mounts = MountTable.parse(mountinfo: readProc("self/mountinfo"))
         let swaps = SwapList.parse(swaps: readProc("swaps"))
         var reasons: [InUseReason] = []

@@ -8,8 +8,8 @@ import Glibc
 /// The host's use of devices, as the in-use guard reads it: `<root>/proc/net/route`,
 /// `ipv6_route`, `if_inet6`, `self/mountinfo`, `swaps`; interface `flags` and
 /// `operstate` under `<dev>/net/<if>` (with `class/net/<if>` linking there); block
-/// devices below a device with `dev`, `holders/` and partitions; `boot_vga` and the
-/// vtconsoles.
+/// devices below a device with `dev`, `holders/`, partitions and `class/block/<name>`
+/// links; `boot_vga` and the vtconsoles.
 extension TestKernel {
     public var procRoot: String { root + "/proc" }
 
@@ -34,36 +34,57 @@ extension TestKernel {
         }
     }
 
-    /// A disk below a device, with partitions: virtio's `<dev>/virtioN/block/<name>`, or
-    /// for `nvme*` names `<dev>/nvme/nvme0/<name>`. Each gets `dev` (major:minor),
-    /// `holders/` and `subsystem` (class/block).
-    public func addBlockDevice(below address: PCIAddress, name: String, partitions: [String] = []) throws {
+    /// A disk below a device, with partitions: virtio's `<dev>/virtioN/block/<name>`, for
+    /// `nvme*` names `<dev>/nvme/nvme0/<name>`, or `<dev>/<path>/<name>` when `path` gives
+    /// the directories in between (a SAS HBA's
+    /// `host0/port-0:0/end_device-0:0/target0:0:0/0:0:0:0/block`). Each gets `dev`
+    /// (major:minor), `holders/`, `subsystem` and its `class/block/<name>` link, as
+    /// `block/genhd.c` and `block/partitions/core.c` register disks and partitions alike.
+    public func addBlockDevice(below address: PCIAddress, name: String, partitions: [String] = [], path: String? = nil) throws {
         try state.withLock { state throws(SysfsError) in
             guard state.devices[address] != nil else { throw SysfsError(.write, path: "\(address)", errno: ENODEV) }
             let device = sysfsRoot + "/bus/pci/devices/\(address)"
             let parent: String
-            if name.hasPrefix("nvme") {
+            if let path {
+                parent = device + "/" + path
+            } else if name.hasPrefix("nvme") {
                 parent = device + "/nvme/nvme0"
             } else {
                 parent = device + "/virtio\(state.host.nextVirtioIndex)/block"
                 state.host.nextVirtioIndex += 1
             }
-            try Tree.makeDirectories(sysfsRoot + "/class/block")
-            func make(_ directory: String, _ blockName: String, partition: Int?) throws(SysfsError) {
-                let majorMinor = "254:\(state.host.nextMinor)"
-                state.host.nextMinor += 1
-                try Tree.makeDirectories(directory + "/holders")
-                try Tree.writeFile(directory + "/dev", majorMinor + "\n")
-                if let partition { try Tree.writeFile(directory + "/partition", "\(partition)\n") }
-                let depth = directory.dropFirst(sysfsRoot.count + 1).split(separator: "/").count
-                try Tree.link(directory + "/subsystem", to: String(repeating: "../", count: depth) + "class/block")
-                state.host.blocks[blockName] = TestHost.BlockDevice(directory: directory, majorMinor: majorMinor)
-            }
-            try make(parent + "/" + name, name, partition: nil)
-            for (index, part) in partitions.enumerated() {
-                try make(parent + "/" + name + "/" + part, part, partition: index + 1)
-            }
+            try addDisk(parent + "/" + name, name: name, partitions: partitions, in: &state.host)
         }
+    }
+
+    /// A disk's directory with its partitions inside, each registered in `class/block`.
+    private func addDisk(_ directory: String, name: String, partitions: [String], in host: inout TestHost) throws(SysfsError) {
+        try Tree.makeDirectories(sysfsRoot + "/class/block")
+        func make(_ directory: String, _ blockName: String, partition: Int?) throws(SysfsError) {
+            let majorMinor = "254:\(host.nextMinor)"
+            host.nextMinor += 1
+            try Tree.makeDirectories(directory + "/holders")
+            try Tree.writeFile(directory + "/dev", majorMinor + "\n")
+            if let partition { try Tree.writeFile(directory + "/partition", "\(partition)\n") }
+            try Tree.link(directory + "/subsystem", to: Self.relative(from: directory, to: sysfsRoot + "/class/block"))
+            try Tree.link(sysfsRoot + "/class/block/" + blockName, to: Self.relative(from: sysfsRoot + "/class/block", to: directory))
+            host.blocks[blockName] = TestHost.BlockDevice(directory: directory, majorMinor: majorMinor)
+        }
+        try make(directory, name, partition: nil)
+        for (index, part) in partitions.enumerated() {
+            try make(directory + "/" + part, part, partition: index + 1)
+        }
+    }
+
+    /// The relative link target from the directory `from` to `to` (both absolute), as
+    /// sysfs writes its links (`../../devices/...`).
+    static func relative(from: String, to: String) -> String {
+        let source = from.split(separator: "/")
+        let target = to.split(separator: "/")
+        var common = 0
+        while common < source.count, common < target.count, source[common] == target[common] { common += 1 }
+        let up = Array(repeating: "..", count: source.count - common)
+        return (up + target[common...].map(String.init)).joined(separator: "/")
     }
 
     /// Mounts a block device (by its name); the mountinfo line carries its major:minor and
@@ -89,7 +110,9 @@ extension TestKernel {
     public func hold(_ name: String, by holder: String) throws {
         try state.withLock { state throws(SysfsError) in
             guard let block = state.host.blocks[name] else { throw SysfsError(.write, path: "/dev/\(name)", errno: ENODEV) }
-            try Tree.link(block.directory + "/holders/" + holder, to: "../../../../../../virtual/block/\(holder)")
+            let holderDirectory = sysfsRoot + "/devices/virtual/block/\(holder)"
+            try Tree.makeDirectories(holderDirectory)
+            try Tree.link(block.directory + "/holders/" + holder, to: Self.relative(from: block.directory + "/holders", to: holderDirectory))
         }
     }
 

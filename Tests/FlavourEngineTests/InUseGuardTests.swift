@@ -1,5 +1,5 @@
 import FlavourCore
-import FlavourEngine
+@testable import FlavourEngine
 import FlavourTestKernel
 import Logging
 import Testing
@@ -83,6 +83,40 @@ import Glibc
         try kernel.mount("vda", at: "/var/tmp")
         try kernel.mount("vda", at: "/tmp")
         #expect(try reasons(Fixture.virtioNet).map(\.description) == ["block device vda (below it) is mounted at /, /tmp, /var/tmp"])
+    }
+
+    /// Disks far below the device, where a bounded walk stopped: behind a SAS HBA (eight
+    /// levels), a USB stick behind an xHCI controller (nine), NVMe behind Intel VMD (its
+    /// own PCI domain below the VMD endpoint).
+    @Test(arguments: [
+        ("host0/port-0:0/end_device-0:0/target0:0:0/0:0:0:0/block", "sda", "sda1"),
+        ("usb2/2-1/2-1:1.0/host6/target6:0:0/6:0:0:0/block", "sdb", "sdb1"),
+        ("pci10000:00/10000:00:02.0/10000:01:00.0/nvme/nvme0", "nvme0n1", "nvme0n1p1"),
+    ])
+    func aMountedPartitionDeepBelowTheDevice(path: String, disk: String, partition: String) throws {
+        try kernel.addBlockDevice(below: Fixture.nvmePF, name: disk, partitions: [partition], path: path)
+        try kernel.mount(partition, at: "/srv")
+        #expect(try reasons(Fixture.nvmePF) == [.mounted(block: partition, mountPoints: ["/srv"])])
+        #expect(try reasons(Fixture.e1000e).isEmpty)
+    }
+
+    @Test func aDeepDiskHeldAndASwapPartitionAreBothReported() throws {
+        let path = "host0/port-0:0/end_device-0:0/target0:0:0/0:0:0:0/block"
+        try kernel.addBlockDevice(below: Fixture.nvmePF, name: "sda", partitions: ["sda1", "sda2"], path: path)
+        try kernel.hold("sda1", by: "dm-0")
+        try kernel.addSwap("sda2")
+        #expect(try reasons(Fixture.nvmePF).map(\.description) == ["sda1 is held by dm-0", "sda2 is swap"])
+    }
+
+    /// A device's name that is a prefix of another's (`0000:00:03.0` and `0000:00:03.0x` do
+    /// not exist, but `virtio1` and `virtio10` do): only whole path components count.
+    @Test func aSiblingWhosePathSharesAPrefixIsNotBelow() throws {
+        let members = [
+            InUseGuard.Member(name: "vda", directory: "devices/pci0000:00/0000:00:03.0/virtio1/block/vda"),
+            InUseGuard.Member(name: "vdb", directory: "devices/pci0000:00/0000:00:03.0/virtio10/block/vdb"),
+            InUseGuard.Member(name: "vdc", directory: "devices/pci0000:00/0000:00:03.0"),
+        ]
+        #expect(InUseGuard.below("devices/pci0000:00/0000:00:03.0/virtio1", in: members).map(\.name) == ["vda"])
     }
 
     @Test func swapPartition() throws {
