@@ -8,6 +8,9 @@ import FlavourCore
 ///   when flags are missing) and has an IPv6 address (`if_inet6`, link-local left out)
 ///   or any route (`net/route`, `net/ipv6_route`). An IPv4 address is seen through its
 ///   prefix route in `net/route` (main table only).
+/// - such an interface, up, under an upper device that is in use by the same rule: a
+///   bridge it is a port of, a bond it is a slave of, a VLAN or macvlan on it (`upper_*`
+///   links and `master`, followed upwards through stacks).
 /// - a block device below it (an entry of `class/block`, disks and partitions alike,
 ///   whose directory is below the device's, however deep: `host0/port-0:0/.../block/sda`
 ///   behind a SAS HBA) that is mounted (mountinfo's major:minor equals its `dev`, or the
@@ -62,17 +65,65 @@ public struct InUseGuard: Sendable {
     // MARK: - Network
 
     private func networkReasons(_ interfaces: [Member]) -> [InUseReason] {
-        let routes = RouteTable.parse(ipv4: readProc("net/route"), ipv6: readProc("net/ipv6_route"))
-        let addresses = InterfaceAddresses.parse(ifInet6: readProc("net/if_inet6"))
+        let network = Network(
+            routes: RouteTable.parse(ipv4: readProc("net/route"), ipv6: readProc("net/ipv6_route")),
+            addresses: InterfaceAddresses.parse(ifInet6: readProc("net/if_inet6")))
         return interfaces.compactMap { interface in
-            guard isUp(interface.directory) else { return nil }
-            let own = routes.routes(via: interface.name)
-            let ipv6 = addresses.addresses(of: interface.name)
-            guard !own.isEmpty || !ipv6.isEmpty else { return nil }
+            var visited: Set<String> = [interface.directory]
+            return use(of: interface, in: network, depth: 1, visited: &visited)
+        }
+    }
+
+    struct Network {
+        let routes: RouteTable
+        let addresses: InterfaceAddresses
+    }
+
+    /// The nesting limit of stacked net devices (`include/linux/netdevice.h`, MAX_NEST_DEV).
+    static let maxNesting = 8
+
+    /// Why an interface is in use: it is up and has an address or route of its own, or it
+    /// is up under an upper device (bridge, bond, VLAN, ...) that is in use, followed
+    /// through its `upper_*` links and `master` (`net/core/dev.c`,
+    /// netdev_adjacent_sysfs_add) as far as the kernel nests them.
+    private func use(of interface: Member, in network: Network, depth: Int, visited: inout Set<String>) -> InUseReason? {
+        guard isUp(interface.directory) else { return nil }
+        let own = network.routes.routes(via: interface.name)
+        let ipv6 = network.addresses.addresses(of: interface.name)
+        if !own.isEmpty || !ipv6.isEmpty {
             return .network(
                 interface: interface.name, addresses: ipv6, routes: own.filter { !$0.isDefault }.map(\.destination),
                 defaultRoute: own.contains(where: \.isDefault))
         }
+        guard depth < Self.maxNesting else { return nil }
+        for upper in uppers(of: interface.directory) where visited.insert(upper.directory).inserted {
+            if let reason = use(of: upper, in: network, depth: depth + 1, visited: &visited) {
+                return .upperDevice(interface: interface.name, relation: relation(to: upper.directory), upper: reason)
+            }
+        }
+        return nil
+    }
+
+    /// The devices an interface's `upper_<name>` links and `master` point at, resolved
+    /// inside the root; named after their directories, as net devices are.
+    private func uppers(of directory: String) -> [Member] {
+        var result: [Member] = []
+        for entry in sysfs.list(directory) where entry.hasPrefix("upper_") || entry == "master" {
+            guard let resolved = sysfs.resolveInside(directory + "/" + entry),
+                  !result.contains(where: { $0.directory == resolved }),
+                  let name = resolved.split(separator: "/").last
+            else { continue }
+            result.append(Member(name: String(name), directory: resolved))
+        }
+        return result
+    }
+
+    /// A bridge has `bridge/` (`net/bridge/br_sysfs_br.c`), a bond `bonding/`
+    /// (`drivers/net/bonding/bond_sysfs.c`); anything else is a VLAN, macvlan and the like.
+    private func relation(to upper: String) -> InUseReason.UpperRelation {
+        if sysfs.exists(upper + "/bridge") { return .bridgePort }
+        if sysfs.exists(upper + "/bonding") { return .bondSlave }
+        return .lowerDevice
     }
 
     /// IFF_UP (`include/uapi/linux/if.h`) in `flags`; without flags, the operstate.

@@ -29,7 +29,50 @@ extension TestKernel {
             try Tree.link(sysfsRoot + "/class/net/\(name)", to: "../../bus/pci/devices/\(address)/net/\(name)")
             if state.host.interfaces[name] == nil { state.host.interfaceOrder.append(name) }
             state.host.interfaces[name] = TestHost.Interface(
-                up: up, routes: up ? route.map { [$0] } ?? [] : [], ipv6: up ? ipv6 : [])
+                directory: directory, up: up, routes: up ? route.map { [$0] } ?? [] : [], ipv6: up ? ipv6 : [])
+            try writeHostFiles(state.host)
+        }
+    }
+
+    /// A bridge, bond or VLAN on top of `lowers` (interfaces set before, below a device or
+    /// virtual), under `devices/virtual/net/<name>` with its `class/net` link. Each lower
+    /// gets `upper_<name>` and the upper `lower_<lower>` (`net/core/dev.c`,
+    /// netdev_adjacent_sysfs_add); a bridge or bond is also each lower's `master`.
+    public func addUpperInterface(
+        _ name: String, kind: TestUpperKind, lowers: [String], up: Bool = true, route: TestRoute? = nil, ipv6: [String] = []
+    ) throws {
+        try state.withLock { state throws(SysfsError) in
+            let directory = sysfsRoot + "/devices/virtual/net/\(name)"
+            try Tree.makeDirectories(directory)
+            try Tree.writeFile(directory + "/flags", up ? "0x1003\n" : "0x1002\n")
+            try Tree.writeFile(directory + "/operstate", up ? "up\n" : "down\n")
+            switch kind {
+            case .bridge: try Tree.makeDirectories(directory + "/bridge")
+            case .bond: try Tree.makeDirectories(directory + "/bonding")
+            case .vlan: break
+            }
+            try Tree.makeDirectories(sysfsRoot + "/class/net")
+            try Tree.link(sysfsRoot + "/class/net/\(name)", to: Self.relative(from: sysfsRoot + "/class/net", to: directory))
+            for lower in lowers {
+                guard let lowerDirectory = state.host.interfaces[lower]?.directory else {
+                    throw SysfsError(.write, path: "class/net/\(lower)", errno: ENODEV)
+                }
+                try Tree.link(lowerDirectory + "/upper_\(name)", to: Self.relative(from: lowerDirectory, to: directory))
+                try Tree.link(directory + "/lower_\(lower)", to: Self.relative(from: directory, to: lowerDirectory))
+                switch kind {
+                case .bridge:
+                    try Tree.makeDirectories(lowerDirectory + "/brport")
+                    try Tree.link(lowerDirectory + "/master", to: Self.relative(from: lowerDirectory, to: directory))
+                case .bond:
+                    try Tree.makeDirectories(lowerDirectory + "/bonding_slave")
+                    try Tree.link(lowerDirectory + "/master", to: Self.relative(from: lowerDirectory, to: directory))
+                case .vlan:
+                    break
+                }
+            }
+            if state.host.interfaces[name] == nil { state.host.interfaceOrder.append(name) }
+            state.host.interfaces[name] = TestHost.Interface(
+                directory: directory, up: up, routes: up ? route.map { [$0] } ?? [] : [], ipv6: up ? ipv6 : [])
             try writeHostFiles(state.host)
         }
     }

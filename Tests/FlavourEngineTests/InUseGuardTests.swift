@@ -61,6 +61,60 @@ import Glibc
         #expect(try reasons(Fixture.e1000e).isEmpty)
     }
 
+    /// A NIC with no address of its own, under an upper device that carries the traffic:
+    /// the reason names both.
+    @Test(arguments: [
+        (TestUpperKind.bridge, "br0", "network interface enp0s3 is a port of br0, which is up and carries the default route"),
+        (.bond, "bond0", "network interface enp0s3 is a slave of bond0, which is up and carries the default route"),
+        (.vlan, "enp0s3.100", "network interface enp0s3 is the lower device of enp0s3.100, which is up and carries the default route"),
+    ])
+    func aNICUnderAnUpperDeviceThatCarriesTheDefaultRoute(kind: TestUpperKind, upper: String, expected: String) throws {
+        try kernel.setInterface("enp0s3", up: true)
+        try kernel.addUpperInterface(upper, kind: kind, lowers: ["enp0s3"], route: .default)
+        let found = try reasons(Fixture.virtioNet)
+        #expect(found.map(\.description) == [expected])
+        #expect(found.map(\.summary) == ["enp0s3 under \(upper) (default route)"])
+    }
+
+    @Test func bothSlavesOfABondWithAnAddressAreInUse() throws {
+        try kernel.setInterface("enp0s3", up: true)
+        try kernel.setInterface("enp0s4", up: true)
+        try kernel.addUpperInterface("bond0", kind: .bond, lowers: ["enp0s3", "enp0s4"], route: .subnet("10.0.2.0/24"), ipv6: ["fd00::2"])
+        #expect(try reasons(Fixture.e1000e) == [.upperDevice(
+            interface: "enp0s4", relation: .bondSlave,
+            upper: .network(interface: "bond0", addresses: ["fd00::2"], routes: ["10.0.2.0/24", "fd00::/64"], defaultRoute: false))])
+        #expect(try reasons(Fixture.virtioNet).map(\.description)
+            == ["network interface enp0s3 is a slave of bond0, which is up with address fd00::2 and carries routes 10.0.2.0/24, fd00::/64"])
+    }
+
+    /// A VLAN on a bond on the NIC: followed upwards as far as the kernel nests devices.
+    @Test func aVLANOnABondOnTheNIC() throws {
+        try kernel.setInterface("enp0s3", up: true)
+        try kernel.addUpperInterface("bond0", kind: .bond, lowers: ["enp0s3"])
+        try kernel.addUpperInterface("bond0.100", kind: .vlan, lowers: ["bond0"], route: .default)
+        #expect(try reasons(Fixture.virtioNet).map(\.description) == [
+            "network interface enp0s3 is a slave of bond0, which is the lower device of bond0.100, which is up and carries the default route",
+        ])
+        #expect(try reasons(Fixture.virtioNet).map(\.summary) == ["enp0s3 under bond0.100 (default route)"])
+    }
+
+    @Test(arguments: [(true, false), (false, true)])
+    func aBridgeWithoutAnAddressOrAPortThatIsDownIsFree(portUp: Bool, bridgeCarriesRoute: Bool) throws {
+        try kernel.setInterface("enp0s3", up: portUp)
+        try kernel.addUpperInterface("br0", kind: .bridge, lowers: ["enp0s3"], route: bridgeCarriesRoute ? .default : nil)
+        #expect(try reasons(Fixture.virtioNet).isEmpty)
+    }
+
+    /// Links out of the root, or looping between two interfaces, end the search quietly.
+    @Test func upperLinksThatEscapeOrLoopAreNotFollowed() throws {
+        try kernel.setInterface("enp0s3", up: true)
+        try kernel.addUpperInterface("br0", kind: .bridge, lowers: ["enp0s3"])
+        let port = kernel.sysfsRoot + "/bus/pci/devices/0000:00:03.0/net/enp0s3"
+        #expect(symlink("../../../../../../../../../etc", port + "/upper_escape") == 0)
+        #expect(symlink("../../../../../bus/pci/devices/0000:00:03.0/net/enp0s3", kernel.sysfsRoot + "/devices/virtual/net/br0/upper_loop") == 0)
+        #expect(try reasons(Fixture.virtioNet).isEmpty)
+    }
+
     @Test func diskMountedByMajorMinorUnderAnotherName() throws {
         try kernel.addBlockDevice(below: Fixture.nvmePF, name: "nvme0n1", partitions: ["nvme0n1p1", "nvme0n1p2"])
         try kernel.mount("nvme0n1p1", at: "/", source: "/dev/disk/by-uuid/0d3f2a")
