@@ -15,6 +15,8 @@ import FlavourCore
 ///   whose directory is below the device's, however deep: `host0/port-0:0/.../block/sda`
 ///   behind a SAS HBA) that is mounted (mountinfo's major:minor equals its `dev`, or the
 ///   source is `/dev/<name>`), swap (`swaps`), or held (`holders/` not empty: dm, md, LVM).
+/// - an NVMe multipath head (`nvme0n1` under `devices/virtual/nvme-subsystem/`) served by
+///   a hidden path disk below the device (`nvme/nvme0/nvme0c0n1`), by the same rules.
 /// - the boot VGA device (`boot_vga` is 1) while a framebuffer or VGA console is bound
 ///   (`class/vtconsole/vtcon*/bind` is 1 and its name says "frame buffer" or "VGA").
 /// Every link the guard follows is resolved inside the sysfs root (`resolveInside`).
@@ -31,7 +33,9 @@ public struct InUseGuard: Sendable {
     public func check(_ device: PCIDevice) -> [InUseReason] {
         guard let directory = sysfs.resolveInside(PCIPaths.device(device.address)) else { return [] }
         let interfaces = Self.below(directory, in: classMembers("class/net"))
-        let blocks = Self.below(directory, in: classMembers("class/block"))
+        let blockClass = classMembers("class/block")
+        let below = Self.below(directory, in: blockClass)
+        let blocks = below.map { Block(member: $0, multipath: nil) } + multipathHeads(servedBy: below, in: blockClass)
         var reasons: [InUseReason] = []
         if !interfaces.isEmpty { reasons += networkReasons(interfaces) }
         if !blocks.isEmpty { reasons += blockReasons(blocks) }
@@ -60,6 +64,39 @@ public struct InUseGuard: Sendable {
     /// The members whose directory lies below `directory` (a path prefix up to a `/`).
     static func below(_ directory: String, in members: [Member]) -> [Member] {
         members.filter { $0.directory.hasPrefix(directory + "/") }
+    }
+
+    /// A block device the guard looks at: below the device, or a multipath head served
+    /// through a path disk below it.
+    struct Block {
+        let member: Member
+        let multipath: InUseReason.Multipath?
+    }
+
+    /// NVMe native multipath heads (and their partitions) served by path disks among
+    /// `paths`. A path disk `nvme0c0n1` sits below its controller `nvme/nvme0`, the head
+    /// `nvme0n1` below `devices/virtual/nvme-subsystem/nvme-subsys0`, which links its
+    /// controllers by name (`drivers/nvme/host/core.c`, nvme_init_subsystem): a head
+    /// counts when that link resolves to the path disk's own controller.
+    func multipathHeads(servedBy paths: [Member], in blockClass: [Member]) -> [Block] {
+        var heads: [Block] = []
+        for path in paths {
+            // Two paths below one device (a bridge above both controllers) serve one head.
+            guard let disk = NVMePathDisk(path.name), let head = blockClass.first(where: { $0.name == disk.head }),
+                  !heads.contains(where: { $0.member.directory == head.directory }),
+                  let controller = Self.parent(path.directory), let subsystem = Self.parent(head.directory),
+                  sysfs.resolveInside(subsystem + "/" + disk.controllerName) == controller
+            else { continue }
+            let multipath = InUseReason.Multipath(head: disk.head, path: path.name)
+            for member in blockClass where member.directory == head.directory || member.directory.hasPrefix(head.directory + "/") {
+                heads.append(Block(member: member, multipath: multipath))
+            }
+        }
+        return heads
+    }
+
+    static func parent(_ directory: String) -> String? {
+        directory.lastIndex(of: "/").map { String(directory[..<$0]) }
     }
 
     // MARK: - Network
@@ -136,22 +173,23 @@ public struct InUseGuard: Sendable {
 
     // MARK: - Block
 
-    private func blockReasons(_ blocks: [Member]) -> [InUseReason] {
+    private func blockReasons(_ blocks: [Block]) -> [InUseReason] {
         let mounts = MountTable.parse(mountinfo: readProc("self/mountinfo"))
         let swaps = SwapList.parse(swaps: readProc("swaps"))
         var reasons: [InUseReason] = []
         for block in blocks {
-            let majorMinor = sysfs.readEntry("dev", of: block.directory) ?? "-"
+            let (name, directory, multipath) = (block.member.name, block.member.directory, block.multipath)
+            let majorMinor = sysfs.readEntry("dev", of: directory) ?? "-"
             // One reason per block device: a daemon with PrivateTmp= sees the root disk at /,
             // /tmp and /var/tmp, and the admin needs to hear about the disk once.
             var mountPoints: [String] = []
-            for mount in mounts.mounts(majorMinor: majorMinor, name: block.name) where !mountPoints.contains(mount.mountPoint) {
+            for mount in mounts.mounts(majorMinor: majorMinor, name: name) where !mountPoints.contains(mount.mountPoint) {
                 mountPoints.append(mount.mountPoint)
             }
-            if !mountPoints.isEmpty { reasons.append(.mounted(block: block.name, mountPoints: mountPoints)) }
-            if swaps.contains(device: block.name) { reasons.append(.swap(block: block.name)) }
-            let holders = sysfs.list(block.directory + "/holders")
-            if !holders.isEmpty { reasons.append(.held(block: block.name, holders: holders)) }
+            if !mountPoints.isEmpty { reasons.append(.mounted(block: name, mountPoints: mountPoints, multipath: multipath)) }
+            if swaps.contains(device: name) { reasons.append(.swap(block: name, multipath: multipath)) }
+            let holders = sysfs.list(directory + "/holders")
+            if !holders.isEmpty { reasons.append(.held(block: name, holders: holders, multipath: multipath)) }
         }
         return reasons
     }

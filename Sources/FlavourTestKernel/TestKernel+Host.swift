@@ -7,9 +7,10 @@ import Glibc
 
 /// The host's use of devices, as the in-use guard reads it: `<root>/proc/net/route`,
 /// `ipv6_route`, `if_inet6`, `self/mountinfo`, `swaps`; interface `flags` and
-/// `operstate` under `<dev>/net/<if>` (with `class/net/<if>` linking there); block
-/// devices below a device with `dev`, `holders/`, partitions and `class/block/<name>`
-/// links; `boot_vga` and the vtconsoles.
+/// `operstate` under `<dev>/net/<if>` (with `class/net/<if>` linking there), and bridges,
+/// bonds and VLANs stacked on them; block devices below a device with `dev`, `holders/`,
+/// partitions and `class/block/<name>` links, and NVMe multipath heads; `boot_vga` and
+/// the vtconsoles.
 extension TestKernel {
     public var procRoot: String { root + "/proc" }
 
@@ -97,6 +98,39 @@ extension TestKernel {
                 state.host.nextVirtioIndex += 1
             }
             try addDisk(parent + "/" + name, name: name, partitions: partitions, in: &state.host)
+        }
+    }
+
+    /// NVMe native multipath (CONFIG_NVME_MULTIPATH, Debian's kernel) for a subsystem that
+    /// can have several controllers: the controller `<dev>/nvme/nvme<C>` holds only the
+    /// hidden path disk `nvme<S>c<C>n<N>` (no `dev`, `hidden` 1; `drivers/nvme/host/core.c`,
+    /// nvme_alloc_ns), while the head `nvme<S>n<N>` that is mounted, with its partitions,
+    /// lives under `devices/virtual/nvme-subsystem/nvme-subsys<S>/`
+    /// (`drivers/nvme/host/multipath.c`, nvme_mpath_set_live), and the subsystem links
+    /// each of its controllers by name (`core.c`, nvme_init_subsystem). Calling it again
+    /// with another device and controller adds a second path to the same head.
+    public func addNVMeMultipathDisk(
+        below address: PCIAddress, subsystem: Int = 0, controller: Int = 0, namespace: Int = 1, partitions: Int = 0
+    ) throws {
+        try state.withLock { state throws(SysfsError) in
+            guard state.devices[address] != nil else { throw SysfsError(.write, path: "\(address)", errno: ENODEV) }
+            let controllerDirectory = sysfsRoot + "/bus/pci/devices/\(address)/nvme/nvme\(controller)"
+            let pathName = "nvme\(subsystem)c\(controller)n\(namespace)"
+            let pathDirectory = controllerDirectory + "/" + pathName
+            try Tree.makeDirectories(pathDirectory + "/holders")
+            try Tree.writeFile(pathDirectory + "/hidden", "1\n")
+            try Tree.link(pathDirectory + "/subsystem", to: Self.relative(from: pathDirectory, to: sysfsRoot + "/class/block"))
+            try Tree.makeDirectories(sysfsRoot + "/class/block")
+            try Tree.link(sysfsRoot + "/class/block/" + pathName, to: Self.relative(from: sysfsRoot + "/class/block", to: pathDirectory))
+            let subsystemDirectory = sysfsRoot + "/devices/virtual/nvme-subsystem/nvme-subsys\(subsystem)"
+            try Tree.makeDirectories(subsystemDirectory)
+            try Tree.link(
+                subsystemDirectory + "/nvme\(controller)", to: Self.relative(from: subsystemDirectory, to: controllerDirectory))
+            let head = "nvme\(subsystem)n\(namespace)"
+            guard state.host.blocks[head] == nil else { return }
+            try addDisk(
+                subsystemDirectory + "/" + head, name: head, partitions: (0..<partitions).map { head + "p\($0 + 1)" },
+                in: &state.host)
         }
     }
 

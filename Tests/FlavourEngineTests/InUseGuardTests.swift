@@ -173,6 +173,55 @@ import Glibc
         #expect(InUseGuard.below("devices/pci0000:00/0000:00:03.0/virtio1", in: members).map(\.name) == ["vda"])
     }
 
+    /// NVMe native multipath (Debian's kernel): the mounted head nvme0n1 lives under
+    /// devices/virtual/nvme-subsystem/, only the hidden path disk nvme0c0n1 below the
+    /// controller; the head counts for the controller, and the reason names both.
+    @Test func aMultipathHeadServedByTheControllerIsInUse() throws {
+        try kernel.addNVMeMultipathDisk(below: Fixture.nvmePF, partitions: 2)
+        try kernel.mount("nvme0n1p1", at: "/")
+        try kernel.addSwap("nvme0n1p2")
+        let multipath = InUseReason.Multipath(head: "nvme0n1", path: "nvme0c0n1")
+        #expect(try reasons(Fixture.nvmePF) == [
+            .mounted(block: "nvme0n1p1", mountPoints: ["/"], multipath: multipath), .swap(block: "nvme0n1p2", multipath: multipath),
+        ])
+        #expect(try reasons(Fixture.nvmePF).map(\.description) == [
+            "block device nvme0n1p1 (on nvme0n1, the multipath head of nvme0c0n1 below it) is mounted at /",
+            "nvme0n1p2 (on nvme0n1, the multipath head of nvme0c0n1 below it) is swap",
+        ])
+        #expect(try reasons(Fixture.nvmePF).map(\.summary) == ["nvme0n1p1 on /", "nvme0n1p2 (swap)"])
+    }
+
+    @Test func aHeldMultipathHead() throws {
+        try kernel.addNVMeMultipathDisk(below: Fixture.nvmePF)
+        try kernel.hold("nvme0n1", by: "dm-0")
+        #expect(try reasons(Fixture.nvmePF).map(\.description) == ["nvme0n1 (the multipath head of nvme0c0n1 below it) is held by dm-0"])
+    }
+
+    /// A dual-ported namespace: each controller serves the head, so each is in use; a
+    /// controller of another subsystem is not.
+    @Test func aHeadWithTwoPathsCountsForBothControllersAndNoOther() throws {
+        let second = try PCIAddress(parsing: "0000:02:00.0")
+        let third = try PCIAddress(parsing: "0000:03:00.0")
+        try kernel.addDevice(.nvmePF("0000:02:00.0", group: 11))
+        try kernel.addDevice(.nvmePF("0000:03:00.0", group: 12))
+        try kernel.addNVMeMultipathDisk(below: Fixture.nvmePF, subsystem: 0, controller: 0)
+        try kernel.addNVMeMultipathDisk(below: second, subsystem: 0, controller: 1)
+        try kernel.addNVMeMultipathDisk(below: third, subsystem: 2, controller: 2)
+        try kernel.mount("nvme0n1", at: "/")
+        #expect(try reasons(Fixture.nvmePF).map(\.description) == ["block device nvme0n1 (the multipath head of nvme0c0n1 below it) is mounted at /"])
+        #expect(try reasons(second).map(\.description) == ["block device nvme0n1 (the multipath head of nvme0c1n1 below it) is mounted at /"])
+        #expect(try reasons(third).isEmpty)
+    }
+
+    /// The path disk's name alone does not tie it to a head: the head's subsystem must
+    /// link the path disk's own controller.
+    @Test func aPathNameWithoutTheSubsystemsLinkDoesNotCount() throws {
+        try kernel.addNVMeMultipathDisk(below: Fixture.nvmePF)
+        try kernel.mount("nvme0n1", at: "/")
+        #expect(unlink(kernel.sysfsRoot + "/devices/virtual/nvme-subsystem/nvme-subsys0/nvme0") == 0)
+        #expect(try reasons(Fixture.nvmePF).isEmpty)
+    }
+
     @Test func swapPartition() throws {
         try kernel.addBlockDevice(below: Fixture.nvmePF, name: "nvme0n1", partitions: ["nvme0n1p1", "nvme0n1p2"])
         try kernel.addSwap("nvme0n1p2")
