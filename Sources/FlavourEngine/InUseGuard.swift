@@ -6,8 +6,11 @@ import FlavourCore
 /// - a network interface below the device (an entry of `class/net` whose directory is
 ///   below the device's) that is up (IFF_UP in its `flags`, or `operstate` up/unknown
 ///   when flags are missing) and has an IPv6 address (`if_inet6`, link-local left out)
-///   or any route (`net/route`, `net/ipv6_route`). An IPv4 address is seen through its
-///   prefix route in `net/route` (main table only).
+///   or any route (`net/route`, `net/ipv6_route`). An IPv4 address is seen only through
+///   its prefix route in `net/route`, which lists the main table alone: no /proc or /sys
+///   file names the interface of an IPv4 address (`fib_trie` lists them without one), so
+///   a `noprefixroute` or /32 address, or routes only in another table (policy routing,
+///   VRF), go unseen without netlink (docs/safety.md).
 /// - such an interface, up, under an upper device that is in use by the same rule: a
 ///   bridge it is a port of, a bond it is a slave of, a VLAN or macvlan on it (`upper_*`
 ///   links and `master`, followed upwards through stacks).
