@@ -35,10 +35,10 @@ public struct InUseGuard: Sendable {
     /// What the host uses the device for; empty when it is free to take.
     public func check(_ device: PCIDevice) -> [InUseReason] {
         guard let directory = sysfs.resolveInside(PCIPaths.device(device.address)) else { return [] }
-        let interfaces = Self.below(directory, in: classMembers("class/net"))
-        let blockClass = classMembers("class/block")
-        let below = Self.below(directory, in: blockClass)
-        let blocks = below.map { Block(member: $0, multipath: nil) } + multipathHeads(servedBy: below, in: blockClass)
+        let name = directory.split(separator: "/").last.map(String.init) ?? directory
+        let interfaces = Self.below(directory, in: classMembers("class/net", naming: name))
+        let below = Self.below(directory, in: classMembers("class/block", naming: name))
+        let blocks = below.map { Block(member: $0, multipath: nil) } + multipathHeads(servedBy: below)
         var reasons: [InUseReason] = []
         if !interfaces.isEmpty { reasons += networkReasons(interfaces) }
         if !blocks.isEmpty { reasons += blockReasons(blocks) }
@@ -58,9 +58,19 @@ public struct InUseGuard: Sendable {
     /// every net device and every block device (disk or partition, `block/genhd.c` and
     /// `block/partitions/core.c` add both to block_class) there, wherever it sits in the
     /// device tree, so a reverse lookup finds disks at any depth below the device.
-    func classMembers(_ classDirectory: String) -> [Member] {
+    ///
+    /// Only links whose target names `component` are resolved: a class link points
+    /// straight at the device's real directory (`../../devices/pci0000:00/0000:00:02.0/
+    /// virtio1/block/vda`, made by sysfs_create_link from the kobject's own path), so a
+    /// device below another names it. One readlink per entry instead of a resolution
+    /// keeps a request cheap on a host with thousands of VF interfaces or disks.
+    func classMembers(_ classDirectory: String, naming component: String) -> [Member] {
         sysfs.list(classDirectory).compactMap { name in
-            sysfs.resolveInside(classDirectory + "/" + name).map { Member(name: name, directory: $0) }
+            let entry = classDirectory + "/" + name
+            guard let target = sysfs.linkTarget(entry), target.split(separator: "/").contains(Substring(component)) else {
+                return nil
+            }
+            return sysfs.resolveInside(entry).map { Member(name: name, directory: $0) }
         }
     }
 
@@ -81,17 +91,19 @@ public struct InUseGuard: Sendable {
     /// `nvme0n1` below `devices/virtual/nvme-subsystem/nvme-subsys0`, which links its
     /// controllers by name (`drivers/nvme/host/core.c`, nvme_init_subsystem): a head
     /// counts when that link resolves to the path disk's own controller.
-    func multipathHeads(servedBy paths: [Member], in blockClass: [Member]) -> [Block] {
+    func multipathHeads(servedBy paths: [Member]) -> [Block] {
         var heads: [Block] = []
         for path in paths {
             // Two paths below one device (a bridge above both controllers) serve one head.
-            guard let disk = NVMePathDisk(path.name), let head = blockClass.first(where: { $0.name == disk.head }),
-                  !heads.contains(where: { $0.member.directory == head.directory }),
-                  let controller = Self.parent(path.directory), let subsystem = Self.parent(head.directory),
+            guard let disk = NVMePathDisk(path.name), let head = sysfs.resolveInside("class/block/" + disk.head),
+                  !heads.contains(where: { $0.member.directory == head }),
+                  let controller = Self.parent(path.directory), let subsystem = Self.parent(head),
                   sysfs.resolveInside(subsystem + "/" + disk.controllerName) == controller
             else { continue }
             let multipath = InUseReason.Multipath(head: disk.head, path: path.name)
-            for member in blockClass where member.directory == head.directory || member.directory.hasPrefix(head.directory + "/") {
+            // The head and its partitions (`nvme0n1/nvme0n1p1`).
+            for member in classMembers("class/block", naming: disk.head)
+            where member.directory == head || member.directory.hasPrefix(head + "/") {
                 heads.append(Block(member: member, multipath: multipath))
             }
         }
