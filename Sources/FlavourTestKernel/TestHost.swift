@@ -5,6 +5,8 @@ import FlavourCore
 /// the sysfs tree by `TestKernel+Host`.
 struct TestHost {
     struct Interface {
+        /// Absolute path of its sysfs directory.
+        var directory: String
         var up: Bool
         var routes: [TestRoute]
         /// IPv6 addresses in text form (`fd00::2`).

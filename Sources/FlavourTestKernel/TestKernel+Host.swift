@@ -7,9 +7,10 @@ import Glibc
 
 /// The host's use of devices, as the in-use guard reads it: `<root>/proc/net/route`,
 /// `ipv6_route`, `if_inet6`, `self/mountinfo`, `swaps`; interface `flags` and
-/// `operstate` under `<dev>/net/<if>` (with `class/net/<if>` linking there); block
-/// devices below a device with `dev`, `holders/` and partitions; `boot_vga` and the
-/// vtconsoles.
+/// `operstate` under `<dev>/net/<if>` (with `class/net/<if>` linking there), and bridges,
+/// bonds and VLANs stacked on them; block devices below a device with `dev`, `holders/`,
+/// partitions and `class/block/<name>` links, and NVMe multipath heads; `boot_vga` and
+/// the vtconsoles.
 extension TestKernel {
     public var procRoot: String { root + "/proc" }
 
@@ -29,41 +30,138 @@ extension TestKernel {
             try Tree.link(sysfsRoot + "/class/net/\(name)", to: "../../bus/pci/devices/\(address)/net/\(name)")
             if state.host.interfaces[name] == nil { state.host.interfaceOrder.append(name) }
             state.host.interfaces[name] = TestHost.Interface(
-                up: up, routes: up ? route.map { [$0] } ?? [] : [], ipv6: up ? ipv6 : [])
+                directory: directory, up: up, routes: up ? route.map { [$0] } ?? [] : [], ipv6: up ? ipv6 : [])
             try writeHostFiles(state.host)
         }
     }
 
-    /// A disk below a device, with partitions: virtio's `<dev>/virtioN/block/<name>`, or
-    /// for `nvme*` names `<dev>/nvme/nvme0/<name>`. Each gets `dev` (major:minor),
-    /// `holders/` and `subsystem` (class/block).
-    public func addBlockDevice(below address: PCIAddress, name: String, partitions: [String] = []) throws {
+    /// A bridge, bond or VLAN on top of `lowers` (interfaces set before, below a device or
+    /// virtual), under `devices/virtual/net/<name>` with its `class/net` link. Each lower
+    /// gets `upper_<name>` and the upper `lower_<lower>` (`net/core/dev.c`,
+    /// netdev_adjacent_sysfs_add); a bridge or bond is also each lower's `master`.
+    public func addUpperInterface(
+        _ name: String, kind: TestUpperKind, lowers: [String], up: Bool = true, route: TestRoute? = nil, ipv6: [String] = []
+    ) throws {
+        try state.withLock { state throws(SysfsError) in
+            let directory = sysfsRoot + "/devices/virtual/net/\(name)"
+            try Tree.makeDirectories(directory)
+            try Tree.writeFile(directory + "/flags", up ? "0x1003\n" : "0x1002\n")
+            try Tree.writeFile(directory + "/operstate", up ? "up\n" : "down\n")
+            switch kind {
+            case .bridge: try Tree.makeDirectories(directory + "/bridge")
+            case .bond: try Tree.makeDirectories(directory + "/bonding")
+            case .vlan: break
+            }
+            try Tree.makeDirectories(sysfsRoot + "/class/net")
+            try Tree.link(sysfsRoot + "/class/net/\(name)", to: Self.relative(from: sysfsRoot + "/class/net", to: directory))
+            for lower in lowers {
+                guard let lowerDirectory = state.host.interfaces[lower]?.directory else {
+                    throw SysfsError(.write, path: "class/net/\(lower)", errno: ENODEV)
+                }
+                try Tree.link(lowerDirectory + "/upper_\(name)", to: Self.relative(from: lowerDirectory, to: directory))
+                try Tree.link(directory + "/lower_\(lower)", to: Self.relative(from: directory, to: lowerDirectory))
+                switch kind {
+                case .bridge:
+                    try Tree.makeDirectories(lowerDirectory + "/brport")
+                    try Tree.link(lowerDirectory + "/master", to: Self.relative(from: lowerDirectory, to: directory))
+                case .bond:
+                    try Tree.makeDirectories(lowerDirectory + "/bonding_slave")
+                    try Tree.link(lowerDirectory + "/master", to: Self.relative(from: lowerDirectory, to: directory))
+                case .vlan:
+                    break
+                }
+            }
+            if state.host.interfaces[name] == nil { state.host.interfaceOrder.append(name) }
+            state.host.interfaces[name] = TestHost.Interface(
+                directory: directory, up: up, routes: up ? route.map { [$0] } ?? [] : [], ipv6: up ? ipv6 : [])
+            try writeHostFiles(state.host)
+        }
+    }
+
+    /// A disk below a device, with partitions: virtio's `<dev>/virtioN/block/<name>`, for
+    /// `nvme*` names `<dev>/nvme/nvme0/<name>`, or `<dev>/<path>/<name>` when `path` gives
+    /// the directories in between (a SAS HBA's
+    /// `host0/port-0:0/end_device-0:0/target0:0:0/0:0:0:0/block`). Each gets `dev`
+    /// (major:minor), `holders/`, `subsystem` and its `class/block/<name>` link, as
+    /// `block/genhd.c` and `block/partitions/core.c` register disks and partitions alike.
+    public func addBlockDevice(below address: PCIAddress, name: String, partitions: [String] = [], path: String? = nil) throws {
         try state.withLock { state throws(SysfsError) in
             guard state.devices[address] != nil else { throw SysfsError(.write, path: "\(address)", errno: ENODEV) }
             let device = sysfsRoot + "/bus/pci/devices/\(address)"
             let parent: String
-            if name.hasPrefix("nvme") {
+            if let path {
+                parent = device + "/" + path
+            } else if name.hasPrefix("nvme") {
                 parent = device + "/nvme/nvme0"
             } else {
                 parent = device + "/virtio\(state.host.nextVirtioIndex)/block"
                 state.host.nextVirtioIndex += 1
             }
-            try Tree.makeDirectories(sysfsRoot + "/class/block")
-            func make(_ directory: String, _ blockName: String, partition: Int?) throws(SysfsError) {
-                let majorMinor = "254:\(state.host.nextMinor)"
-                state.host.nextMinor += 1
-                try Tree.makeDirectories(directory + "/holders")
-                try Tree.writeFile(directory + "/dev", majorMinor + "\n")
-                if let partition { try Tree.writeFile(directory + "/partition", "\(partition)\n") }
-                let depth = directory.dropFirst(sysfsRoot.count + 1).split(separator: "/").count
-                try Tree.link(directory + "/subsystem", to: String(repeating: "../", count: depth) + "class/block")
-                state.host.blocks[blockName] = TestHost.BlockDevice(directory: directory, majorMinor: majorMinor)
-            }
-            try make(parent + "/" + name, name, partition: nil)
-            for (index, part) in partitions.enumerated() {
-                try make(parent + "/" + name + "/" + part, part, partition: index + 1)
-            }
+            try addDisk(parent + "/" + name, name: name, partitions: partitions, in: &state.host)
         }
+    }
+
+    /// NVMe native multipath (CONFIG_NVME_MULTIPATH, Debian's kernel) for a subsystem that
+    /// can have several controllers: the controller `<dev>/nvme/nvme<C>` holds only the
+    /// hidden path disk `nvme<S>c<C>n<N>` (no `dev`, `hidden` 1; `drivers/nvme/host/core.c`,
+    /// nvme_alloc_ns), while the head `nvme<S>n<N>` that is mounted, with its partitions,
+    /// lives under `devices/virtual/nvme-subsystem/nvme-subsys<S>/`
+    /// (`drivers/nvme/host/multipath.c`, nvme_mpath_set_live), and the subsystem links
+    /// each of its controllers by name (`core.c`, nvme_init_subsystem). Calling it again
+    /// with another device and controller adds a second path to the same head.
+    public func addNVMeMultipathDisk(
+        below address: PCIAddress, subsystem: Int = 0, controller: Int = 0, namespace: Int = 1, partitions: Int = 0
+    ) throws {
+        try state.withLock { state throws(SysfsError) in
+            guard state.devices[address] != nil else { throw SysfsError(.write, path: "\(address)", errno: ENODEV) }
+            let controllerDirectory = sysfsRoot + "/bus/pci/devices/\(address)/nvme/nvme\(controller)"
+            let pathName = "nvme\(subsystem)c\(controller)n\(namespace)"
+            let pathDirectory = controllerDirectory + "/" + pathName
+            try Tree.makeDirectories(pathDirectory + "/holders")
+            try Tree.writeFile(pathDirectory + "/hidden", "1\n")
+            try Tree.link(pathDirectory + "/subsystem", to: Self.relative(from: pathDirectory, to: sysfsRoot + "/class/block"))
+            try Tree.makeDirectories(sysfsRoot + "/class/block")
+            try Tree.link(sysfsRoot + "/class/block/" + pathName, to: Self.relative(from: sysfsRoot + "/class/block", to: pathDirectory))
+            let subsystemDirectory = sysfsRoot + "/devices/virtual/nvme-subsystem/nvme-subsys\(subsystem)"
+            try Tree.makeDirectories(subsystemDirectory)
+            try Tree.link(
+                subsystemDirectory + "/nvme\(controller)", to: Self.relative(from: subsystemDirectory, to: controllerDirectory))
+            let head = "nvme\(subsystem)n\(namespace)"
+            guard state.host.blocks[head] == nil else { return }
+            try addDisk(
+                subsystemDirectory + "/" + head, name: head, partitions: (0..<partitions).map { head + "p\($0 + 1)" },
+                in: &state.host)
+        }
+    }
+
+    /// A disk's directory with its partitions inside, each registered in `class/block`.
+    private func addDisk(_ directory: String, name: String, partitions: [String], in host: inout TestHost) throws(SysfsError) {
+        try Tree.makeDirectories(sysfsRoot + "/class/block")
+        func make(_ directory: String, _ blockName: String, partition: Int?) throws(SysfsError) {
+            let majorMinor = "254:\(host.nextMinor)"
+            host.nextMinor += 1
+            try Tree.makeDirectories(directory + "/holders")
+            try Tree.writeFile(directory + "/dev", majorMinor + "\n")
+            if let partition { try Tree.writeFile(directory + "/partition", "\(partition)\n") }
+            try Tree.link(directory + "/subsystem", to: Self.relative(from: directory, to: sysfsRoot + "/class/block"))
+            try Tree.link(sysfsRoot + "/class/block/" + blockName, to: Self.relative(from: sysfsRoot + "/class/block", to: directory))
+            host.blocks[blockName] = TestHost.BlockDevice(directory: directory, majorMinor: majorMinor)
+        }
+        try make(directory, name, partition: nil)
+        for (index, part) in partitions.enumerated() {
+            try make(directory + "/" + part, part, partition: index + 1)
+        }
+    }
+
+    /// The relative link target from the directory `from` to `to` (both absolute), as
+    /// sysfs writes its links (`../../devices/...`).
+    static func relative(from: String, to: String) -> String {
+        let source = from.split(separator: "/")
+        let target = to.split(separator: "/")
+        var common = 0
+        while common < source.count, common < target.count, source[common] == target[common] { common += 1 }
+        let up = Array(repeating: "..", count: source.count - common)
+        return (up + target[common...].map(String.init)).joined(separator: "/")
     }
 
     /// Mounts a block device (by its name); the mountinfo line carries its major:minor and
@@ -89,7 +187,9 @@ extension TestKernel {
     public func hold(_ name: String, by holder: String) throws {
         try state.withLock { state throws(SysfsError) in
             guard let block = state.host.blocks[name] else { throw SysfsError(.write, path: "/dev/\(name)", errno: ENODEV) }
-            try Tree.link(block.directory + "/holders/" + holder, to: "../../../../../../virtual/block/\(holder)")
+            let holderDirectory = sysfsRoot + "/devices/virtual/block/\(holder)"
+            try Tree.makeDirectories(holderDirectory)
+            try Tree.link(block.directory + "/holders/" + holder, to: Self.relative(from: block.directory + "/holders", to: holderDirectory))
         }
     }
 

@@ -75,6 +75,22 @@ extension Run {
         #expect(run.output.contains("viable if bound: no (blocked by 0000:03:00.1 on e1000e)"))
     }
 
+    /// A bridge blocks when its driver uses the kernel's DMA domain (lpc_ich on an Intel
+    /// PCH's ISA bridge); the explain line names it like any other member.
+    @Test func explainNamesABridgeThatBlocks() throws {
+        let lpc = TestModule("lpc_ich", driver: "lpc_ich", ids: [TestPCIID(vendor: 0x8086, device: 0xA1C8)])
+        let kernel = try TestKernel(
+            modules: [.vfioPCI], loaded: [lpc, .e1000e],
+            devices: [
+                TestDevice("0000:00:1f.0", vendor: 0x8086, device: 0xA1C8, classCode: 0x060100, iommuGroup: 9),
+                .e1000e("0000:00:1f.6", group: 9),
+            ])
+        let run = Run(kernel: kernel)
+        #expect(run.withProc("explain", "0000:00:1f.6") == 0)
+        #expect(run.output.contains("iommu group: 9: 0000:00:1f.0 (bridge), 0000:00:1f.6"))
+        #expect(run.output.contains("viable if bound: no (blocked by 0000:00:1f.0 on lpc_ich)"), "\(run.output)")
+    }
+
     @Test func explainJSONHasTheGroupFields() throws {
         let run = Run(kernel: try makeGroupKernel())
         let report = try #require(try run.json("explain", "0000:03:00.0", "--proc-root", run.kernel.procRoot) as? [String: Any])

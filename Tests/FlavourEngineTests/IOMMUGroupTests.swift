@@ -21,7 +21,7 @@ import Testing
     }
 
     @Test func blockedByTheOtherFunctionNamed() throws {
-        #expect(kernel.driver(of: GroupFixture.bridge) == "pcieport")  // the bridge is bound, and exempt
+        #expect(kernel.driver(of: GroupFixture.bridge) == "pcieport")  // bound, but pcieport manages DMA
         let blockers = try viability(GroupFixture.virtioNet).blockers
         #expect(blockers.map(\.description) == ["0000:03:00.1 on e1000e"])
     }
@@ -44,10 +44,63 @@ import Testing
         #expect(try viability(GroupFixture.virtioNet).blockers.isEmpty)
     }
 
-    @Test func aBridgeOnItsDriverIsExemptButAnEndpointIsNot() throws {
+    @Test func aBridgeIsMarkedAndLeftOutOfTheEndpoints() throws {
         let bridge = try kernel.sysfs.pciDevice(GroupFixture.bridge)
         #expect(IOMMUGroup.isBridge(bridge))
         #expect(!IOMMUGroup.isBridge(try kernel.sysfs.pciDevice(GroupFixture.e1000e)))
+    }
+
+    /// The kernel's rule since 5.19 (`drivers/iommu/iommu.c`): a member blocks unless it
+    /// is unbound, on a VFIO driver, or on a driver with `driver_managed_dma`; a bridge's
+    /// class exempts nothing.
+    @Test(arguments: [
+        (UInt32(0x060400), "pcieport" as String?, false),
+        (0x060400, nil, false),
+        (0x060400, "shpchp", true),
+        (0x060100, "lpc_ich", true),
+        (0x060000, "agpgart-intel", true),
+        (0x020000, "pci-stub", false),
+        (0x020000, "vfio-pci", false),
+        (0x020000, "e1000e", true),
+        (0x020000, nil, false),
+    ])
+    func aMemberBlocksUnlessUnboundOnVFIOOrManagingDMA(classCode: UInt32, driver: String?, blocks: Bool) throws {
+        func device(_ address: String, _ classCode: UInt32, _ driver: String?) throws -> PCIDevice {
+            PCIDevice(
+                address: try PCIAddress(parsing: address),
+                modalias: Modalias(vendor: 0x8086, device: 0x1234, subsystemVendor: 0, subsystemDevice: 0, baseClass: 0,
+                                   subClass: 0, interface: 0),
+                classCode: classCode, driver: driver, driverOverride: nil, iommuGroup: 9, physicalFunction: nil)
+        }
+        let group = IOMMUGroup(number: 9, members: [
+            try device("0000:00:1f.0", classCode, driver), try device("0000:00:1f.6", 0x020000, "e1000e"),
+        ])
+        let blockers = group.blockers(ifBinding: try PCIAddress(parsing: "0000:00:1f.6")) { driver, _ in
+            driver.rawValue.hasSuffix("vfio-pci")
+        }
+        #expect(blockers.map(\.description) == (blocks ? ["0000:00:1f.0 on \(driver ?? "")"] : []))
+    }
+
+    @Test func anUnboundBridgeDoesNotBlock() throws {
+        try kernel.sysfs.write("0000:00:1c.0", to: "bus/pci/drivers/pcieport/unbind")
+        #expect(kernel.driver(of: GroupFixture.bridge) == nil)
+        #expect(try viability(GroupFixture.virtioNet).blockers.map(\.description) == ["0000:03:00.1 on e1000e"])
+    }
+
+    /// An Intel PCH: the ISA bridge on lpc_ich shares the group with the onboard NIC, and
+    /// keeps it from VFIO although it is a bridge (the classic "group not viable").
+    @Test func anISABridgeOnItsDriverBlocksTheOnboardNIC() throws {
+        let lpc = TestModule("lpc_ich", driver: "lpc_ich", ids: [TestPCIID(vendor: 0x8086, device: 0xA1C8)])
+        let kernel = try TestKernel(
+            modules: [.vfioPCI], loaded: [lpc, .e1000e],
+            devices: [
+                TestDevice("0000:00:1f.0", vendor: 0x8086, device: 0xA1C8, classCode: 0x060100, iommuGroup: 9),
+                .e1000e("0000:00:1f.6", group: 9),
+            ])
+        let loaded = try MatchTableLoader(configDirectory: kernel.configDirectory, modulesDirectory: kernel.modulesDirectory).load()
+        let check = VFIODriverCheck(sysfs: kernel.sysfs, table: loaded.table, config: loaded.config)
+        let viability = try #require(check.viability(of: try kernel.sysfs.pciDevice(try PCIAddress(parsing: "0000:00:1f.6"))))
+        #expect(viability.blockers.map(\.description) == ["0000:00:1f.0 on lpc_ich"])
     }
 
     @Test func aDeviceWithoutAGroupHasNoViability() throws {
