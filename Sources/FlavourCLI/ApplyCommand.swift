@@ -29,7 +29,7 @@ struct ApplyCommand: ParsableCommand {
     @Flag(help: "Take the device even when the host uses it (a mounted disk, a NIC with a route); the override is logged.")
     var force = false
 
-    @Flag(help: "Take every device of its IOMMU group along (bridges aside), or none when one is in use.")
+    @Flag(help: "Take every device of its IOMMU group along (bridges stay), all or nothing: none when one is in use or fails.")
     var group = false
 
     @Flag(help: "Print JSON.")

@@ -50,8 +50,6 @@ extension Sysfs {
         try? read(resolvedDirectory + "/" + name, flags: O_NOFOLLOW)
     }
 
-    /// Whether a path (not followed if it is a link) is a directory.
-
     /// A symlink's whole target, nil when it is not a link.
     func linkTarget(_ relative: String) -> String? {
         var buffer = [CChar](repeating: 0, count: 4096)

@@ -53,28 +53,6 @@ public struct Sysfs: Sendable {
         return lstat(path(relative), &info) == 0
     }
 
-    /// Names of the real subdirectories (not links) of a directory, sorted, from readdir's
-    /// d_type: no stat per entry (sysfs and tmpfs fill d_type in).
-    public func subdirectories(_ relative: String) -> [String] {
-        guard let dir = opendir(path(relative)) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let type = entry.pointee.d_type
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            guard name != ".", name != ".." else { continue }
-            if type == UInt8(DT_DIR) {
-                names.append(name)
-            } else if type == UInt8(DT_UNKNOWN) {
-                var info = stat()
-                if lstat(path(relative) + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFDIR { names.append(name) }
-            }
-        }
-        return names.sorted()
-    }
-
     /// Names in a directory, sorted; empty when it does not exist.
     public func list(_ relative: String) -> [String] {
         guard let dir = opendir(path(relative)) else { return [] }
