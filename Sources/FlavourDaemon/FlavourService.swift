@@ -115,7 +115,7 @@ public final class FlavourService: Service, Sendable {
         }
         notifier.stopping(status: "Finishing binds in flight")
         status.set(state: "stopping")
-        let inFlight = await scheduler.inFlight.count
+        let inFlight = scheduler.inFlight.count
         logger.info("Stopping", metadata: ["in_flight": "\(inFlight)"])
         await scheduler.stop()
         status.flush(final: true)
@@ -128,7 +128,7 @@ public final class FlavourService: Service, Sendable {
         notifier.reloading()
         do {
             let executor = try makeExecutor()
-            await scheduler.replaceExecutor(executor)
+            scheduler.replaceExecutor(executor)
             status.set(source: source.name, standing: executor.config.requests)
             logger.info("Configuration reloaded")
             await coldplug(executor: executor, scheduler: scheduler)
@@ -148,7 +148,7 @@ public final class FlavourService: Service, Sendable {
         for device in executor.sysfs.pciDevices() {
             autoprobe.update(device, requests: requests)
             if let (requested, options) = Self.standingRequest(for: device, in: executor) {
-                await scheduler.submit(FlavourRequest(
+                scheduler.submit(FlavourRequest(
                     address: device.address, requested: requested, origin: .coldplug, options: options))
             }
         }
@@ -172,7 +172,7 @@ public final class FlavourService: Service, Sendable {
         if state.shuttingDown {
             if case let .flavour(address, value, origin) = request {
                 let uuid = event.properties["SYNTH_UUID"]
-                guard let requested = await scheduler.currentExecutor.resolve(value) else {
+                guard let requested = scheduler.currentExecutor.resolve(value) else {
                     await reject(address, event: event, value: value, reason: "unknown flavour '\(value)'", uuid: uuid)
                     return
                 }
@@ -185,24 +185,24 @@ public final class FlavourService: Service, Sendable {
         }
         switch request {
         case let .flavour(address, value, origin):
-            let executor = await scheduler.currentExecutor
+            let executor = scheduler.currentExecutor
             guard let requested = executor.resolve(value) else {
                 await reject(address, event: event, value: value,
                              reason: "unknown flavour '\(value)'; known: \(executor.knownFlavours)", uuid: event.properties["SYNTH_UUID"])
                 return
             }
-            await scheduler.submit(FlavourRequest(
+            scheduler.submit(FlavourRequest(
                 address: address, requested: requested, origin: origin == .attribute ? .attribute : .synthetic,
                 uuid: event.properties["SYNTH_UUID"]))
         case let .added(address, _):
-            let executor = await scheduler.currentExecutor
+            let executor = scheduler.currentExecutor
             guard let device = try? executor.sysfs.pciDevice(address) else { return }
             autoprobe(executor.sysfs).update(device, requests: executor.config.requests)
             if let (requested, options) = Self.standingRequest(for: device, in: executor) {
-                await scheduler.submit(FlavourRequest(address: address, requested: requested, origin: .hotplug, options: options))
+                scheduler.submit(FlavourRequest(address: address, requested: requested, origin: .hotplug, options: options))
             }
         case .removed(let address):
-            await scheduler.deviceRemoved(address)
+            scheduler.deviceRemoved(address)
         case .invalid(let reason):
             outcomes.rejected(
                 device: event.sysName, value: event.properties[UeventRequest.attributeKey]
