@@ -23,21 +23,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
-expect_daemon
-restarts_before=$(systemctl show -p NRestarts --value "$FLAVOURD")
-pid_before=$(systemctl show -p MainPID --value "$FLAVOURD")
 grep -q '^pci_stub ' /proc/modules || run modprobe pci-stub || fail "cannot load pci-stub"
 grep -q '^vfio_pci ' /proc/modules || run modprobe vfio-pci || fail "cannot load vfio-pci"
-set_numvfs "$pf" 0
-echo 0 >"$pfdir/sriov_drivers_autoprobe"
-set_numvfs "$pf" "$NUM_VFS"
-mapfile -t vfs < <(vf_addresses "$pf")
-((${#vfs[@]} == NUM_VFS)) || fail "$pf has ${#vfs[@]} VFs, expected $NUM_VFS"
-for vf in "${vfs[@]}"; do
-    echo "$OLD" >"$SYSFS_PCI/$vf/driver_override"
-    echo "$vf" >"/sys/bus/pci/drivers/$OLD/bind" || fail "cannot bind $vf to $OLD"
-done
-note "$NUM_VFS VFs ${vfs[0]} .. ${vfs[-1]} on $OLD (driver_override $OLD); flavourd pid $pid_before"
+# start_batch: 32 fresh VFs on pci-stub, then a request for each.
+start_batch() {
+    local vf
+    set_numvfs "$pf" 0
+    echo 0 >"$pfdir/sriov_drivers_autoprobe"
+    set_numvfs "$pf" "$NUM_VFS"
+    mapfile -t vfs < <(vf_addresses "$pf")
+    ((${#vfs[@]} == NUM_VFS)) || fail "$pf has ${#vfs[@]} VFs, expected $NUM_VFS"
+    for vf in "${vfs[@]}"; do
+        echo "$OLD" >"$SYSFS_PCI/$vf/driver_override"
+        echo "$vf" >"/sys/bus/pci/drivers/$OLD/bind" || fail "cannot bind $vf to $OLD"
+    done
+    note "$NUM_VFS VFs ${vfs[0]} .. ${vfs[-1]} on $OLD (driver_override $OLD); flavourd pid $(systemctl show -p MainPID --value "$FLAVOURD")"
+    for vf in "${vfs[@]}"; do synth_request "$vf" vfio; done
+}
 
 # moved_any: true when a VF has left pci-stub (the batch has started).
 moved_any() {
@@ -45,17 +47,27 @@ moved_any() {
     for vf in "${vfs[@]}"; do on_driver "$vf" "$OLD" || return 0; done
     return 1
 }
-for vf in "${vfs[@]}"; do synth_request "$vf" vfio; done
-wait_until 10 moved_any || fail "flavourd moved no VF within 10 s of $NUM_VFS requests"
-run systemctl kill -s SIGKILL "$FLAVOURD"
-# The snapshot comes first: systemd restarts flavourd after RestartSec=1s and it rolls back.
-records=$(find "$INFLIGHT" -mindepth 1 -printf '%f ' 2>/dev/null || true)
-new=0 old=0 none=0
-for vf in "${vfs[@]}"; do
-    if on_driver "$vf" "$NEW"; then new=$((new + 1)); elif on_driver "$vf" "$OLD"; then old=$((old + 1)); else none=$((none + 1)); fi
+
+# The kill must land mid-batch, or nothing is tested: up to three batches.
+for attempt in 1 2 3; do
+    expect_daemon
+    restarts_before=$(systemctl show -p NRestarts --value "$FLAVOURD")
+    pid_before=$(systemctl show -p MainPID --value "$FLAVOURD")
+    start_batch
+    wait_until 10 moved_any || fail "flavourd moved no VF within 10 s of $NUM_VFS requests"
+    run systemctl kill -s SIGKILL "$FLAVOURD"
+    # The snapshot comes first: systemd restarts flavourd after RestartSec=1s and it rolls back.
+    records=$(find "$INFLIGHT" -mindepth 1 -printf '%f ' 2>/dev/null || true)
+    new=0 old=0 none=0
+    for vf in "${vfs[@]}"; do
+        if on_driver "$vf" "$NEW"; then new=$((new + 1)); elif on_driver "$vf" "$OLD"; then old=$((old + 1)); else none=$((none + 1)); fi
+    done
+    note "at the kill (batch $attempt): $new on $NEW, $old on $OLD, $none without a driver; in-flight records: ${records:-none}"
+    ((old > 0 || none > 0)) || [[ -n "$records" ]] && break
+    note "the batch had ended before the kill landed; another batch"
+    wait_until 30 daemon_running || fail "flavourd did not come back after the kill"
 done
-note "at the kill: $new on $NEW, $old on $OLD, $none without a driver; in-flight records: ${records:-none}"
-((old > 0 || none > 0)) || [[ -n "$records" ]] || note "WARNING: the batch had ended before the kill landed"
+((old > 0 || none > 0)) || [[ -n "$records" ]] || fail "three batches ended before the kill landed"
 
 wait_until 30 bash -c "(( \$(systemctl show -p NRestarts --value $FLAVOURD) > $restarts_before ))" ||
     fail "systemd did not restart flavourd (NRestarts still $restarts_before)"
@@ -65,8 +77,14 @@ pid_after=$(systemctl show -p MainPID --value "$FLAVOURD")
 wait_until 10 bash -c "flavourctl status --json | jq -e '.running and .state == \"ready\" and .pid == $pid_after' >/dev/null" ||
     fail "the restarted flavourd (pid $pid_after) is not ready in status.json"
 note "ok: systemd restarted flavourd: pid $pid_before -> $pid_after, $(daemon_state)"
-flavourd_entries "" _PID="$pid_after" MESSAGE="Interrupted bind rolled back" MESSAGE="Interrupted bind found complete" |
-    jq -c '{MESSAGE, PCI_SLOT_NAME, DRIVER, DRIVER_PREVIOUS}' | sed 's/^/restarted flavourd: /'
+settled=$(flavourd_entries "" _PID="$pid_after" MESSAGE="Interrupted change rolled back" MESSAGE="Interrupted change found complete" |
+    jq -c '{MESSAGE, PCI_SLOT_NAME, DRIVER, DRIVER_PREVIOUS}')
+sed 's/^/restarted flavourd: /' <<<"$settled"
+for record in $records; do
+    [[ "$record" == *.tmp ]] && continue
+    grep -q "\"PCI_SLOT_NAME\":\"$record\"" <<<"$settled" ||
+        fail "the restarted flavourd did not settle $record, which its predecessor left in $INFLIGHT"
+done
 
 bad=0 new=0 old=0
 for vf in "${vfs[@]}"; do
