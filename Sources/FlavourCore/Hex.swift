@@ -25,4 +25,28 @@ enum Hex {
         let digits = String(value, radix: 16, uppercase: uppercase)
         return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
+
+    /// Writes `digits` hex digits of `value` at `index`, advancing it: for strings built
+    /// byte by byte on hot paths (modaliases, addresses), where a formatter costs more
+    /// than the whole string.
+    static func put(
+        _ value: UInt32, digits: Int, uppercase: Bool, into buffer: UnsafeMutableBufferPointer<UInt8>, at index: inout Int
+    ) {
+        let letters: UInt8 = uppercase ? 0x37 : 0x57  // 10 + 0x37 = "A", 10 + 0x57 = "a"
+        for shift in stride(from: (digits - 1) * 4, through: 0, by: -4) {
+            let nibble = UInt8(truncatingIfNeeded: value >> UInt32(shift)) & 0xF
+            buffer[index] = nibble < 10 ? 0x30 + nibble : letters + nibble
+            index += 1
+        }
+    }
+
+    /// Writes ASCII text at `index`, advancing it.
+    static func put(_ text: StaticString, into buffer: UnsafeMutableBufferPointer<UInt8>, at index: inout Int) {
+        text.withUTF8Buffer { bytes in
+            for byte in bytes {
+                buffer[index] = byte
+                index += 1
+            }
+        }
+    }
 }

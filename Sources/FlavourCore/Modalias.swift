@@ -56,21 +56,44 @@ public struct Modalias: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The part after `pci:`, e.g. `v00001AF4d00001041sv00001AF4sd00001041bc02sc00i00`.
-    public var body: String {
-        "v" + Hex.format(vendor, width: 8, uppercase: true) + "d" + Hex.format(device, width: 8, uppercase: true)
-            + "sv" + Hex.format(subsystemVendor, width: 8, uppercase: true)
-            + "sd" + Hex.format(subsystemDevice, width: 8, uppercase: true)
-            + "bc" + Hex.format(UInt32(baseClass), width: 2, uppercase: true)
-            + "sc" + Hex.format(UInt32(subClass), width: 2, uppercase: true)
-            + "i" + Hex.format(UInt32(interface), width: 2, uppercase: true)
-    }
+    public var body: String { key(prefix: nil) }
 
     /// The lookup key under an alias prefix: `vfio_pci:` + body for the vfio flavour
     /// (the "prefix the modalias with vfio_" rule of the override_only commit).
-    public func key(prefix: String) -> String { prefix + ":" + body }
+    public func key(prefix: String) -> String { key(prefix: Optional(prefix)) }
 
     /// `pci:` + body, exactly as sysfs prints it.
     public var description: String { key(prefix: "pci") }
+
+    /// Built byte by byte: made for every request (the lookup key, the log's MODALIAS).
+    private func key(prefix: String?) -> String {
+        let head = prefix.map { Array($0.utf8) + [UInt8(ascii: ":")] } ?? []
+        return String(unsafeUninitializedCapacity: head.count + Self.bodyLength) { buffer in
+            var index = 0
+            for byte in head {
+                buffer[index] = byte
+                index += 1
+            }
+            Hex.put("v", into: buffer, at: &index)
+            Hex.put(vendor, digits: 8, uppercase: true, into: buffer, at: &index)
+            Hex.put("d", into: buffer, at: &index)
+            Hex.put(device, digits: 8, uppercase: true, into: buffer, at: &index)
+            Hex.put("sv", into: buffer, at: &index)
+            Hex.put(subsystemVendor, digits: 8, uppercase: true, into: buffer, at: &index)
+            Hex.put("sd", into: buffer, at: &index)
+            Hex.put(subsystemDevice, digits: 8, uppercase: true, into: buffer, at: &index)
+            Hex.put("bc", into: buffer, at: &index)
+            Hex.put(UInt32(baseClass), digits: 2, uppercase: true, into: buffer, at: &index)
+            Hex.put("sc", into: buffer, at: &index)
+            Hex.put(UInt32(subClass), digits: 2, uppercase: true, into: buffer, at: &index)
+            Hex.put("i", into: buffer, at: &index)
+            Hex.put(UInt32(interface), digits: 2, uppercase: true, into: buffer, at: &index)
+            return index
+        }
+    }
+
+    /// `v` 8 `d` 8 `sv` 8 `sd` 8 `bc` 2 `sc` 2 `i` 2.
+    static let bodyLength = 1 + 8 + 1 + 8 + 2 + 8 + 2 + 8 + 2 + 2 + 2 + 2 + 1 + 2
 
     /// `vvvv:dddd`, as lspci -n prints ids.
     public var pciID: String {

@@ -39,10 +39,21 @@ public struct PCIAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
         self.init(domain: domain, bus: UInt8(bus), device: UInt8(device), function: UInt8(function))
     }
 
-    /// The kernel's spelling, e.g. `0000:03:00.0`.
+    /// The kernel's spelling, e.g. `0000:03:00.0`. Built byte by byte: it is made for every
+    /// sysfs path of every bind, and a small string of ASCII needs no formatter.
     public var description: String {
-        Hex.format(domain, width: 4) + ":" + Hex.format(UInt32(bus), width: 2) + ":"
-            + Hex.format(UInt32(device), width: 2) + "." + String(function)
+        let domainDigits = domain > 0xFFFF ? (32 - domain.leadingZeroBitCount + 3) / 4 : 4
+        return String(unsafeUninitializedCapacity: domainDigits + 8) { buffer in
+            var index = 0
+            Hex.put(domain, digits: domainDigits, uppercase: false, into: buffer, at: &index)
+            Hex.put(":", into: buffer, at: &index)
+            Hex.put(UInt32(bus), digits: 2, uppercase: false, into: buffer, at: &index)
+            Hex.put(":", into: buffer, at: &index)
+            Hex.put(UInt32(device), digits: 2, uppercase: false, into: buffer, at: &index)
+            Hex.put(".", into: buffer, at: &index)
+            Hex.put(UInt32(function), digits: 1, uppercase: false, into: buffer, at: &index)
+            return index
+        }
     }
 
     public static func < (lhs: PCIAddress, rhs: PCIAddress) -> Bool {

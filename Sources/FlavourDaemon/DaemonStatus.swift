@@ -40,25 +40,23 @@ public final class DaemonStatus: @unchecked Sendable {
     public init(path: String) { self.path = path }
 
     public func set(state: String) {
-        lock.with { self.state = state }
-        scheduleFlush()
+        changed { self.state = state }
     }
 
     public func set(source: String, standing: [StandingRequest]) {
-        lock.with {
+        let standing = standing.map { "\($0.flavourName) \($0.selector) (\($0.source))" }
+        changed {
             self.source = source
-            self.standing = standing.map { "\($0.flavourName) \($0.selector) (\($0.source))" }
+            self.standing = standing
         }
-        scheduleFlush()
     }
 
     public func set(inFlight: [PCIAddress], queued: [FlavourRequest], queuedCount: Int) {
-        lock.with {
+        changed {
             self.inFlight = inFlight
             self.queued = queued
             self.queuedCount = queuedCount
         }
-        scheduleFlush()
     }
 
     public func record(_ request: FlavourRequest, _ outcome: RequestOutcome) {
@@ -85,11 +83,10 @@ public final class DaemonStatus: @unchecked Sendable {
             ("uuid", JSONText.optional(entry.uuid)), ("finished_at_ns", String(entry.finishedAt)),
             ("summary", JSONText.string(entry.summary)),
         ])
-        lock.with {
+        changed {
             last[address] = entry
             lastJSON[address] = json
         }
-        scheduleFlush()
     }
 
     /// A request refused before it reached the scheduler (unknown flavour), so that
@@ -129,12 +126,15 @@ public final class DaemonStatus: @unchecked Sendable {
         return text
     }
 
-    private func scheduleFlush() {
-        let already = lock.with { () -> Bool in
+    /// Changes the state under the lock and schedules a write, in one critical section:
+    /// the scheduler reports several changes per request.
+    private func changed(_ change: () -> Void) {
+        let schedule = lock.with { () -> Bool in
+            change()
             defer { flushScheduled = true }
-            return flushScheduled
+            return !flushScheduled
         }
-        guard !already else { return }
+        guard schedule else { return }
         Task {
             try? await Task.sleep(for: .milliseconds(50))
             self.flush()

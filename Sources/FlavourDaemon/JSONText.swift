@@ -1,6 +1,10 @@
 /// Minimal JSON writing for the status file, so the daemon needs no Foundation.
 enum JSONText {
     static func string(_ value: String) -> String {
+        // Most strings (addresses, driver names, messages) need no escape: one scan, one copy.
+        guard value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            return "\"" + value + "\""
+        }
         var out = "\""
         for scalar in value.unicodeScalars {
             switch scalar {

@@ -17,6 +17,9 @@ public struct Binder: Sendable {
     public let logger: Logger
     /// Told before the first write and after the last, so a crash can be undone by the next start.
     public let steps: any BindStepRecorder
+    /// The PCI driver each module registered, once seen: a module's driver name does not
+    /// change while it is loaded, and one lstat of `drivers/<name>` then says it still is.
+    private let driverNames = DriverNames()
 
     public init(sysfs: Sysfs, loader: any ModuleLoader, logger: Logger, steps: any BindStepRecorder = NoStepRecorder()) {
         self.sysfs = sysfs
@@ -111,16 +114,22 @@ public struct Binder: Sendable {
         }
         // A device removed mid-bind fails every later step: say so, and undo nothing.
         func gone() -> Bool { !sysfs.exists(PCIPaths.device(address)) }
-        if !sysfs.isLoaded(module) {
-            do { try loader.load(module) } catch {
-                fail(.load, nil, error.errno, error.description)
+        let driver: DriverName
+        if let known = driverNames[module], sysfs.exists(PCIPaths.driver(known)) {
+            driver = known
+        } else {
+            if !sysfs.isLoaded(module) {
+                do { try loader.load(module) } catch {
+                    fail(.load, nil, error.errno, error.description)
+                    return .next
+                }
+            }
+            guard let registered = sysfs.pciDrivers(ofModule: module).first else {
+                fail(.findDriver, nil, ENODEV, "module \(module) registered no PCI driver (nothing in /sys/module/\(module)/drivers)")
                 return .next
             }
-        }
-        let drivers = sysfs.pciDrivers(ofModule: module)
-        guard let driver = drivers.first else {
-            fail(.findDriver, nil, ENODEV, "module \(module) registered no PCI driver (nothing in /sys/module/\(module)/drivers)")
-            return .next
+            driverNames[module] = registered
+            driver = registered
         }
         do {
             try sysfs.write(driver.rawValue, to: PCIPaths.attribute("driver_override", of: address))
@@ -185,4 +194,15 @@ public struct NoStepRecorder: BindStepRecorder {
     public init() {}
     public func begin(_ record: InFlightRecord) throws(InFlightRecord.Refusal) {}
     public func end(address: PCIAddress) {}
+}
+
+/// Module → the PCI driver it registered, shared by the copies of one binder.
+final class DriverNames: @unchecked Sendable {
+    private let lock = Lock()
+    private var names: [ModuleName: DriverName] = [:]
+
+    subscript(module: ModuleName) -> DriverName? {
+        get { lock.with { names[module] } }
+        set { lock.with { names[module] = newValue } }
+    }
 }

@@ -27,28 +27,30 @@ public struct InFlightJournal: BindStepRecorder {
 
     // MARK: - BindStepRecorder
 
+    /// Creates the record exclusively (O_EXCL: the lock) and writes it in one write(2),
+    /// before the change's first write to the kernel. A crash between the create and the
+    /// write leaves an empty record, which recovery drops: nothing had reached the kernel.
     public func begin(_ record: InFlightRecord) throws(InFlightRecord.Refusal) {
-        let text = record.text
-        let temporary = path(record.address) + ".\(record.pid).tmp"
-        var fd = Syscall.retrying { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) }
+        let path = path(record.address)
+        func create() -> Int32 { Syscall.retrying { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) } }
+        var fd = create()
         if fd < 0, errno == ENOENT {
             makeDirectory()
-            fd = Syscall.retrying { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) }
+            fd = create()
         }
-        guard fd >= 0 else { throw .unrecorded(directory: directory, errno: errno) }
-        var bytes = Array(text.utf8)
+        guard fd >= 0 else {
+            let openErrno = errno
+            guard openErrno == EEXIST else { throw .unrecorded(directory: directory, errno: openErrno) }
+            throw .busy(read(record.address))
+        }
+        var bytes = Array(record.text.utf8)
         let count = bytes.count
         let written = Syscall.retrying { bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress, count) } }
-        let writeErrno = written < 0 ? errno : EIO
+        let writeErrno = written < 0 ? errno : ENOSPC
         close(fd)
-        defer { unlink(temporary) }
-        guard written == count else { throw .unrecorded(directory: directory, errno: writeErrno) }
-        // link(2) fails with EEXIST when a record is there: the exclusive part.
-        guard link(temporary, path(record.address)) == 0 else {
-            let linkErrno = errno
-            guard linkErrno == EEXIST else { throw .unrecorded(directory: directory, errno: linkErrno) }
-            throw .busy(read(record.address) ?? InFlightRecord(
-                address: record.address, operation: .bind, previousDriver: nil, previousOverride: nil, pid: 0, command: "?"))
+        guard written == count else {
+            unlink(path)
+            throw .unrecorded(directory: directory, errno: writeErrno)
         }
     }
 
@@ -79,29 +81,40 @@ public struct InFlightJournal: BindStepRecorder {
 
     /// Settles every change whose process is gone: kept when it completed, rolled back
     /// with `binder` otherwise. Records of a live process (another flavourctl, or the
-    /// daemon while this is flavourctl) are left to it. Also removes leftovers: partial
-    /// `.tmp` files of dead processes and records that cannot be read. Returns what it
-    /// did, one line per device.
+    /// daemon while this is flavourctl) are left to it; records that cannot be read are
+    /// removed once old. Returns what it did, one line per device.
     public func recover(binder: Binder, logger: Logger) -> [String] {
         // Settling writes no records of its own: the record being settled stays until done.
         let binder = Binder(sysfs: binder.sysfs, loader: binder.loader, logger: binder.logger)
         var done: [String] = []
         for name in FileSystem.list(directory) {
-            if let address = try? PCIAddress(parsing: name) {
-                guard let record = read(address) else {
+            guard let address = try? PCIAddress(parsing: name) else { continue }
+            guard let record = read(address) else {
+                // Empty or cut short: its process died before the first kernel write, or is
+                // writing it right now (a few microseconds): only an old one is removed.
+                if age(of: path(address)) > Self.unreadableGrace {
                     logger.warning("Unreadable in-flight record removed", metadata: ["path": "\(path(address))"])
                     end(address: address)
-                    continue
                 }
-                guard !record.ownerIsAlive else { continue }
-                done.append(settle(record, binder: binder, logger: logger))
-                end(address: address)
-            } else if name.hasSuffix(".tmp"), let pid = Int32(name.split(separator: ".").dropLast().last ?? ""),
-                      !InFlightRecord.isAlive(pid: pid, command: nil) {
-                unlink(directory + "/" + name)
+                continue
             }
+            guard !record.ownerIsAlive else { continue }
+            done.append(settle(record, binder: binder, logger: logger))
+            end(address: address)
         }
         return done
+    }
+
+    /// How old an unreadable record must be to be a dead process's, in seconds.
+    static let unreadableGrace = 10
+
+    /// Seconds since a file was last written; 0 when it cannot be told.
+    private func age(of path: String) -> Int {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return 0 }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return now.tv_sec - info.st_mtim.tv_sec
     }
 
     private func settle(_ record: InFlightRecord, binder: Binder, logger: Logger) -> String {
@@ -235,15 +248,18 @@ public struct InFlightRecord: Hashable, Sendable, CustomStringConvertible {
     public enum Refusal: Error, Hashable, Sendable, CustomStringConvertible {
         /// The record could not be written: the change would be unrecoverable after a crash.
         case unrecorded(directory: String, errno: Int32)
-        /// Another process is changing the device (or crashed doing so and was not recovered yet).
-        case busy(InFlightRecord)
+        /// Another process is changing the device (or crashed doing so and was not recovered
+        /// yet); nil when its record is still being written.
+        case busy(InFlightRecord?)
 
         public var description: String {
             switch self {
             case let .unrecorded(directory, errno):
                 "could not record the change in \(directory) (\(Errno.name(errno)): \(Errno.message(errno))), so a crash "
                     + "could not be undone; nothing was written. Make \(directory) writable (or pass --run-dir) and try again"
-            case let .busy(record):
+            case .busy(nil):
+                "the device is being changed by another process; nothing was written. Wait for it to finish and try again"
+            case let .busy(record?):
                 record.ownerIsAlive
                     ? "the device is being changed by pid \(record.pid) (\(record.command)); nothing was written. "
                         + "Wait for it to finish and try again"

@@ -34,12 +34,21 @@ public struct InUseGuard: Sendable {
 
     /// What the host uses the device for; empty when it is free to take.
     public func check(_ device: PCIDevice) -> [InUseReason] {
+        // Interfaces and disks are a bound driver's children: an unbound device (a new VF,
+        // the common case in a storm of requests) has none, and only `boot_vga` is left to
+        // look at. Most devices have no such attribute (pci-sysfs.c shows it for VGA devices
+        // only): one failed open says so, before anything is resolved.
+        if device.driver == nil, !sysfs.exists(PCIPaths.attribute("boot_vga", of: device.address)) { return [] }
         guard let directory = sysfs.resolveInside(PCIPaths.device(device.address)) else { return [] }
+        var reasons: [InUseReason] = []
+        guard device.driver != nil else {
+            if let console = bootConsole(directory) { reasons.append(.bootVGA(console: console)) }
+            return reasons
+        }
         let name = directory.split(separator: "/").last.map(String.init) ?? directory
         let interfaces = Self.below(directory, in: classMembers("class/net", naming: name))
         let below = Self.below(directory, in: classMembers("class/block", naming: name))
         let blocks = below.map { Block(member: $0, multipath: nil) } + multipathHeads(servedBy: below)
-        var reasons: [InUseReason] = []
         if !interfaces.isEmpty { reasons += networkReasons(interfaces) }
         if !blocks.isEmpty { reasons += blockReasons(blocks) }
         if let console = bootConsole(directory) { reasons.append(.bootVGA(console: console)) }

@@ -61,18 +61,19 @@ public struct DriverName: Hashable, Sendable, CustomStringConvertible {
 }
 
 extension Sysfs {
-    /// Reads one device; ENODEV-style errors when it does not exist.
+    /// Reads one device; ENODEV-style errors when it does not exist. Read per request, so
+    /// it reads only what it needs: the class code comes from the modalias (`bc`, `sc`, `i`
+    /// are the `class` attribute's three bytes).
     public func pciDevice(_ address: PCIAddress) throws(DeviceError) -> PCIDevice {
-        guard exists(PCIPaths.device(address)) else { throw .noSuchDevice(address) }
         let text: String
         do { text = try read(PCIPaths.attribute("modalias", of: address)) } catch {
+            if error.errno == ENOENT, !exists(PCIPaths.device(address)) { throw .noSuchDevice(address) }
             throw .unreadable(address, error.description)
         }
         guard let modalias = try? Modalias(parsing: text) else {
             throw .unreadable(address, "its modalias '\(text)' is not a PCI modalias")
         }
-        let classText = (try? read(PCIPaths.attribute("class", of: address))) ?? "0"
-        let classCode = UInt32(classText.hasPrefix("0x") ? String(classText.dropFirst(2)) : classText, radix: 16) ?? 0
+        let classCode = UInt32(modalias.baseClass) << 16 | UInt32(modalias.subClass) << 8 | UInt32(modalias.interface)
         let override = try? read(PCIPaths.attribute("driver_override", of: address))
         return PCIDevice(
             address: address, modalias: modalias, classCode: classCode,

@@ -23,16 +23,19 @@ public struct Sysfs: Sendable {
         let fd = Syscall.retrying { open(path, O_RDONLY | O_CLOEXEC | flags) }
         guard fd >= 0 else { throw SysfsError(.read, path: path, errno: errno) }
         defer { close(fd) }
-        var result: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = Syscall.retrying { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
-            guard count >= 0 else { throw SysfsError(.read, path: path, errno: errno) }
-            if count == 0 { break }
-            result.append(contentsOf: buffer[0..<count])
+        // A sysfs attribute is at most a page and comes whole from the first read; a read
+        // that does not fill the buffer is the end (regular files read short only at EOF).
+        return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer throws(SysfsError) -> String in
+            var result: [UInt8] = []
+            while true {
+                let count = Syscall.retrying { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+                guard count >= 0 else { throw SysfsError(.read, path: path, errno: errno) }
+                result.append(contentsOf: buffer[0..<count])
+                if count < buffer.count { break }
+            }
+            if result.last == UInt8(ascii: "\n") { result.removeLast() }
+            return String(decoding: result, as: UTF8.self)
         }
-        if result.last == UInt8(ascii: "\n") { result.removeLast() }
-        return String(decoding: result, as: UTF8.self)
     }
 
     public func write(_ value: String, to relative: String) throws(SysfsError) {
@@ -41,11 +44,13 @@ public struct Sysfs: Sendable {
 
     /// The last component of a symlink's target (`driver` → `vfio-pci`), nil when absent.
     public func linkName(_ relative: String) -> String? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink(path(relative), &buffer, buffer.count - 1)
-        guard count > 0 else { return nil }
-        let target = String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return target.split(separator: "/").last.map(String.init)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer in
+            let count = buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { readlink(path(relative), $0, buffer.count) }
+            guard count > 0 else { return nil }
+            let target = UnsafeBufferPointer(rebasing: buffer[0..<count])
+            let start = target.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 } ?? 0
+            return start < count ? String(decoding: UnsafeBufferPointer(rebasing: target[start...]), as: UTF8.self) : nil
+        }
     }
 
     public func exists(_ relative: String) -> Bool {

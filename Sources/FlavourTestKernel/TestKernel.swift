@@ -200,13 +200,15 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
     // MARK: - SysfsWriter
 
     public func write(_ value: String, to path: String) throws(SysfsError) {
-        let (delay, hook) = state.withLock { ($0.bindDelay, $0.beforeWrite) }
-        hook?(path)
-        if delay > 0, path.hasSuffix("/bind") || path.hasSuffix("/drivers_probe") { usleep(delay) }
+        // Everything from here is the simulated kernel's time, waiting for its lock too (a
+        // real kernel serialises on the device lock inside the write).
         let start = Self.threadCPU()
         defer {
             cpuNanoseconds.add(Self.threadCPU() - start, ordering: .relaxed)
         }
+        let (delay, hook) = state.withLock { ($0.bindDelay, $0.beforeWrite) }
+        hook?(path)
+        if delay > 0, path.hasSuffix("/bind") || path.hasSuffix("/drivers_probe") { usleep(delay) }
         let uevents = try state.withLock { state throws(SysfsError) -> [KernelUevent] in
             if let injected = state.writeErrors[path] { throw SysfsError(.write, path: path, value: value, errno: injected) }
             return try handleWrite(value, path: path, in: &state)
