@@ -1,9 +1,12 @@
 #include "CFlavourShim.h"
 
+#include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 struct flavour_kmod_log_target {
     flavour_kmod_log_fn callback;
@@ -64,4 +67,12 @@ void flavour_kmod_set_log(struct kmod_ctx *ctx, flavour_kmod_log_fn callback, vo
     kmod_set_log_fn(ctx, flavour_kmod_log_trampoline, target);
     kmod_set_userdata(ctx, target);
     free(previous);
+}
+
+int flavour_open_beneath(int dirfd, const char *path, int flags) {
+    struct open_how how;
+    memset(&how, 0, sizeof(how));
+    how.flags = (unsigned long long)flags;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }

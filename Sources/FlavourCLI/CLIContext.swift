@@ -10,7 +10,8 @@ import Glibc
 /// loader, standard output and standard error. Tests swap in the test kernel and capture
 /// the output.
 public struct CLIContext: Sendable {
-    public var makeWriter: @Sendable () -> any SysfsWriter
+    /// The writer for a sysfs root.
+    public var makeWriter: @Sendable (_ sysfsRoot: String) -> any SysfsWriter
     public var makeLoader: @Sendable (_ modulesDirectory: String, _ logger: Logger) throws -> any ModuleLoader
     public var output: @Sendable (String) -> Void
     /// Errors (the command could not run: bad input, no root, broken config) and usage.
@@ -20,7 +21,7 @@ public struct CLIContext: Sendable {
     public var signalReload: @Sendable (Int32) -> Void
 
     public init(
-        makeWriter: @escaping @Sendable () -> any SysfsWriter,
+        makeWriter: @escaping @Sendable (String) -> any SysfsWriter,
         makeLoader: @escaping @Sendable (String, Logger) throws -> any ModuleLoader,
         output: @escaping @Sendable (String) -> Void,
         errorOutput: (@Sendable (String) -> Void)? = nil,
@@ -36,7 +37,7 @@ public struct CLIContext: Sendable {
     }
 
     public static let system = CLIContext(
-        makeWriter: { KernelSysfsWriter() },
+        makeWriter: { root in ConfinedSysfsWriter(root: root) },
         makeLoader: { directory, logger in try KmodModuleLoader(modulesDirectory: directory, logger: logger) },
         output: { print($0) },
         errorOutput: { line in

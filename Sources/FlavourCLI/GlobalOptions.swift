@@ -22,7 +22,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Root of procfs, read by the in-use guard (mounts, swaps, routes).", valueName: "dir"))
     var procRoot = "/proc"
 
-    var sysfs: Sysfs { Sysfs(root: sysfsRoot, writer: CLIContext.current.makeWriter()) }
+    var sysfs: Sysfs { Sysfs(root: sysfsRoot, writer: CLIContext.current.makeWriter(sysfsRoot)) }
 
     var loader: MatchTableLoader { MatchTableLoader(configDirectory: configDir, modulesDirectory: modulesDir) }
 

@@ -26,12 +26,13 @@ public final class FlavourService: Service, Sendable {
 
     public init(
         settings: DaemonSettings, source: any DeviceEventSource, makeLoader: @escaping LoaderFactory,
-        writer: any SysfsWriter = KernelSysfsWriter(), notifier: any DaemonNotifier, logger: Logger
+        writer: (any SysfsWriter)? = nil, notifier: any DaemonNotifier, logger: Logger
     ) {
         self.settings = settings
         self.source = source
         self.makeLoader = makeLoader
-        self.writer = writer
+        // Writes never follow a link out of the sysfs root (openat2 RESOLVE_BENEATH).
+        self.writer = writer ?? ConfinedSysfsWriter(root: settings.sysfsRoot)
         self.notifier = notifier
         self.logger = logger
         self.outcomes = OutcomeLog(logger: logger)

@@ -16,4 +16,10 @@ typedef void (*flavour_kmod_log_fn)(void *context, int priority, const char *fil
  * Passing NULL as the callback silences libkmod. */
 void flavour_kmod_set_log(struct kmod_ctx *ctx, flavour_kmod_log_fn callback, void *context);
 
+/* openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS: opens `path`, relative to the
+ * directory `dirfd`, only if resolving it (symlinks and ".." included) never leaves that
+ * directory. glibc has no wrapper and syscall(2) is variadic. Returns the descriptor, or
+ * -1 with errno (EXDEV for a path that would escape; ENOSYS before Linux 5.6). */
+int flavour_open_beneath(int dirfd, const char *path, int flags);
+
 #endif
