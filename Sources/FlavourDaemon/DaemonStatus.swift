@@ -24,12 +24,9 @@ public final class DaemonStatus: @unchecked Sendable {
     private var state = "starting"
     private var source = "none"
     private var standing: [String] = []
-    /// Kept as given and turned into text only when the file is written: the scheduler
-    /// reports on every change, and a storm of requests changes the queue a thousand times.
-    private var inFlight: [PCIAddress] = []
-    /// The first waiting requests (RequestScheduler.observedQueue), and how many wait.
-    private var queued: [FlavourRequest] = []
-    private var queuedCount = 0
+    /// The scheduler's queue, read when the file is written: a storm of requests changes
+    /// it thousands of times, the file is written every 50 ms at most.
+    private var queue: (@Sendable () -> RequestScheduler.Snapshot)?
     private var last: [PCIAddress: Entry] = [:]
     /// Each entry's JSON, made once when it is recorded: a flush only joins them.
     private var lastJSON: [PCIAddress: String] = [:]
@@ -51,12 +48,15 @@ public final class DaemonStatus: @unchecked Sendable {
         }
     }
 
-    public func set(inFlight: [PCIAddress], queued: [FlavourRequest], queuedCount: Int) {
-        changed {
-            self.inFlight = inFlight
-            self.queued = queued
-            self.queuedCount = queuedCount
-        }
+    /// Where the requests in flight and waiting come from: asked at each write of the file.
+    public func watch(_ queue: @escaping @Sendable () -> RequestScheduler.Snapshot) {
+        changed { self.queue = queue }
+    }
+
+    /// The scheduler's queue changed: the file is written again soon. Cheap, as it is told
+    /// three times per request; the queue itself is read when the file is written.
+    public func queueChanged() {
+        changed {}
     }
 
     public func record(_ request: FlavourRequest, _ outcome: RequestOutcome) {
@@ -103,24 +103,26 @@ public final class DaemonStatus: @unchecked Sendable {
     /// file is never written again: a flush scheduled earlier must not rewrite it, or
     /// recreate a run directory that was removed meanwhile.
     public func flush(final: Bool = false) {
+        // Outside the status lock: the scheduler calls `queueChanged` with its own held.
+        let snapshot = lock.with { queue }?()
         let text = lock.with { () -> String? in
             flushScheduled = false
             guard !finished else { return nil }
             finished = final
-            return render()
+            return render(snapshot ?? RequestScheduler.Snapshot(inFlight: [], queued: [], queuedCount: 0))
         }
         if let text { Self.writeAtomically(path, text) }
     }
 
-    private func render() -> String {
+    private func render(_ snapshot: RequestScheduler.Snapshot) -> String {
         let outcomes = lastJSON.keys.sorted().map { lastJSON[$0]! }
         let text = JSONText.object([
             ("pid", String(getpid())), ("state", JSONText.string(state)), ("source", JSONText.string(source)),
             ("started_at_ns", String(startedAt)),
             ("standing_requests", JSONText.array(standing.map(JSONText.string))),
-            ("in_flight", JSONText.array(inFlight.map { JSONText.string($0.description) })),
-            ("queued", JSONText.array(queued.map { JSONText.string("\($0.address) \($0.requested)") })),
-            ("queued_count", String(queuedCount)),
+            ("in_flight", JSONText.array(snapshot.inFlight.map { JSONText.string($0.description) })),
+            ("queued", JSONText.array(snapshot.queued.map { JSONText.string("\($0.address) \($0.requested)") })),
+            ("queued_count", String(snapshot.queuedCount)),
             ("last_outcomes", JSONText.array(outcomes)),
         ]) + "\n"
         return text

@@ -37,10 +37,12 @@ public final class FlavourService: Service, Sendable {
         self.logger = logger
         self.outcomes = OutcomeLog(logger: logger)
         self.status = DaemonStatus(path: settings.statusPath)
+        self.journal = InFlightJournal(directory: settings.runDirectory + "/inflight")
     }
 
     var sysfs: Sysfs { Sysfs(root: settings.sysfsRoot, writer: writer) }
-    var journal: InFlightJournal { InFlightJournal(directory: settings.runDirectory + "/inflight") }  // cheap: a path
+    /// The crash journal: records of this process's binds in flight, and the device locks.
+    let journal: InFlightJournal
 
     /// Reads config and the match table into a new executor; throws on a broken config.
     func makeExecutor() throws -> RequestExecutor {
@@ -71,13 +73,14 @@ public final class FlavourService: Service, Sendable {
         let sysfs = sysfs
         let scheduler = RequestScheduler(
             executor: executor, maxInFlight: settings.maxInFlight,
-            observe: { inFlight, queued, queuedCount in status.set(inFlight: inFlight, queued: queued, queuedCount: queuedCount) }
+            observe: { _, _ in status.queueChanged() }
         ) { request, outcome in
             outcomes.record(request, outcome)
             Self.reflect(request, outcome, sysfs: sysfs)
             status.record(request, outcome)
         }
         state.scheduler = scheduler
+        status.watch { scheduler.snapshot() }
         // Binds a killed predecessor left half-done go back first, before any new request.
         let recovered = journal.recover(binder: executor.binder, logger: logger)
         if !recovered.isEmpty { notifier.status("Rolled back \(recovered.count) interrupted bind(s)") }

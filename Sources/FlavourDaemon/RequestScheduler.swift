@@ -13,13 +13,22 @@ import FlavourPlatform
 /// `maxInFlight`) and end `linger` after their last bind: an idle daemon keeps none.
 public final class RequestScheduler: @unchecked Sendable {
     public typealias Report = @Sendable (FlavourRequest, RequestOutcome) -> Void
-    /// Told what is in flight and what waits (the first `observedQueue` waiting requests
-    /// and how many wait in all), each time either changes. Called with the scheduler's
-    /// lock held, so the observer sees the changes in order; it must not call back.
-    public typealias Observer = @Sendable (_ inFlight: [PCIAddress], _ queued: [FlavourRequest], _ queuedCount: Int) -> Void
-    /// How many waiting requests an observer is shown: enough for an admin to see what
-    /// comes next, and cheap to hand over on every change of a queue of a thousand.
+    /// Told that what is in flight or waiting changed, with how many of each; called with
+    /// the scheduler's lock held (in order, and it must not call back). Whoever wants the
+    /// requests themselves takes a `snapshot()` later, when it needs one: the status file
+    /// does at each write, not at each of the three changes every request makes.
+    public typealias Observer = @Sendable (_ inFlightCount: Int, _ queuedCount: Int) -> Void
+    /// How many waiting requests a snapshot shows: enough for an admin to see what comes
+    /// next, and cheap to copy from a queue of a thousand.
     public static let observedQueue = 16
+
+    /// What is in flight and what waits (the first `observedQueue` waiting requests, and
+    /// how many wait in all).
+    public struct Snapshot: Sendable {
+        public let inFlight: [PCIAddress]
+        public let queued: [FlavourRequest]
+        public let queuedCount: Int
+    }
 
     private let maxInFlight: Int
     private let lingerNanoseconds: UInt64
@@ -45,7 +54,7 @@ public final class RequestScheduler: @unchecked Sendable {
 
     public init(
         executor: RequestExecutor, maxInFlight: Int, linger: Duration = .seconds(2),
-        observe: @escaping Observer = { _, _, _ in }, report: @escaping Report
+        observe: @escaping Observer = { _, _ in }, report: @escaping Report
     ) {
         self.executor = executor
         self.maxInFlight = max(1, maxInFlight)
@@ -61,6 +70,13 @@ public final class RequestScheduler: @unchecked Sendable {
     public func replaceExecutor(_ executor: RequestExecutor) { locked { self.executor = executor } }
 
     public var inFlight: [PCIAddress] { locked { claims.keys.sorted() } }
+
+    public func snapshot() -> Snapshot {
+        locked {
+            Snapshot(inFlight: claims.keys.sorted(), queued: waiting.prefix(Self.observedQueue).compactMap { pending[$0] },
+                     queuedCount: waiting.count)
+        }
+    }
     public var queued: [FlavourRequest] { locked { waiting.compactMap { pending[$0] } } }
     /// Threads that exist now (binding or waiting for work).
     public var threadCount: Int { locked { threads } }
@@ -214,7 +230,7 @@ public final class RequestScheduler: @unchecked Sendable {
     // MARK: - Lock helpers
 
     private func notifyLocked() {
-        observe(claims.keys.sorted(), waiting.prefix(Self.observedQueue).compactMap { pending[$0] }, waiting.count)
+        observe(claims.count, waiting.count)
     }
 
     private func takeIdleWaitersLocked() -> [CheckedContinuation<Void, Never>] {

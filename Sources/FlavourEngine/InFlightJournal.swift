@@ -6,55 +6,123 @@ import Glibc
 #endif
 
 /// A record, under `/run`, of every change in progress: what the device had (driver and
-/// driver_override), which operation, and which process makes it. Written before the
-/// first write to the kernel, removed when the change ends. A process killed in the
-/// middle (SIGKILL, OOM, a power cut of the terminal) leaves its records; the next
-/// flavourd start, or the next `flavourctl apply`, settles each device before it changes
-/// anything: a change that completed is kept, anything else goes back to the driver and
-/// override the device had. No device stays driverless or keeps a stale override.
+/// driver_override) and which operation, written before the change's first write to the
+/// kernel and cleared when it ends. A process killed in the middle (SIGKILL, OOM, a closed
+/// terminal) leaves its records; the next flavourd start, or the next `flavourctl apply`,
+/// settles each device before it changes anything: a change that completed is kept,
+/// anything else goes back to the driver and override the device had. No device stays
+/// driverless or keeps a stale override.
 ///
-/// The record is also the device's lock between processes: it is created exclusively,
-/// so flavourd and flavourctl never change one device at the same time. A record whose
-/// process is gone is stale, and only recovery removes it.
-public struct InFlightJournal: BindStepRecorder {
+/// Locks, not files, say who is alive. Each process keeps its records in a file of its own,
+/// `<pid>-<id>`, rewritten in place (one pwrite, no file created per bind), and holds an
+/// open-file-description lock (F_OFD_SETLK) on it; each device in flight is a locked byte
+/// of `.lock`, at an offset made from its address. The kernel drops a process's locks when
+/// it dies, so a record file whose lock can be taken belongs to a dead process, and a device
+/// whose byte is locked is being changed by someone alive: flavourd and flavourctl never
+/// change one device at once, and a reused pid is never mistaken for a live owner.
+public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
     public let directory: String
+    private let lock = Lock()
+    // Guarded by `lock`; opened on the first `begin`.
+    private var files: (records: Int32, devices: Int32)?
+    private var recordsName: String?
+    private var current: [PCIAddress: InFlightRecord] = [:]
+    /// `.lock`, when recovery opened it before the first `begin`.
+    private var recoveryDevices: Int32?
 
     public init(directory: String) {
         self.directory = directory
     }
 
-    func path(_ address: PCIAddress) -> String { directory + "/" + address.description }
+    /// A journal that ends with nothing in flight removes its record file (a process that
+    /// dies leaves it, and the next recovery removes it).
+    deinit {
+        if let files {
+            if current.isEmpty, let recordsName { unlink(directory + "/" + recordsName) }
+            close(files.records)
+            close(files.devices)
+        }
+        if let recoveryDevices { close(recoveryDevices) }
+    }
+
+    static let devicesFile = ".lock"
 
     // MARK: - BindStepRecorder
 
-    /// Creates the record exclusively (O_EXCL: the lock) and writes it in one write(2),
-    /// before the change's first write to the kernel. A crash between the create and the
-    /// write leaves an empty record, which recovery drops: nothing had reached the kernel.
     public func begin(_ record: InFlightRecord) throws(InFlightRecord.Refusal) {
-        let path = path(record.address)
-        func create() -> Int32 { Syscall.retrying { open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) } }
-        var fd = create()
-        if fd < 0, errno == ENOENT {
-            makeDirectory()
-            fd = create()
+        let refusal: InFlightRecord.Refusal? = lock.with {
+            let files: (records: Int32, devices: Int32)
+            do throws(InFlightRecord.Refusal) { files = try openFiles() } catch { return error }
+            guard Self.setLock(files.devices, at: record.address.lockOffset, F_WRLCK) else {
+                return .busy(owner(of: record.address))
+            }
+            current[record.address] = record
+            let errno = writeRecords(files.records)
+            guard errno == 0 else {
+                current[record.address] = nil
+                _ = Self.setLock(files.devices, at: record.address.lockOffset, F_UNLCK)
+                return .unrecorded(directory: directory, errno: errno)
+            }
+            return nil
         }
-        guard fd >= 0 else {
-            let openErrno = errno
-            guard openErrno == EEXIST else { throw .unrecorded(directory: directory, errno: openErrno) }
-            throw .busy(read(record.address))
-        }
-        var bytes = Array(record.text.utf8)
-        let count = bytes.count
-        let written = Syscall.retrying { bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress, count) } }
-        let writeErrno = written < 0 ? errno : ENOSPC
-        close(fd)
-        guard written == count else {
-            unlink(path)
-            throw .unrecorded(directory: directory, errno: writeErrno)
+        if let refusal { throw refusal }
+    }
+
+    public func end(address: PCIAddress) {
+        lock.with {
+            guard let files, current.removeValue(forKey: address) != nil else { return }
+            _ = writeRecords(files.records)
+            _ = Self.setLock(files.devices, at: address.lockOffset, F_UNLCK)
         }
     }
 
-    public func end(address: PCIAddress) { unlink(path(address)) }
+    /// The process is gone, as far as the journal can tell: its files close and its locks
+    /// go, its records stay. (What a crash does; tests kill a binder with it.)
+    public func abandon() {
+        lock.with {
+            guard let files else { return }
+            close(files.records)
+            close(files.devices)
+            self.files = nil
+            recordsName = nil
+        }
+    }
+
+    /// With the lock held: this process's record file (created and locked) and `.lock`.
+    private func openFiles() throws(InFlightRecord.Refusal) -> (records: Int32, devices: Int32) {
+        if let files { return files }
+        var devices = recoveryDevices ?? Syscall.retrying { open(directory + "/" + Self.devicesFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
+        if devices < 0, errno == ENOENT {
+            makeDirectory()
+            devices = Syscall.retrying { open(directory + "/" + Self.devicesFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
+        }
+        guard devices >= 0 else { throw .unrecorded(directory: directory, errno: errno) }
+        let name = "\(getpid())-\(Self.monotonicNanoseconds())"
+        let records = Syscall.retrying { open(directory + "/" + name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
+        guard records >= 0 else {
+            let openErrno = errno
+            if recoveryDevices == nil { close(devices) }
+            throw .unrecorded(directory: directory, errno: openErrno)
+        }
+        // Held for the life of the process: a record file whose lock is free is a dead one's.
+        _ = Self.setLock(records, at: 0, F_WRLCK)
+        files = (records, devices)
+        recordsName = name
+        recoveryDevices = nil
+        return (records, devices)
+    }
+
+    /// With the lock held: the whole table, in one pwrite at offset 0, then cut to length.
+    /// A "." line ends it, so a crash between the two leaves no stale tail that counts.
+    private func writeRecords(_ fd: Int32) -> Int32 {
+        let text = current.keys.sorted().map { current[$0]!.text }.joined() + ".\n"
+        var bytes = Array(text.utf8)
+        let count = bytes.count
+        let written = Syscall.retrying { bytes.withUnsafeMutableBytes { pwrite(fd, $0.baseAddress, count, 0) } }
+        guard written == count else { return written < 0 ? errno : ENOSPC }
+        guard ftruncate(fd, off_t(count)) == 0 else { return errno }
+        return 0
+    }
 
     /// `mkdir -p`: the run directory may not exist yet (a fresh /run, a new --run-dir).
     private func makeDirectory() {
@@ -65,56 +133,87 @@ public struct InFlightJournal: BindStepRecorder {
         }
     }
 
-    // MARK: - Reading
-
-    /// Every well-formed record, by address.
-    public func records() -> [InFlightRecord] {
-        FileSystem.list(directory).compactMap { try? PCIAddress(parsing: $0) }.compactMap(read)
+    /// Takes or drops one byte-range lock without waiting; false when another open file
+    /// description holds a conflicting one.
+    static func setLock(_ fd: Int32, at offset: Int64, _ type: Int32) -> Bool {
+        var range = flock()
+        range.l_type = Int16(type)
+        range.l_whence = Int16(SEEK_SET)
+        range.l_start = off_t(offset)
+        range.l_len = 1
+        return Syscall.retrying { fcntl(fd, Self.setOFDLock, &range) } == 0
     }
 
-    func read(_ address: PCIAddress) -> InFlightRecord? {
-        guard let bytes = try? FileSystem.read(path(address)) else { return nil }
-        return InFlightRecord(address: address, text: String(decoding: bytes, as: UTF8.self))
+    /// F_OFD_SETLK (Linux 3.15), hidden from Swift's Glibc module behind _GNU_SOURCE.
+    static let setOFDLock: Int32 = 37
+
+    static func monotonicNanoseconds() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+
+    // MARK: - Reading
+
+    /// The record files of other journals (other processes, or other instances), by name.
+    private func foreignFiles() -> [String] {
+        let own = lock.with { recordsName }
+        return FileSystem.list(directory).filter { $0 != Self.devicesFile && $0 != own && !$0.hasPrefix(".") }
+    }
+
+    /// Every record in the directory's record files, this journal's own included.
+    public func records() -> [InFlightRecord] {
+        FileSystem.list(directory).filter { !$0.hasPrefix(".") }.flatMap { name in
+            (try? FileSystem.read(directory + "/" + name)).map { InFlightRecord.parse(String(decoding: $0, as: UTF8.self)) } ?? []
+        }
+    }
+
+    /// Who holds a device, from the other record files (nil when its record is not written yet).
+    private func owner(of address: PCIAddress) -> InFlightRecord? {
+        records().first { $0.address == address }
     }
 
     // MARK: - Recovery
 
-    /// Settles every change whose process is gone: kept when it completed, rolled back
-    /// with `binder` otherwise. Records of a live process (another flavourctl, or the
-    /// daemon while this is flavourctl) are left to it; records that cannot be read are
-    /// removed once old. Returns what it did, one line per device.
+    /// Settles every change of a process that is gone (its record file's lock is free):
+    /// kept when it completed, rolled back with `binder` otherwise; then removes its file.
+    /// Files of live processes are left to them. Returns what it did, one line per device.
     public func recover(binder: Binder, logger: Logger) -> [String] {
         // Settling writes no records of its own: the record being settled stays until done.
         let binder = Binder(sysfs: binder.sysfs, loader: binder.loader, logger: binder.logger)
         var done: [String] = []
-        for name in FileSystem.list(directory) {
-            guard let address = try? PCIAddress(parsing: name) else { continue }
-            guard let record = read(address) else {
-                // Empty or cut short: its process died before the first kernel write, or is
-                // writing it right now (a few microseconds): only an old one is removed.
-                if age(of: path(address)) > Self.unreadableGrace {
-                    logger.warning("Unreadable in-flight record removed", metadata: ["path": "\(path(address))"])
-                    end(address: address)
+        for name in foreignFiles() {
+            let path = directory + "/" + name
+            let fd = Syscall.retrying { open(path, O_RDWR | O_CLOEXEC) }
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            guard Self.setLock(fd, at: 0, F_WRLCK) else { continue }  // its process is alive
+            let records = (try? FileSystem.read(path)).map { InFlightRecord.parse(String(decoding: $0, as: UTF8.self)) } ?? []
+            var settledAll = true
+            for record in records {
+                // Another recovering process may be on it: only one settles a device.
+                guard let devices = deviceLockFile(), Self.setLock(devices, at: record.address.lockOffset, F_WRLCK) else {
+                    settledAll = false
+                    continue
                 }
-                continue
+                done.append(settle(record, binder: binder, logger: logger))
+                _ = Self.setLock(devices, at: record.address.lockOffset, F_UNLCK)
             }
-            guard !record.ownerIsAlive else { continue }
-            done.append(settle(record, binder: binder, logger: logger))
-            end(address: address)
+            if settledAll { unlink(path) }
         }
         return done
     }
 
-    /// How old an unreadable record must be to be a dead process's, in seconds.
-    static let unreadableGrace = 10
-
-    /// Seconds since a file was last written; 0 when it cannot be told.
-    private func age(of path: String) -> Int {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return 0 }
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return now.tv_sec - info.st_mtim.tv_sec
+    /// `.lock`, for recovery's device locks; the same descriptor `begin` uses later.
+    private func deviceLockFile() -> Int32? {
+        lock.with {
+            if let files { return files.devices }
+            if let recoveryDevices { return recoveryDevices }
+            let fd = Syscall.retrying { open(directory + "/" + Self.devicesFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
+            guard fd >= 0 else { return nil }
+            recoveryDevices = fd
+            return fd
+        }
     }
 
     private func settle(_ record: InFlightRecord, binder: Binder, logger: Logger) -> String {
@@ -160,6 +259,11 @@ public struct InFlightJournal: BindStepRecorder {
     }
 }
 
+extension PCIAddress {
+    /// A byte of `.lock` per device: domain, bus, device and function side by side.
+    var lockOffset: Int64 { Int64(domain) << 16 | Int64(bus) << 8 | Int64(device) << 3 | Int64(function) }
+}
+
 /// What a change in progress started from: written before its first write.
 public struct InFlightRecord: Hashable, Sendable, CustomStringConvertible {
     public enum Operation: String, Hashable, Sendable { case bind, revert }
@@ -168,7 +272,7 @@ public struct InFlightRecord: Hashable, Sendable, CustomStringConvertible {
     public let operation: Operation
     public let previousDriver: DriverName?
     public let previousOverride: String?
-    /// The process making the change, and its `comm`, so a reused pid is not mistaken for it.
+    /// The process making the change and its `comm`, for the messages that name it.
     public let pid: Int32
     public let command: String
 
@@ -184,26 +288,42 @@ public struct InFlightRecord: Hashable, Sendable, CustomStringConvertible {
         self.command = command
     }
 
-    /// `key=value` lines; unknown keys are ignored so a newer version's records still read.
+    /// One block of `key=value` lines between `record` and `end`; unknown keys are ignored,
+    /// so a newer version's records still read.
     var text: String {
-        var text = "operation=\(operation.rawValue)\npid=\(pid)\ncomm=\(command)\n"
+        var text = "record\naddress=\(address)\noperation=\(operation.rawValue)\npid=\(pid)\ncomm=\(command)\n"
         if let previousDriver { text += "previous_driver=\(previousDriver)\n" }
         if let previousOverride { text += "previous_override=\(previousOverride)\n" }
-        return text
+        return text + "end\n"
     }
 
-    init?(address: PCIAddress, text: String) {
-        var fields: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            let pair = line.split(separator: "=", maxSplits: 1).map(String.init)
-            if pair.count == 2 { fields[pair[0]] = pair[1] }
+    /// The records of a record file, up to its "." line; blocks cut short are skipped.
+    static func parse(_ text: String) -> [InFlightRecord] {
+        var records: [InFlightRecord] = []
+        var fields: [String: String]? = nil
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            switch line {
+            case ".": return records
+            case "record": fields = [:]
+            case "end":
+                if let fields, let record = InFlightRecord(fields) { records.append(record) }
+                fields = nil
+            default:
+                let pair = line.split(separator: "=", maxSplits: 1).map(String.init)
+                if pair.count == 2 { fields?[pair[0]] = pair[1] }
+            }
         }
-        guard let operation = fields["operation"].flatMap(Operation.init(rawValue:)),
-              let pid = fields["pid"].flatMap(Int32.init)
+        return records  // no "." line: the write was cut short, and only whole blocks count
+    }
+
+    private init?(_ fields: [String: String]) {
+        guard let address = fields["address"].flatMap({ try? PCIAddress(parsing: $0) }),
+              let operation = fields["operation"].flatMap(Operation.init(rawValue:))
         else { return nil }
         self.init(
             address: address, operation: operation, previousDriver: fields["previous_driver"].flatMap(DriverName.init),
-            previousOverride: fields["previous_override"], pid: pid, command: fields["comm"] ?? "")
+            previousOverride: fields["previous_override"], pid: fields["pid"].flatMap(Int32.init) ?? 0,
+            command: fields["comm"] ?? "")
     }
 
     /// Whether the device reached the state the change was heading for: a bind is
@@ -216,20 +336,6 @@ public struct InFlightRecord: Hashable, Sendable, CustomStringConvertible {
         case .revert:
             override == nil && (now.map { $0 != previousDriver } ?? (previousDriver == nil || noDriverIsDefault))
         }
-    }
-
-    var ownerIsAlive: Bool { pid != getpid() && Self.isAlive(pid: pid, command: command) }
-
-    /// The process exists (signal 0 reaches it, or it exists but is not ours to signal)
-    /// and, when known, still runs the same command.
-    static func isAlive(pid: Int32, command: String?) -> Bool {
-        guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return false }
-        guard let command, !command.isEmpty,
-              let bytes = try? FileSystem.read("/proc/\(pid)/comm")
-        else { return true }
-        var comm = String(decoding: bytes, as: UTF8.self)
-        if comm.hasSuffix("\n") { comm.removeLast() }
-        return comm == command
     }
 
     /// This process's `comm` (what /proc shows for it).
@@ -248,8 +354,7 @@ public struct InFlightRecord: Hashable, Sendable, CustomStringConvertible {
     public enum Refusal: Error, Hashable, Sendable, CustomStringConvertible {
         /// The record could not be written: the change would be unrecoverable after a crash.
         case unrecorded(directory: String, errno: Int32)
-        /// Another process is changing the device (or crashed doing so and was not recovered
-        /// yet); nil when its record is still being written.
+        /// A live process is changing the device (its record, when already written).
         case busy(InFlightRecord?)
 
         public var description: String {
@@ -260,11 +365,8 @@ public struct InFlightRecord: Hashable, Sendable, CustomStringConvertible {
             case .busy(nil):
                 "the device is being changed by another process; nothing was written. Wait for it to finish and try again"
             case let .busy(record?):
-                record.ownerIsAlive
-                    ? "the device is being changed by pid \(record.pid) (\(record.command)); nothing was written. "
-                        + "Wait for it to finish and try again"
-                    : "an interrupted \(record.operation.rawValue) (pid \(record.pid), no longer running) is still recorded; "
-                        + "nothing was written. Start flavourd or run flavourctl apply again: either settles it first"
+                "the device is being changed by pid \(record.pid) (\(record.command)); nothing was written. "
+                    + "Wait for it to finish and try again"
             }
         }
     }

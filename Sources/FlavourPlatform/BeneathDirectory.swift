@@ -19,8 +19,15 @@ public final class BeneathDirectory: @unchecked Sendable {
     deinit { close(descriptor) }
 
     /// Opens `relative` (no leading `/`) beneath the directory; -1 with errno on failure,
-    /// ENOSYS on kernels before 5.6.
+    /// ENOSYS on kernels before 5.6. EAGAIN means a rename somewhere in the system raced
+    /// with the lookup (openat2(2)): it is retried, a bounded number of times.
     public func open(_ relative: String, flags: Int32) -> Int32 {
-        flavour_open_beneath(descriptor, relative, flags)
+        for _ in 0..<Self.raceRetries {
+            let fd = flavour_open_beneath(descriptor, relative, flags)
+            if fd >= 0 || (errno != EAGAIN && errno != EINTR) { return fd }
+        }
+        return flavour_open_beneath(descriptor, relative, flags)
     }
+
+    static let raceRetries = 64
 }

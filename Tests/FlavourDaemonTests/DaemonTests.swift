@@ -341,10 +341,10 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         try kernel.load(ModuleName("vfio_pci")!)
         let daemon = DaemonHarness(kernel: kernel)
         let journal = InFlightJournal(directory: daemon.runDirectory + "/inflight")
-        // The record a SIGKILLed flavourd left (its pid is long gone).
+        // The record a SIGKILLed flavourd left: its locks went with it.
         try journal.begin(InFlightRecord(
-            address: e1000e, operation: .bind, previousDriver: DriverName("e1000e"), previousOverride: nil,
-            pid: 0x3FFF_FFF0, command: "flavourd"))
+            address: e1000e, operation: .bind, previousDriver: DriverName("e1000e"), previousOverride: nil))
+        journal.abandon()
         try kernel.sysfs.write("vfio-pci", to: "bus/pci/devices/0000:00:04.0/driver_override")
         try kernel.sysfs.write("0000:00:04.0", to: "bus/pci/drivers/e1000e/unbind")
         #expect(kernel.driver(of: e1000e) == nil)

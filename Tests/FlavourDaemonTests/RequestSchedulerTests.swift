@@ -41,7 +41,7 @@ import Glibc
         let seen = Seen()
         let scheduler = RequestScheduler(
             executor: executor, maxInFlight: maxInFlight, linger: linger,
-            observe: { inFlight, _, _ in seen.inFlight(inFlight.count) },
+            observe: { inFlight, _ in seen.inFlight(inFlight) },
             report: { request, outcome in
                 let name: String
                 switch outcome {

@@ -28,7 +28,10 @@ final class DyingProcess: SysfsWriter, BindStepRecorder, @unchecked Sendable {
     func write(_ value: String, to path: String) throws(SysfsError) {
         guard !dead.load(ordering: .relaxed) else { throw SysfsError(.write, path: path, value: value, errno: EINTR) }
         try kernel.write(value, to: path)
-        if diesAfter(path) { dead.store(true, ordering: .relaxed) }
+        if diesAfter(path) {
+            dead.store(true, ordering: .relaxed)
+            journal.abandon()  // its locks go with it, its records stay
+        }
     }
 
     func begin(_ record: InFlightRecord) throws(InFlightRecord.Refusal) { try journal.begin(record) }
@@ -137,7 +140,11 @@ final class DyingProcess: SysfsWriter, BindStepRecorder, @unchecked Sendable {
         let outcome = try Self.executor(fixture.kernel, binder).handle(address: Fixture.virtioNet, requested: .flavour(.vfio))
         #expect(outcome.succeeded)
         #expect(journal.records().isEmpty)
-        #expect(FileSystem.list(journal.directory).isEmpty)  // no temporary file left either
+        // And the device is free again: another journal can take it.
+        let other = InFlightJournal(directory: journal.directory)
+        #expect(throws: Never.self) {
+            try other.begin(InFlightRecord(address: Fixture.virtioNet, operation: .revert, previousDriver: nil, previousOverride: nil))
+        }
     }
 
     @Test func aVFThatHadNoDriverIsLeftWithoutOneAndWithoutAnOverride() throws {
@@ -191,43 +198,44 @@ final class DyingProcess: SysfsWriter, BindStepRecorder, @unchecked Sendable {
         #expect(kernel.driver(of: Fixture.e1000e) == "e1000e")
     }
 
-    /// The record is the device's lock between flavourd and flavourctl: a live process's
-    /// record refuses a second change, and recovery leaves it alone.
-    @Test func aLiveProcessesRecordRefusesAnotherChangeAndIsNotRecovered() throws {
+    /// The device's lock is held by a live journal (flavourd, another flavourctl): a second
+    /// change is refused, naming who holds it, and recovery leaves that journal's file alone.
+    @Test func aLiveJournalsDeviceRefusesAnotherChangeAndIsNotRecovered() throws {
         let fixture = try Fixture()
         let kernel = fixture.kernel
-        let journal = InFlightJournal(directory: kernel.root + "/run/inflight")
-        let parent = getppid()
-        let comm = String(decoding: try FileSystem.read("/proc/\(parent)/comm"), as: UTF8.self).trimmingNewline
-        try journal.begin(InFlightRecord(
-            address: Fixture.e1000e, operation: .bind, previousDriver: DriverName("e1000e"), previousOverride: nil,
-            pid: parent, command: comm))
+        let holder = InFlightJournal(directory: kernel.root + "/run/inflight")
+        try holder.begin(InFlightRecord(
+            address: Fixture.e1000e, operation: .bind, previousDriver: DriverName("e1000e"), previousOverride: nil))
+        let journal = InFlightJournal(directory: holder.directory)
         kernel.clearEvents()
         let binder = Binder(sysfs: kernel.sysfs, loader: kernel, logger: Logger(label: "t"), steps: journal)
         let outcome = try Self.executor(kernel, binder).handle(address: Fixture.e1000e, requested: .flavour(.vfio))
         guard case .refused(let why) = outcome.result else { Issue.record("\(outcome.result)"); return }
-        #expect(why.contains("being changed by pid \(parent) (\(comm))"))
+        #expect(why.hasPrefix("the device is being changed by pid \(getpid()) (\(InFlightRecord.ownCommand)); nothing was written"))
         #expect(kernel.events.isEmpty)
         #expect(journal.recover(binder: binder, logger: Logger(label: "t")).isEmpty)
         #expect(journal.records().count == 1)
+        // Another device is not held.
+        let other = try Self.executor(kernel, binder).handle(address: Fixture.virtioNet, requested: .flavour(.vfio))
+        #expect(other.succeeded)
     }
 
-    /// A dead process's record is settled; an empty one (a crash before the first kernel
-    /// write) is removed once old, and left alone while it may still be being written.
-    @Test func recoveryRemovesLeftoversOfDeadProcesses() throws {
+    /// Files of dead processes are settled and removed, whatever they hold: a record, an
+    /// empty table, a write cut short (no "." line: only whole records count).
+    @Test func recoveryRemovesTheFilesOfDeadProcesses() throws {
         let fixture = try Fixture()
         let kernel = fixture.kernel
         let directory = kernel.root + "/run/inflight"
         try Self.make(directory)
-        let dead: Int32 = 0x3FFF_FFF0  // above pid_max: no such process
-        try Self.write(directory + "/0000:00:03.0", "")
-        try Self.write(directory + "/0000:00:04.0", "")
-        var old = [timeval(tv_sec: 1_000_000, tv_usec: 0), timeval(tv_sec: 1_000_000, tv_usec: 0)]
-        #expect(utimes(directory + "/0000:00:03.0", &old) == 0)
-        try Self.write(directory + "/0000:00:05.0", "operation=bind\npid=\(dead)\ncomm=flavourd\nprevious_driver=mlx5_core\n")
+        try Self.write(directory + "/4242-1", "record\naddress=0000:00:05.0\noperation=bind\npid=4242\ncomm=flavourd\nprevious_driver=mlx5_core\nend\n.\n")
+        try Self.write(directory + "/4243-7", ".\n")
+        try Self.write(directory + "/4244-9", "record\naddress=0000:00:03.0\noperation=bi")
+        let live = InFlightJournal(directory: directory)
+        try live.begin(InFlightRecord(address: Fixture.e1000e, operation: .bind, previousDriver: nil, previousOverride: nil))
         let report = InFlightJournal(directory: directory).recover(binder: Fixture.binder(kernel), logger: Logger(label: "t"))
         #expect(report == ["0000:00:05.0: interrupted bind, restored to mlx5_core"])
-        #expect(FileSystem.list(directory) == ["0000:00:04.0"])
+        #expect(FileSystem.list(directory).filter { !$0.hasPrefix(".") }.count == 1)  // the live journal's
+        #expect(live.records().map(\.address) == [Fixture.e1000e])
     }
 
     static func make(_ directory: String) throws {
