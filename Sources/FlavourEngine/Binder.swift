@@ -118,13 +118,13 @@ public struct Binder: Sendable {
         if let known = driverNames[module], sysfs.exists(PCIPaths.driver(known)) {
             driver = known
         } else {
-            if !sysfs.isLoaded(module) {
+            if !sysfs.isLive(module) {
                 do { try loader.load(module) } catch {
                     fail(.load, nil, error.errno, error.description)
                     return .next
                 }
             }
-            guard let registered = sysfs.pciDrivers(ofModule: module).first else {
+            guard let registered = sysfs.pciDrivers(ofModule: module, waitingUpTo: .seconds(5)).first else {
                 fail(.findDriver, nil, ENODEV, "module \(module) registered no PCI driver (nothing in /sys/module/\(module)/drivers)")
                 return .next
             }

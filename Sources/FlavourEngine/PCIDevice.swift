@@ -105,14 +105,28 @@ extension Sysfs {
         }
     }
 
-    /// Whether the module is live (or built in, which has no `initstate`). `/sys/module/<m>`
-    /// appears while the module is still initialising (`initstate` "coming"), before its
-    /// driver registers (kernel/module/main.c): such a module is loaded again, and the
-    /// kernel's finit_module waits for the first load to finish.
-    public func isLoaded(_ module: ModuleName) -> Bool {
-        guard exists("module/\(module)") else { return false }
-        do { return try read("module/\(module)/initstate") == "live" } catch {
-            return error.errno == ENOENT
+    /// Whether the module is live: its `initstate` says so. A module still initialising
+    /// ("coming") has no driver yet, and a built-in one has no `initstate` (loading either
+    /// through libkmod is a no-op that returns at once).
+    public func isLive(_ module: ModuleName) -> Bool {
+        (try? read("module/\(module)/initstate")) == "live"
+    }
+
+    /// The PCI drivers a module registered, waiting while it is still initialising: libkmod
+    /// returns at once for a module another process is loading (its `initstate` is
+    /// "coming", `kernel/module/main.c`), before its init has registered the driver; and
+    /// `/sys/module/<m>` shows up a moment before its attributes do. Waits at most `timeout`.
+    public func pciDrivers(ofModule module: ModuleName, waitingUpTo timeout: Duration) -> [DriverName] {
+        let clock = ContinuousClock()
+        let start = clock.now
+        while true {
+            let drivers = pciDrivers(ofModule: module)
+            guard drivers.isEmpty else { return drivers }
+            let waited = clock.now - start
+            let state = try? read("module/\(module)/initstate")
+            let settling = state == "coming" || (state == nil && exists("module/\(module)") && waited < .milliseconds(200))
+            guard settling, waited < timeout else { return [] }
+            usleep(1000)
         }
     }
 }

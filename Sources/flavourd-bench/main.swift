@@ -52,6 +52,8 @@ func cpuNanoseconds() -> UInt64 {
 /// Counts outcome entries (the ones with a MESSAGE_ID), formats nothing.
 final class OutcomeCounter: @unchecked Sendable {
     let count = Atomic<Int>(0)
+    /// Outcomes other than "bound", kept whole to say what went wrong if the run fails.
+    let unusual = Mutex<[String]>([])
     struct Handler: LogHandler {
         let counter: OutcomeCounter
         var metadata: Logger.Metadata = [:]
@@ -61,7 +63,12 @@ final class OutcomeCounter: @unchecked Sendable {
             set { metadata[key] = newValue }
         }
         func log(event: LogEvent) {
-            if event.metadata?["message_id"] != nil { counter.count.add(1, ordering: .relaxed) }
+            guard let metadata = event.metadata, metadata["message_id"] != nil else { return }
+            counter.count.add(1, ordering: .relaxed)
+            if event.message.description != "Device bound to flavour driver" {
+                let fields = metadata.keys.sorted().map { "\($0)=\(metadata[$0]!)" }.joined(separator: " ")
+                counter.unusual.withLock { $0.append("\(event.message) \(fields)") }
+            }
         }
     }
 }
@@ -108,6 +115,10 @@ func storm(_ options: Options) async throws -> StormResult {
     let bound = vfs.filter { kernel.driver(of: $0) == "vfio-pci" }.count
     guard bound == vfs.count else {
         print("flavourd-bench: only \(bound) of \(vfs.count) VFs ended on vfio-pci")
+        for vf in vfs where kernel.driver(of: vf) != "vfio-pci" {
+            print("  \(vf): driver \(kernel.driver(of: vf) ?? "none"), driver_override \(kernel.override(of: vf) ?? "(null)")")
+        }
+        for line in counter.unusual.withLock({ $0 }) { print("  outcome: \(line)") }
         exit(1)
     }
     await group.triggerGracefulShutdown()

@@ -173,3 +173,67 @@ import Glibc
         #expect(outcome.result == .reverted(driver: DriverName("e1000e")!))
     }
 }
+
+/// libkmod returns at once for a module another process is still loading: the binder waits
+/// for its driver while `initstate` says "coming", and not forever.
+@Suite struct ModuleComingTests {
+    let root: String
+
+    init() throws {
+        var template = Array("/tmp/flavour-coming-XXXXXX".utf8CString)
+        root = String(cString: try #require(mkdtemp(&template)))
+        for directory in ["/module", "/module/site_vfio_pci", "/module/site_vfio_pci/drivers", "/bus", "/bus/pci",
+                          "/bus/pci/drivers", "/bus/pci/drivers/site-vfio-pci"] {
+            mkdir(root + directory, 0o755)
+        }
+        try Self.write(root + "/module/site_vfio_pci/initstate", "coming\n")
+    }
+
+    static func write(_ path: String, _ text: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        try #require(fd >= 0)
+        _ = text.withCString { Glibc.write(fd, $0, strlen($0)) }
+        close(fd)
+    }
+
+    @Test func theDriverOfAModuleStillComingIsWaitedFor() throws {
+        let root = root
+        let registered = PosixThreadStarter.start {
+            usleep(30_000)
+            symlink("../../../bus/pci/drivers/site-vfio-pci", root + "/module/site_vfio_pci/drivers/pci:site-vfio-pci")
+            try? Self.write(root + "/module/site_vfio_pci/initstate", "live\n")
+        }
+        let drivers = Sysfs(root: root).pciDrivers(ofModule: ModuleName("site_vfio_pci")!, waitingUpTo: .seconds(5))
+        registered.join()
+        #expect(drivers == [DriverName("site-vfio-pci")!])
+    }
+
+    @Test func aModuleThatStaysComingIsGivenUpOn() throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let drivers = Sysfs(root: root).pciDrivers(ofModule: ModuleName("site_vfio_pci")!, waitingUpTo: .milliseconds(50))
+        #expect(drivers.isEmpty)
+        #expect(clock.now - start >= .milliseconds(50))
+    }
+}
+
+/// A joinable thread for the tests above (Foundation-free).
+final class PosixThreadStarter: @unchecked Sendable {
+    private var thread = pthread_t()
+    private let body: () -> Void
+
+    private init(_ body: @escaping () -> Void) { self.body = body }
+
+    static func start(_ body: @escaping () -> Void) -> PosixThreadStarter {
+        let starter = PosixThreadStarter(body)
+        let box = Unmanaged.passRetained(starter).toOpaque()
+        pthread_create(&starter.thread, nil, { argument in
+            let starter = Unmanaged<PosixThreadStarter>.fromOpaque(argument!).takeRetainedValue()
+            starter.body()
+            return nil
+        }, box)
+        return starter
+    }
+
+    func join() { pthread_join(thread, nil) }
+}
