@@ -122,6 +122,7 @@ public final class FlavourService: Service, Sendable {
         let inFlight = scheduler.inFlight.count
         logger.info("Stopping", metadata: ["in_flight": "\(inFlight)"])
         await scheduler.stop()
+        journal.close()
         status.flush(final: true)
     }
 

@@ -34,15 +34,24 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
         self.directory = directory
     }
 
-    /// A journal that ends with nothing in flight removes its record file (a process that
-    /// dies leaves it, and the next recovery removes it).
-    deinit {
-        if let files {
-            if current.isEmpty, let recordsName { unlink(directory + "/" + recordsName) }
-            close(files.records)
-            close(files.devices)
+    deinit { close() }
+
+    /// Ends the journal: with nothing in flight its record file goes (a process that dies
+    /// leaves it, and the next recovery removes it). flavourd calls it when it stops.
+    public func close() {
+        lock.with {
+            if let files {
+                if current.isEmpty, let recordsName { unlink(directory + "/" + recordsName) }
+                Glibc.close(files.records)
+                Glibc.close(files.devices)
+                self.files = nil
+                recordsName = nil
+            }
+            if let recoveryDevices {
+                Glibc.close(recoveryDevices)
+                self.recoveryDevices = nil
+            }
         }
-        if let recoveryDevices { close(recoveryDevices) }
     }
 
     static let devicesFile = ".lock"
@@ -81,8 +90,8 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
     public func abandon() {
         lock.with {
             guard let files else { return }
-            close(files.records)
-            close(files.devices)
+            Glibc.close(files.records)
+            Glibc.close(files.devices)
             self.files = nil
             recordsName = nil
         }
@@ -101,7 +110,7 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
         let records = Syscall.retrying { open(directory + "/" + name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
         guard records >= 0 else {
             let openErrno = errno
-            if recoveryDevices == nil { close(devices) }
+            if recoveryDevices == nil { Glibc.close(devices) }
             throw .unrecorded(directory: directory, errno: openErrno)
         }
         // Held for the life of the process: a record file whose lock is free is a dead one's.
@@ -186,7 +195,7 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
             let path = directory + "/" + name
             let fd = Syscall.retrying { open(path, O_RDWR | O_CLOEXEC) }
             guard fd >= 0 else { continue }
-            defer { close(fd) }
+            defer { Glibc.close(fd) }
             guard Self.setLock(fd, at: 0, F_WRLCK) else { continue }  // its process is alive
             let records = (try? FileSystem.read(path)).map { InFlightRecord.parse(String(decoding: $0, as: UTF8.self)) } ?? []
             var settledAll = true

@@ -256,6 +256,8 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         #expect(uuids.count == 64)
         #expect(Set(uuids).count == 64)
         #expect(daemon.logs.outcomes.filter { $0.message == "Request dropped" }.count == 64 - bound)
+        // A clean stop leaves no record file, only the device lock file.
+        #expect(FileSystem.list(daemon.runDirectory + "/inflight") == [".lock"])
     }
 
     @Test func stormOfRequestsLosesNoneAndLogsExactlyOneOutcomeEach() async throws {

@@ -257,6 +257,12 @@ override_of() {
     printf '%s\n' "$value"
 }
 
+# inflight_addresses: the devices with a change recorded in flavourd's crash journal (the
+# `address=` lines of its record files, /run/driver-flavour/inflight/PID-ID), one a line.
+inflight_addresses() {
+    grep -h '^address=' /run/driver-flavour/inflight/[0-9]* 2>/dev/null | cut -d= -f2 | sort -u || true
+}
+
 # daemon_set ADDR FLAVOUR: flavourctl set (through the daemon), failing the scenario when the
 # request fails; prints flavourctl's line.
 daemon_set() {

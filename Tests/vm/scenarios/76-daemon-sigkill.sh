@@ -57,7 +57,7 @@ for attempt in 1 2 3; do
     wait_until 10 moved_any || fail "flavourd moved no VF within 10 s of $NUM_VFS requests"
     run systemctl kill -s SIGKILL "$FLAVOURD"
     # The snapshot comes first: systemd restarts flavourd after RestartSec=1s and it rolls back.
-    records=$(find "$INFLIGHT" -mindepth 1 -printf '%f ' 2>/dev/null || true)
+    records=$(inflight_addresses | paste -sd' ')
     new=0 old=0 none=0
     for vf in "${vfs[@]}"; do
         if on_driver "$vf" "$NEW"; then new=$((new + 1)); elif on_driver "$vf" "$OLD"; then old=$((old + 1)); else none=$((none + 1)); fi
@@ -81,7 +81,6 @@ settled=$(flavourd_entries "" _PID="$pid_after" MESSAGE="Interrupted change roll
     jq -c '{MESSAGE, PCI_SLOT_NAME, DRIVER, DRIVER_PREVIOUS}')
 sed 's/^/restarted flavourd: /' <<<"$settled"
 for record in $records; do
-    [[ "$record" == *.tmp ]] && continue
     grep -q "\"PCI_SLOT_NAME\":\"$record\"" <<<"$settled" ||
         fail "the restarted flavourd did not settle $record, which its predecessor left in $INFLIGHT"
 done
@@ -99,6 +98,6 @@ for vf in "${vfs[@]}"; do
         { note "BAD: $vf on $driver with driver_override $override"; bad=1; }
 done
 ((bad == 0)) || fail "after the restart some VFs are neither on $OLD nor on $NEW with a matching override"
-left=$(find "$INFLIGHT" -mindepth 1 -printf '%f ' 2>/dev/null || true)
+left=$(inflight_addresses | paste -sd' ')
 [[ -z "$left" ]] || fail "in-flight records left after the restart: $left"
 note "ok: after the restart $new VFs on $NEW, $old on $OLD, none driverless, no stale driver_override"
