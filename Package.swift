@@ -96,7 +96,9 @@ let package = Package(
 
         .testTarget(name: "FlavourCoreTests", dependencies: ["FlavourCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FlavourPlatformTests", dependencies: ["FlavourPlatform", .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "FlavourEngineTests", dependencies: ["FlavourEngine", "FlavourTestKernel", "FlavourCore"]),
+        .testTarget(
+            name: "FlavourEngineTests", dependencies: ["FlavourEngine", "FlavourTestKernel", "FlavourCore"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "FlavourDaemonTests", dependencies: ["FlavourDaemon", "FlavourTestKernel", "FlavourEngine", "FlavourCore"]),
         .testTarget(name: "FlavourCLITests", dependencies: ["FlavourCLI", "FlavourTestKernel", "FlavourEngine"]),
     ],

@@ -2,6 +2,7 @@ import FlavourCore
 import FlavourEngine
 import FlavourTestKernel
 import Testing
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -225,5 +226,32 @@ extension Fixture {
         let outcome = try fixture.apply(vf)
         #expect(outcome.result == .bound(driver: DriverName("vfio-pci")!, module: ModuleName("vfio_pci")!))
         #expect(kernel.driver(of: vf) == "vfio-pci")
+    }
+}
+
+/// A variant driver built into the kernel is in `modules.builtin.alias.bin` only (depmod's
+/// binary index; no line in modules.alias): it is found there and bound like a module.
+@Suite struct BuiltinVariantTests {
+    @Test func aBuiltInVariantFromTheBinaryIndexIsChosenAndBound() throws {
+        var virtio = TestModule.virtioVFIOPCI
+        virtio.builtin = true
+        let kernel = try TestKernel(
+            modules: [.vfioPCI, virtio], loaded: [.virtioPCI], devices: [.virtioNet("0000:00:03.0", group: 3)])
+        // The index depmod wrote for built-in virtio_vfio_pci and vfio_pci (Fixtures/make-builtin-alias-bin).
+        let index = try #require(Bundle.module.url(forResource: "Fixtures/modules.builtin.alias.bin", withExtension: nil))
+        let bytes = try FileSystem.read(index.path)
+        let fd = open(kernel.modulesDirectory + "/modules.builtin.alias.bin", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        #expect(bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == bytes.count)
+        close(fd)
+        #expect(!(try String(decoding: FileSystem.read(kernel.modulesDirectory + "/modules.alias"), as: UTF8.self)).contains("virtio_vfio_pci"))
+
+        let executor = try Fixture.executor(kernel)
+        let device = try kernel.sysfs.pciDevice(Fixture.virtioNet)
+        let plan = executor.plan(for: device, flavour: .vfio)
+        #expect(plan.candidates.first?.module.rawValue == "virtio_vfio_pci")
+        #expect(plan.candidates.first?.source.kind == .builtinAlias)
+        let outcome = executor.handle(address: Fixture.virtioNet, requested: .flavour(.vfio))
+        #expect(outcome.result == .bound(driver: DriverName("virtio_vfio_pci")!, module: ModuleName("virtio_vfio_pci")!))
+        #expect(kernel.driver(of: Fixture.virtioNet) == "virtio_vfio_pci")
     }
 }
