@@ -257,6 +257,28 @@ override_of() {
     printf '%s\n' "$value"
 }
 
+# vfs_on_driver PF N DRIVER: N fresh VFs of PF (autoprobe off, so nothing probes them), each
+# given to DRIVER through driver_override and bind, as driverctl would; fills the array `vfs`.
+vfs_on_driver() {
+    local pf=$1 n=$2 driver=$3 vf
+    set_numvfs "$pf" 0
+    echo 0 >"$SYSFS_PCI/$pf/sriov_drivers_autoprobe"
+    set_numvfs "$pf" "$n"
+    mapfile -t vfs < <(vf_addresses "$pf")
+    ((${#vfs[@]} == n)) || fail "$pf has ${#vfs[@]} VFs, expected $n"
+    for vf in "${vfs[@]}"; do
+        echo "$driver" >"$SYSFS_PCI/$vf/driver_override"
+        echo "$vf" >"/sys/bus/pci/drivers/$driver/bind" || fail "cannot bind $vf to $driver"
+    done
+}
+
+# moved_off DRIVER: true when a VF of `vfs` has left DRIVER (a batch has started).
+moved_off() {
+    local vf
+    for vf in "${vfs[@]}"; do on_driver "$vf" "$1" || return 0; done
+    return 1
+}
+
 # inflight_addresses: the devices with a change recorded in flavourd's crash journal (the
 # `address=` lines of its record files, /run/driver-flavour/inflight/PID-ID), one a line.
 inflight_addresses() {

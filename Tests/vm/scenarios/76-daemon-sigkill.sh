@@ -28,24 +28,9 @@ grep -q '^vfio_pci ' /proc/modules || run modprobe vfio-pci || fail "cannot load
 # start_batch: 32 fresh VFs on pci-stub, then a request for each.
 start_batch() {
     local vf
-    set_numvfs "$pf" 0
-    echo 0 >"$pfdir/sriov_drivers_autoprobe"
-    set_numvfs "$pf" "$NUM_VFS"
-    mapfile -t vfs < <(vf_addresses "$pf")
-    ((${#vfs[@]} == NUM_VFS)) || fail "$pf has ${#vfs[@]} VFs, expected $NUM_VFS"
-    for vf in "${vfs[@]}"; do
-        echo "$OLD" >"$SYSFS_PCI/$vf/driver_override"
-        echo "$vf" >"/sys/bus/pci/drivers/$OLD/bind" || fail "cannot bind $vf to $OLD"
-    done
+    vfs_on_driver "$pf" "$NUM_VFS" "$OLD"
     note "$NUM_VFS VFs ${vfs[0]} .. ${vfs[-1]} on $OLD (driver_override $OLD); flavourd pid $(systemctl show -p MainPID --value "$FLAVOURD")"
     for vf in "${vfs[@]}"; do synth_request "$vf" vfio; done
-}
-
-# moved_any: true when a VF has left pci-stub (the batch has started).
-moved_any() {
-    local vf
-    for vf in "${vfs[@]}"; do on_driver "$vf" "$OLD" || return 0; done
-    return 1
 }
 
 # The kill must land mid-batch, or nothing is tested: up to three batches.
@@ -54,7 +39,7 @@ for attempt in 1 2 3; do
     restarts_before=$(systemctl show -p NRestarts --value "$FLAVOURD")
     pid_before=$(systemctl show -p MainPID --value "$FLAVOURD")
     start_batch
-    wait_until 10 moved_any || fail "flavourd moved no VF within 10 s of $NUM_VFS requests"
+    wait_until 10 moved_off "$OLD" || fail "flavourd moved no VF within 10 s of $NUM_VFS requests"
     run systemctl kill -s SIGKILL "$FLAVOURD"
     # The snapshot comes first: systemd restarts flavourd after RestartSec=1s and it rolls back.
     records=$(inflight_addresses | paste -sd' ')

@@ -24,28 +24,15 @@ trap cleanup EXIT
 expect_daemon
 grep -q '^pci_stub ' /proc/modules || run modprobe pci-stub || fail "cannot load pci-stub"
 grep -q '^vfio_pci ' /proc/modules || run modprobe vfio-pci || fail "cannot load vfio-pci"
-set_numvfs "$pf" 0
-echo 0 >"$pfdir/sriov_drivers_autoprobe"
-set_numvfs "$pf" "$NUM_VFS"
-mapfile -t vfs < <(vf_addresses "$pf")
-for vf in "${vfs[@]}"; do
-    echo "$OLD" >"$SYSFS_PCI/$vf/driver_override"
-    echo "$vf" >"/sys/bus/pci/drivers/$OLD/bind" || fail "cannot bind $vf to $OLD"
-done
+vfs_on_driver "$pf" "$NUM_VFS" "$OLD"
 pid=$(systemctl show -p MainPID --value "$FLAVOURD")
-
-moved_any() {
-    local vf
-    for vf in "${vfs[@]}"; do on_driver "$vf" "$OLD" || return 0; done
-    return 1
-}
 mark=$(journal_mark)
 declare -A uuid_of=()
 for vf in "${vfs[@]}"; do
     uuid_of[$vf]=$(new_uuid)
     synth_request "$vf" vfio "${uuid_of[$vf]}"
 done
-wait_until 10 moved_any || fail "flavourd moved no VF within 10 s of $NUM_VFS requests"
+wait_until 10 moved_off "$OLD" || fail "flavourd moved no VF within 10 s of $NUM_VFS requests"
 run systemctl stop "$FLAVOURD"
 state=$(systemctl show -p ActiveState --value "$FLAVOURD")/$(systemctl show -p Result --value "$FLAVOURD")
 [[ "$state" == inactive/success ]] || fail "flavourd stopped as $state, not inactive/success"
