@@ -77,7 +77,6 @@ public final class RequestScheduler: @unchecked Sendable {
                      queuedCount: waiting.count)
         }
     }
-    public var queued: [FlavourRequest] { locked { waiting.compactMap { pending[$0] } } }
     /// Threads that exist now (binding or waiting for work).
     public var threadCount: Int { locked { threads } }
 

@@ -61,8 +61,7 @@ struct VFAutoprobe: Sendable {
     var hasMarkers: Bool { !FileSystem.list(markers).isEmpty }
 
     private func mark(_ marker: String) {
-        mkdir(String(markers[..<(markers.lastIndex(of: "/") ?? markers.endIndex)]), 0o755)
-        mkdir(markers, 0o755)
+        FileSystem.makeDirectories(markers)
         close(open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644))
     }
 }

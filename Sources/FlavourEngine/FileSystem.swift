@@ -33,6 +33,16 @@ public enum FileSystem {
         return stat(path, &info) == 0
     }
 
+    /// `mkdir -p` with mode 0755: a run directory may not exist yet (a fresh /run, a new
+    /// --run-dir). Best effort; the open that follows reports what went wrong.
+    public static func makeDirectories(_ path: String) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            mkdir(prefix, 0o755)
+        }
+    }
+
     /// File names in a directory, sorted bytewise (the lexical order config files are read in).
     public static func list(_ path: String) -> [String] {
         Sysfs(root: path).list("")

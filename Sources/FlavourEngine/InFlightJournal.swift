@@ -100,10 +100,10 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
     /// With the lock held: this process's record file (created and locked) and `.lock`.
     private func openFiles() throws(InFlightRecord.Refusal) -> (records: Int32, devices: Int32) {
         if let files { return files }
-        var devices = recoveryDevices ?? Syscall.retrying { open(directory + "/" + Self.devicesFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
+        var devices = recoveryDevices ?? openDeviceLocks()
         if devices < 0, errno == ENOENT {
-            makeDirectory()
-            devices = Syscall.retrying { open(directory + "/" + Self.devicesFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
+            FileSystem.makeDirectories(directory)
+            devices = openDeviceLocks()
         }
         guard devices >= 0 else { throw .unrecorded(directory: directory, errno: errno) }
         let name = "\(getpid())-\(Self.monotonicNanoseconds())"
@@ -133,13 +133,9 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
         return 0
     }
 
-    /// `mkdir -p`: the run directory may not exist yet (a fresh /run, a new --run-dir).
-    private func makeDirectory() {
-        var prefix = directory.hasPrefix("/") ? "" : "."
-        for component in directory.split(separator: "/") {
-            prefix += "/" + component
-            mkdir(prefix, 0o755)
-        }
+    /// `.lock`, the file whose bytes are the devices' locks.
+    private func openDeviceLocks() -> Int32 {
+        Syscall.retrying { open(directory + "/" + Self.devicesFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
     }
 
     /// Takes or drops one byte-range lock without waiting; false when another open file
@@ -218,7 +214,7 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
         lock.with {
             if let files { return files.devices }
             if let recoveryDevices { return recoveryDevices }
-            let fd = Syscall.retrying { open(directory + "/" + Self.devicesFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
+            let fd = openDeviceLocks()
             guard fd >= 0 else { return nil }
             recoveryDevices = fd
             return fd
