@@ -109,6 +109,7 @@ public final class DaemonStatus: @unchecked Sendable {
             flushScheduled = false
             guard !finished else { return nil }
             finished = final
+            if final { queue = nil }  // the scheduler's report holds this status: end the cycle
             return render(snapshot ?? RequestScheduler.Snapshot(inFlight: [], queued: [], queuedCount: 0))
         }
         if let text { Self.writeAtomically(path, text) }

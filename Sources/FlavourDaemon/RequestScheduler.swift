@@ -118,6 +118,7 @@ public final class RequestScheduler: @unchecked Sendable {
         let dropped = waiting.compactMap { pending.removeValue(forKey: $0) }
         waiting.removeAll()
         notifyLocked()
+        lock.broadcast()  // idle threads end now instead of lingering
         let waiters = takeIdleWaitersLocked()
         lock.unlock()
         for request in dropped { report(request, .dropped("the daemon is stopping")) }
@@ -178,11 +179,16 @@ public final class RequestScheduler: @unchecked Sendable {
                 }
                 continue
             }
+            if stopping {
+                threads -= 1
+                lock.unlock()
+                return
+            }
             let deadline = ConditionLock.now() &+ lingerNanoseconds
             idleThreads += 1
             lock.wait(until: deadline)
             idleThreads -= 1
-            if !hasRunnableLocked(), ConditionLock.now() >= deadline {
+            if !hasRunnableLocked(), stopping || ConditionLock.now() >= deadline {
                 threads -= 1
                 lock.unlock()
                 return

@@ -75,6 +75,12 @@ import Glibc
             #expect(seen.count == index + 1)
             #expect(scheduler.threadCount == 1)
         }
+        // Stopping ends the lingering thread at once, not after its 60 s.
+        await scheduler.stop()
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(10)
+        while scheduler.threadCount > 0, clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(scheduler.threadCount == 0)
     }
 
     /// An idle scheduler keeps no thread once the linger is over.
