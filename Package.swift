@@ -16,7 +16,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // C libraries, each wrapped once in FlavourPlatform.
@@ -56,7 +55,6 @@ let package = Package(
             dependencies: [
                 "FlavourCore", "FlavourEngine", "FlavourPlatform",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // flavourctl's command tree, as a library so tests can run it in-process.
@@ -73,7 +71,6 @@ let package = Package(
             dependencies: [
                 "FlavourDaemon", "FlavourPlatform", "FlavourEngine",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -90,7 +87,6 @@ let package = Package(
             dependencies: [
                 "FlavourCore", "FlavourEngine", "FlavourTestKernel", "FlavourDaemon", "FlavourPlatform",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 

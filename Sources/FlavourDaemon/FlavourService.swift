@@ -1,7 +1,6 @@
 import FlavourCore
 import FlavourEngine
 import Logging
-import ServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc  // EBUSY (reflect)
@@ -9,9 +8,10 @@ import Glibc  // EBUSY (reflect)
 
 /// flavourd: hears PCI uevents, turns them into requests, and carries them out.
 /// Start-up: read config and the match table, start listening, apply standing requests
-/// to the devices present (coldplug), then tell systemd READY=1. On graceful shutdown it
-/// stops listening and lets the binds in flight finish, so no device is left half-bound.
-public final class FlavourService: Service, Sendable {
+/// to the devices present (coldplug), then tell systemd READY=1. `shutdown()` (SIGTERM)
+/// stops listening and lets the binds in flight finish, so no device is left half-bound;
+/// `run()` returns after that.
+public final class FlavourService: Sendable {
     public typealias LoaderFactory = @Sendable (_ modulesDirectory: String) throws -> any ModuleLoader
 
     let settings: DaemonSettings
@@ -79,7 +79,8 @@ public final class FlavourService: Service, Sendable {
             Self.reflect(request, outcome, sysfs: sysfs)
             status.record(request, outcome)
         }
-        state.scheduler = scheduler
+        let stopRequested = state.install(scheduler)
+        if stopRequested { await scheduler.stop() }
         status.watch { scheduler.snapshot() }
         // Binds a killed predecessor left half-done go back first, before any new request.
         let recovered = journal.recover(binder: executor.binder, logger: logger)
@@ -93,29 +94,23 @@ public final class FlavourService: Service, Sendable {
         notifier.ready(status: "Listening for flavour requests (\(source.name) events)")
         logger.info("Ready", metadata: ["source": "\(source.name)"])
 
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
+        // shutdown() before the source started could not stop it: stop it now.
+        if state.shuttingDown { source.stop() }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in events { await self.handle(event, scheduler: scheduler) }
+            }
+            let notifier = self.notifier
+            if let interval = notifier.watchdogInterval {
                 group.addTask {
-                    for await event in events { await self.handle(event, scheduler: scheduler) }
-                }
-                let notifier = self.notifier
-                if let interval = notifier.watchdogInterval {
-                    group.addTask {
-                        while !Task.isCancelled {
-                            notifier.watchdog()
-                            try? await Task.sleep(for: interval / 2)
-                        }
+                    while !Task.isCancelled {
+                        notifier.watchdog()
+                        try? await Task.sleep(for: interval / 2)
                     }
                 }
-                await group.next()  // the event stream ended: shutting down
-                group.cancelAll()
             }
-        } onGracefulShutdown: {
-            // Take no new requests: what is still buffered is answered as dropped, what is
-            // queued is dropped now, and only the binds in flight run to their end.
-            self.state.shuttingDown = true
-            self.source.stop()
-            Task { await scheduler.stop() }
+            await group.next()  // the event stream ended: shutting down
+            group.cancelAll()
         }
         notifier.stopping(status: "Finishing binds in flight")
         status.set(state: "stopping")
@@ -124,6 +119,16 @@ public final class FlavourService: Service, Sendable {
         await scheduler.stop()
         journal.close()
         status.flush(final: true)
+    }
+
+    /// Graceful shutdown (SIGTERM): take no new requests; what is still buffered is answered
+    /// as dropped, what is queued is dropped now, and only the binds in flight run to their
+    /// end. `run()` returns once they have. Callable from any thread, any number of times.
+    public func shutdown() {
+        let (first, scheduler) = state.beginShutdown()
+        guard first else { return }
+        source.stop()
+        if let scheduler { Task { await scheduler.stop() } }
     }
 
     /// Re-reads config and the match table (SIGHUP, `systemctl reload`). A broken config
@@ -240,17 +245,28 @@ public final class FlavourService: Service, Sendable {
     }
 }
 
-/// The scheduler, once running (reload needs it), and whether shutdown has begun.
+/// The scheduler, once running (reload and shutdown need it), and whether shutdown has begun.
 final class ServiceState: @unchecked Sendable {
     private let lock = Lock()
     private var _scheduler: RequestScheduler?
     private var _shuttingDown = false
-    var scheduler: RequestScheduler? {
-        get { lock.with { _scheduler } }
-        set { lock.with { _scheduler = newValue } }
+
+    var scheduler: RequestScheduler? { lock.with { _scheduler } }
+    var shuttingDown: Bool { lock.with { _shuttingDown } }
+
+    /// Records the running scheduler; true when shutdown was asked for before it ran.
+    func install(_ scheduler: RequestScheduler) -> Bool {
+        lock.with {
+            _scheduler = scheduler
+            return _shuttingDown
+        }
     }
-    var shuttingDown: Bool {
-        get { lock.with { _shuttingDown } }
-        set { lock.with { _shuttingDown = newValue } }
+
+    /// Marks shutdown begun: whether this call was the first, and the scheduler if one runs.
+    func beginShutdown() -> (first: Bool, scheduler: RequestScheduler?) {
+        lock.with {
+            defer { _shuttingDown = true }
+            return (!_shuttingDown, _scheduler)
+        }
     }
 }

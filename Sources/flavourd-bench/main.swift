@@ -4,7 +4,6 @@ import FlavourEngine
 import FlavourPlatform
 import FlavourTestKernel
 import Logging
-import ServiceLifecycle
 import Synchronization
 
 #if canImport(Glibc)
@@ -95,8 +94,7 @@ func storm(_ options: Options) async throws -> StormResult {
             runDirectory: kernel.root + "/run", maxInFlight: options.maxInFlight),
         source: TestEventSource(kernel: kernel), makeLoader: { _ in kernel }, writer: kernel, notifier: notifier,
         logger: Logger(label: "bench") { _ in OutcomeCounter.Handler(counter: counter) })
-    let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: Logger(label: "g")))
-    let task = Task { try await group.run() }
+    let task = Task { try await service.run() }
     while !notifier.isReady { try await Task.sleep(for: .milliseconds(2)) }
 
     let clock = ContinuousClock()
@@ -121,7 +119,7 @@ func storm(_ options: Options) async throws -> StormResult {
         for line in counter.unusual.withLock({ $0 }) { print("  outcome: \(line)") }
         exit(1)
     }
-    await group.triggerGracefulShutdown()
+    service.shutdown()
     try await task.value
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     return StormResult(vfs: vfs.count, seconds: seconds, processCPU: cpu, kernelCPU: kernelCPU)

@@ -3,7 +3,6 @@ import FlavourEngine
 import FlavourPlatform
 import Glibc
 import Logging
-import ServiceLifecycle
 
 // Before any thread starts, so that none takes these signals: SignalListener reads them.
 SignalListener.block(Flavourd.handledSignals)
@@ -65,33 +64,24 @@ enum Flavourd {
             source: try UdevDeviceEventSource(source: kind, tag: "driver_flavour", logger: logger),
             makeLoader: { directory in try KmodModuleLoader(modulesDirectory: directory, logger: logger) },
             notifier: SystemdNotifier(logger: logger), logger: logger)
-        // No signals for the group: its UnixSignalsSequence is a Dispatch signal source.
-        let (hangups, hangup) = AsyncStream<Void>.makeStream()
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: service), .init(service: ReloadOnHangup(service: service, hangups: hangups))],
-            logger: logger))
+        // SIGHUPs queue up as one pending reload at most; reloads run one at a time.
+        let (hangups, hangup) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let signals = try SignalListener(signals: Self.handledSignals)
         signals.start { signal in
             if signal == SIGHUP {
                 hangup.yield()
             } else {
                 logger.info("Signal caught, shutting down", metadata: ["signal": "\(signal)"])
-                Task { await group.triggerGracefulShutdown() }
+                service.shutdown()
             }
         }
         defer { signals.stop() }
-        try await group.run()
-    }
-}
-
-/// SIGHUP (systemctl reload) re-reads config and modules.alias, one reload at a time.
-struct ReloadOnHangup: Service {
-    let service: FlavourService
-    let hangups: AsyncStream<Void>
-
-    func run() async throws {
-        for await _ in hangups.cancelOnGracefulShutdown() {
-            await service.reload()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in hangups { await service.reload() }
+            }
+            defer { hangup.finish() }  // the reload loop ends when the daemon has stopped
+            try await service.run()
         }
     }
 }

@@ -6,7 +6,6 @@ import FlavourEngine
 import FlavourTestKernel
 import Foundation
 import Logging
-import ServiceLifecycle
 import Testing
 
 /// `flavourctl set`, `unset` and `status` against a flavourd running in this process on
@@ -30,12 +29,11 @@ import Testing
         }
 
         func run(_ body: () async throws -> Void) async throws {
-            let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: Logger(label: "g")))
-            let task = Task { try await group.run() }
+            let task = Task { try await service.run() }
             while !notifier.isReady { try await Task.sleep(for: .milliseconds(5)) }
             service.status.flush()
             try await body()
-            await group.triggerGracefulShutdown()
+            service.shutdown()
             try await task.value
         }
     }

@@ -4,7 +4,6 @@ import FlavourEngine
 import FlavourTestKernel
 import Foundation
 import Logging
-import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -59,11 +58,10 @@ final class InjectingEventSource: DeviceEventSource, @unchecked Sendable {
         }
 
         func run(_ body: () async throws -> Void) async throws {
-            let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: Logger(label: "group")))
-            let task = Task { try await group.run() }
+            let task = Task { try await service.run() }
             try await waitUntil("READY=1") { notifier.isReady }
             try await body()
-            await group.triggerGracefulShutdown()
+            service.shutdown()
             try await task.value
         }
 
@@ -249,8 +247,7 @@ final class InjectingEventSource: DeviceEventSource, @unchecked Sendable {
     @Test func brokenConfigAtStartupIsFatalBeforeReady() async throws {
         let kernel = try makeKernel(config: "variant vfio vfio_pci:v* bad/module\n")
         let daemon = Daemon(kernel: kernel)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: daemon.service)], logger: Logger(label: "group")))
-        await #expect(throws: (any Error).self) { try await group.run() }
+        await #expect(throws: (any Error).self) { try await daemon.service.run() }
         #expect(!daemon.notifier.isReady)
         let critical = daemon.logs.entries.withLock { $0 }.first { $0.level == .critical }
         #expect(critical?.message == "Configuration unusable")

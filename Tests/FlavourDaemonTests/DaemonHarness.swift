@@ -3,7 +3,6 @@ import FlavourDaemon
 import FlavourEngine
 import FlavourTestKernel
 import Logging
-import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -17,7 +16,6 @@ struct DaemonHarness {
     let notifier = RecordingNotifier()
     let logs = LogRecorder()
     let service: FlavourService
-    let group: ServiceGroup
     let runDirectory: String
 
     init(kernel: TestKernel, maxInFlight: Int = 4) {
@@ -30,16 +28,14 @@ struct DaemonHarness {
         service = FlavourService(
             settings: settings, source: TestEventSource(kernel: kernel), makeLoader: { _ in kernel },
             writer: kernel, notifier: notifier, logger: logs.logger)
-        group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: Logger(label: "group")))
     }
 
     /// Runs the daemon for the duration of `body`, then shuts it down gracefully.
     func run(_ body: () async throws -> Void) async throws {
-        let group = group
-        let task = Task { try await group.run() }
+        let task = Task { try await service.run() }
         try await waitUntil("READY=1") { notifier.isReady }
         try await body()
-        await group.triggerGracefulShutdown()
+        service.shutdown()
         try await task.value
     }
 

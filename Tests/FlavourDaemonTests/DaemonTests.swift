@@ -225,6 +225,22 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         #expect(daemon.logs.entries.withLock { $0 }.contains { $0.message == "Reload failed, keeping the previous configuration" })
     }
 
+    /// SIGTERM while the daemon is still starting (before its scheduler or its event source
+    /// run): it starts nothing, drops the standing request with the reason, and returns.
+    @Test(.timeLimit(.minutes(1))) func shutdownBeforeStartUpEndsRunAndTouchesNoDevice() async throws {
+        let kernel = try makeKernel(config: "request vfio 0000:00:03.0\n")
+        let daemon = DaemonHarness(kernel: kernel)
+        daemon.service.shutdown()
+        daemon.service.shutdown()  // a second SIGTERM changes nothing
+        try await daemon.service.run()
+        let virtioNet = try PCIAddress(parsing: "0000:00:03.0")
+        #expect(kernel.driver(of: virtioNet) == "virtio-pci")
+        #expect(kernel.override(of: virtioNet) == nil)
+        #expect(daemon.logs.outcomes.map(\.message) == ["Request dropped"])
+        #expect(daemon.logs.outcomes.first?.metadata["reason"] == "the daemon is stopping")
+        #expect(daemon.notifier.states.withLock { $0 }.contains("STOPPING=1"))
+    }
+
     @Test func gracefulShutdownInTheMiddleOfABatchLeavesNoDeviceDriverless() async throws {
         let kernel = try makeKernel(totalVFs: 64)
         try kernel.sysfs.write("0", to: "bus/pci/devices/0000:01:00.0/sriov_drivers_autoprobe")
