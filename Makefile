@@ -26,9 +26,10 @@ SYSCONFDIR ?= /etc
 
 UNITS := $(wildcard systemd/*.service systemd/*.socket systemd/*.path)
 RULES := $(wildcard udev-rules/*.rules)
-MANS  := $(wildcard docs/*.1 docs/*.5 docs/*.8)
+# Manual pages: written in docs/NAME.SECTION.md, made roff by scripts/md2man (go-md2man).
+MANS  := $(patsubst docs/%.md,$(SCRATCH)/man/%,$(wildcard docs/*.1.md docs/*.5.md docs/*.8.md))
 
-.PHONY: all build install test vm-test demo vm-clean
+.PHONY: all build man install test vm-test demo vm-clean
 
 all: build
 
@@ -36,7 +37,12 @@ build:
 	$(SWIFT) build $(SWIFTFLAGS) --scratch-path $(SCRATCH) --product flavourd
 	$(SWIFT) build $(SWIFTFLAGS) --scratch-path $(SCRATCH) --product flavourctl
 
-install: build
+man: $(MANS)
+
+$(SCRATCH)/man/%: docs/%.md scripts/md2man
+	scripts/md2man $< $@
+
+install: build man
 	bin=$$($(SWIFT) build $(SWIFTFLAGS) --scratch-path $(SCRATCH) --show-bin-path) && \
 	install -D -m 755 "$$bin/flavourd" "$(DESTDIR)$(SBINDIR)/flavourd" && \
 	install -D -m 755 "$$bin/flavourctl" "$(DESTDIR)$(BINDIR)/flavourctl"
