@@ -19,3 +19,6 @@ jq -e '.state == "ready"' <<<"$json" >/dev/null || fail "flavourd's state is '$(
 [[ "$(jq -r .pid <<<"$json")" == "$pid" ]] ||
     fail "status.json names pid $(jq -r .pid <<<"$json"), systemd's MainPID is $pid"
 note "ok: flavourd active/running as pid $pid, ready, listening to udev events"
+# The figure the host benchmark (flavourd-bench) measures, here for the daemon as installed:
+# udev source, journald, the unit's sandbox. Reported, not enforced.
+note "BENCH flavourd RSS after start-up (installed, udev source): $(awk '/^VmRSS:/ {print $2, $3}' "/proc/$pid/status")"
