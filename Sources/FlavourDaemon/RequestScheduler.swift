@@ -142,13 +142,14 @@ public final class RequestScheduler: @unchecked Sendable {
 
     // MARK: - Threads
 
-    /// With the lock held: signals an idle thread, or says a new one should start.
+    /// With the lock held, after a request joined `waiting`: signals an idle thread, and says
+    /// whether a new one should start. Every thread not carrying out a request (idle, or
+    /// between two requests) looks for work before it waits again, so a new thread starts
+    /// only when more requests wait than such threads exist.
     private func wakeOrStartLocked() -> Bool {
-        if idleThreads > 0 {
-            lock.signal()
-            return false
-        }
-        guard threads < maxInFlight, claims.count < maxInFlight else { return false }
+        if idleThreads > 0 { lock.signal() }
+        let free = threads - claims.count
+        guard waiting.count > free, threads < maxInFlight, claims.count < maxInFlight else { return false }
         threads += 1
         return true
     }

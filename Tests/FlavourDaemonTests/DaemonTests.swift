@@ -225,6 +225,24 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         #expect(daemon.logs.entries.withLock { $0 }.contains { $0.message == "Reload failed, keeping the previous configuration" })
     }
 
+    /// After a stop nothing holds on to the daemon's world: no reference cycle (the status
+    /// file's view of the queue, the scheduler's report) and no bind thread left lingering
+    /// keeps the executor, and with it the sysfs writer, alive.
+    @Test func aStoppedDaemonLetsGoOfTheKernel() async throws {
+        weak var released: TestKernel?
+        do {
+            let kernel = try makeKernel()
+            released = kernel
+            let daemon = DaemonHarness(kernel: kernel)
+            try await daemon.run {
+                try daemon.request(virtioNet, "vfio", uuid: uuid(1))
+                try await daemon.waitForOutcomes(1)
+            }
+        }
+        // Well under the scheduler's 2 s linger: stopping ends the bind threads at once.
+        try await waitUntil("the test kernel released", timeout: .seconds(1)) { released == nil }
+    }
+
     /// SIGTERM while the daemon is still starting (before its scheduler or its event source
     /// run): it starts nothing, drops the standing request with the reason, and returns.
     @Test(.timeLimit(.minutes(1))) func shutdownBeforeStartUpEndsRunAndTouchesNoDevice() async throws {
