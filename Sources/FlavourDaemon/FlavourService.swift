@@ -1,5 +1,6 @@
 import FlavourCore
 import FlavourEngine
+import FlavourPlatform
 import Logging
 
 #if canImport(Glibc)
@@ -90,6 +91,7 @@ public final class FlavourService: Sendable {
         notifier.status("Applying standing requests to present devices")
         await coldplug(executor: executor, scheduler: scheduler)
         await scheduler.idle()
+        Heap.releaseFreeMemory()  // what parsing the match table and coldplug freed
         status.set(state: "ready")
         notifier.ready(status: "Listening for flavour requests (\(source.name) events)")
         logger.info("Ready", metadata: ["source": "\(source.name)"])
@@ -145,6 +147,7 @@ public final class FlavourService: Sendable {
         } catch {
             logger.error("Reload failed, keeping the previous configuration", metadata: ["reason": "\(error)"])
         }
+        Heap.releaseFreeMemory()  // the parse's garbage and the old table, freed in this thread's arena
         notifier.ready(status: "Listening for flavour requests (\(source.name) events)")
     }
 

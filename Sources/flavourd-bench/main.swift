@@ -224,7 +224,8 @@ func benchMain() async throws {
     }
 }
 
-// The daemon's executors, not libdispatch's: the CPU figure is the daemon's as it runs.
+// The daemon's executors and its one malloc arena: the CPU figure is the daemon's as it runs.
+Heap.useOneArena()
 GlobalExecutors.install()
 Task {
     do { try await benchMain() } catch {

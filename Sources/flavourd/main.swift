@@ -6,6 +6,7 @@ import Logging
 
 // Before any thread starts, so that none takes these signals: SignalListener reads them.
 SignalListener.block(Flavourd.handledSignals)
+Heap.useOneArena()
 // No libdispatch: its worker pool wakes an idle process once a second (GlobalExecutors).
 GlobalExecutors.install()
 Task {

@@ -21,4 +21,4 @@ jq -e '.state == "ready"' <<<"$json" >/dev/null || fail "flavourd's state is '$(
 note "ok: flavourd active/running as pid $pid, ready, listening to udev events"
 # The figure the host benchmark (flavourd-bench) measures, here for the daemon as installed:
 # udev source, journald, the unit's sandbox. Reported, not enforced.
-note "BENCH flavourd RSS after start-up (installed, udev source): $(awk '/^VmRSS:/ {print $2, $3}' "/proc/$pid/status")"
+note "BENCH flavourd RSS as installed (udev source), after the scenarios before this one: $(awk '/^VmRSS:/ {print $2, $3}' "/proc/$pid/status")"

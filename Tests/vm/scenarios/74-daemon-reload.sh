@@ -50,3 +50,7 @@ expect_driver "$addr" virtio_vfio_pci
 daemon_set "$addr" none
 expect_driver "$addr" virtio-pci
 expect_netdev "$addr"
+# Each reload parses the real modules.alias again: the memory it frees must not stay resident
+# (one malloc arena, trimmed after the reload). Reported, not enforced.
+pid=$(systemctl show -p MainPID --value "$FLAVOURD")
+note "BENCH flavourd RSS after its reloads: $(awk '/^VmRSS:/ {print $2, $3}' "/proc/$pid/status") (RssAnon $(awk '/^RssAnon:/ {print $2, $3}' "/proc/$pid/status"))"
