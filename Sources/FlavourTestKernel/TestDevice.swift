@@ -41,6 +41,11 @@ public struct TestDevice: Sendable {
                    iommuGroup: group, netInterfaces: ["enp0s3"])
     }
 
+    /// An Intel PCH's ISA bridge (8086:a1c8, class 0601), which lpc_ich drives.
+    public static func intelISABridge(_ address: String, group: Int? = nil) -> TestDevice {
+        TestDevice(address, vendor: 0x8086, device: 0xA1C8, classCode: 0x060100, iommuGroup: group)
+    }
+
     public static func e1000e(_ address: String, group: Int? = nil) -> TestDevice {
         TestDevice(address, vendor: 0x8086, device: 0x10D3, subsystemDevice: 0, classCode: 0x020000,
                    iommuGroup: group, netInterfaces: ["enp0s4"])

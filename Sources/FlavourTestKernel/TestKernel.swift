@@ -68,8 +68,9 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
     public init(
         modules: [TestModule] = [], loaded: [TestModule] = [], devices: [TestDevice] = [], flavourAttribute: Bool = false
     ) throws {
-        var template = Array("\(Self.temporaryBase())/flavour-testkernel-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw SysfsError(.write, path: "/tmp", errno: errno) }
+        let base = Self.temporaryBase()
+        var template = Array("\(base)/flavour-testkernel-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw SysfsError(.write, path: base, errno: errno) }
         root = String(cString: made)
         Self.live.remember(root)
         state = Mutex(State())

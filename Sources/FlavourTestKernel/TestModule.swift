@@ -29,6 +29,9 @@ public struct TestModule: Sendable {
     public static let virtioPCI = TestModule(
         "virtio_pci", driver: "virtio-pci", ids: [TestPCIID(vendor: 0x1AF4, device: nil)])
     public static let e1000e = TestModule("e1000e", driver: "e1000e", ids: [TestPCIID(vendor: 0x8086, device: 0x10D3)])
+    /// An Intel PCH's LPC/ISA bridge driver: it keeps the kernel's DMA domain, so it blocks
+    /// its IOMMU group from VFIO although its device is a bridge.
+    public static let lpcICH = TestModule("lpc_ich", driver: "lpc_ich", ids: [TestPCIID(vendor: 0x8086, device: 0xA1C8)])
     public static let nvme = TestModule(
         "nvme", driver: "nvme", ids: [TestPCIID(vendor: nil, device: nil, classMatch: (0x010802, 0xFFFFFF))])
     public static let mlx5Core = TestModule("mlx5_core", driver: "mlx5_core", ids: [TestPCIID(vendor: 0x15B3, device: 0x101E)])

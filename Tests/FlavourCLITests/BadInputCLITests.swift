@@ -105,7 +105,7 @@ import Glibc
     @Test func nonUTF8ByteInAConfigFileIsABadLineNamingFileAndLine() throws {
         let kernel = try makeKernel()
         let bytes = Array("# caf".utf8) + [0xE9] + Array("\nvariant vfio vfio_pci:v* mod".utf8) + [0xFF] + Array("\n".utf8)
-        FileManager.default.createFile(atPath: kernel.configDirectory + "/50-site.conf", contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: kernel.configDirectory + "/50-site.conf", contents: Data(bytes)))
         let run = Self.expectRefused(kernel, ["explain", "0000:00:03.0"], "is broken", lines: 2)
         #expect(run.output.hasSuffix("50-site.conf:2: 'mod\u{FFFD}' is not a module name: use letters, digits, '_' and '-'"), "\(run.output)")
     }
@@ -113,7 +113,7 @@ import Glibc
     @Test func nonUTF8ByteInACommentIsHarmless() throws {
         let kernel = try makeKernel()
         let bytes = Array("# caf".utf8) + [0xE9] + Array("\r\nflavour lab - vfio_pci\r\n".utf8)
-        FileManager.default.createFile(atPath: kernel.configDirectory + "/50-site.conf", contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: kernel.configDirectory + "/50-site.conf", contents: Data(bytes)))
         let run = Run(kernel: kernel)
         #expect(run("explain", "0000:00:03.0", "--flavour", "lab") == 0, "\(run.output)")
     }

@@ -78,11 +78,10 @@ extension Run {
     /// A bridge blocks when its driver uses the kernel's DMA domain (lpc_ich on an Intel
     /// PCH's ISA bridge); the explain line names it like any other member.
     @Test func explainNamesABridgeThatBlocks() throws {
-        let lpc = TestModule("lpc_ich", driver: "lpc_ich", ids: [TestPCIID(vendor: 0x8086, device: 0xA1C8)])
         let kernel = try TestKernel(
-            modules: [.vfioPCI], loaded: [lpc, .e1000e],
+            modules: [.vfioPCI], loaded: [.lpcICH, .e1000e],
             devices: [
-                TestDevice("0000:00:1f.0", vendor: 0x8086, device: 0xA1C8, classCode: 0x060100, iommuGroup: 9),
+                .intelISABridge("0000:00:1f.0", group: 9),
                 .e1000e("0000:00:1f.6", group: 9),
             ])
         let run = Run(kernel: kernel)

@@ -90,11 +90,10 @@ import Testing
     /// An Intel PCH: the ISA bridge on lpc_ich shares the group with the onboard NIC, and
     /// keeps it from VFIO although it is a bridge (the classic "group not viable").
     @Test func anISABridgeOnItsDriverBlocksTheOnboardNIC() throws {
-        let lpc = TestModule("lpc_ich", driver: "lpc_ich", ids: [TestPCIID(vendor: 0x8086, device: 0xA1C8)])
         let kernel = try TestKernel(
-            modules: [.vfioPCI], loaded: [lpc, .e1000e],
+            modules: [.vfioPCI], loaded: [.lpcICH, .e1000e],
             devices: [
-                TestDevice("0000:00:1f.0", vendor: 0x8086, device: 0xA1C8, classCode: 0x060100, iommuGroup: 9),
+                .intelISABridge("0000:00:1f.0", group: 9),
                 .e1000e("0000:00:1f.6", group: 9),
             ])
         let loaded = try MatchTableLoader(configDirectory: kernel.configDirectory, modulesDirectory: kernel.modulesDirectory).load()
