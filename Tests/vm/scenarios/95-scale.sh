@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# vm-profile: scale
+# vm-timeout: 7200
+# The seeds' case (issue 13): every VF of several SR-IOV NVMe PFs to vfio-pci, against the
+# kernel's own floor on the same boot. Prints BENCH lines for:
+#   create     the kernel creating the VFs with autoprobe off (sriov_numvfs, every PF);
+#   raw        a shell loop of driver_override + bind + link check over every VF (the floor is
+#              create + raw);
+#   standing   flavourd through a standing request: from the first sriov_numvfs write to the
+#              last verified bind (flavourd's last `bound` entry);
+#   synthetic  flavourd through one synthetic request a VF, VFs made beforehand;
+# each flavourd run with its CPU (user + system) a VF, RSS after, outcomes per VF and the
+# default driver's probes (a kprobe on nvme_probe). The standing run is repeated with driverctl's
+# slow udev rule (89-vfio-uio.rules, a bash program per new /dev/vfio group) masked.
+# Passes when every VF ends on vfio-pci with exactly one outcome in each flavourd run; the
+# targets (flavourd <= 1.5x the floor, CPU a VF <= the raw loop's time a VF, RSS < 12 MB) are
+# reported, not enforced.
+set -euo pipefail
+# shellcheck source=Tests/vm/lib.sh
+source "$VMTEST_DIR/lib.sh"
+
+DRIVER=vfio-pci
+CONF="$CONF_DIR/95-scale.conf"
+VFS_PER_PF=$(sed -n 's/.*flavour\.scale_vfs=\([0-9]*\).*/\1/p' /proc/cmdline)
+[[ -n "$VFS_PER_PF" ]] || fail "no flavour.scale_vfs= on the kernel command line (profile scale sets it)"
+mapfile -t pfs < <(find_devs "${NVME_ID[@]}")
+((${#pfs[@]})) || fail "no NVMe PF in the guest"
+TOTAL=$((${#pfs[@]} * VFS_PER_PF))
+TRACING=/sys/kernel/tracing
+PROBE=flavour_nvme_probe
+
+exec {never}< <(exec sleep 100000 2>/dev/null)
+never_pid=$!
+nap() { read -r -t "$1" -u "$never" _ || true; }
+now_us() { printf '%s\n' "${EPOCHREALTIME/./}"; }
+
+cleanup() {
+    kill "$never_pid" 2>/dev/null
+    rm -f "$CONF" /etc/udev/rules.d/89-vfio-uio.rules
+    udevadm control --reload || true
+    for pf in "${pfs[@]}"; do set_numvfs "$pf" 0; done
+    reload_daemon >/dev/null || true
+    for pf in "${pfs[@]}"; do echo 1 >"$SYSFS_PCI/$pf/sriov_drivers_autoprobe"; done
+    echo "-:$PROBE" >>"$TRACING/kprobe_events" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# The default driver's probes, counted by a kprobe: dmesg's "Adding to iommu group" lines are
+# not probes.
+[[ -e "$TRACING/kprobe_events" ]] || mount -t tracefs tracefs "$TRACING"
+echo "p:$PROBE nvme_probe" >>"$TRACING/kprobe_events" || fail "cannot place a kprobe on nvme_probe"
+echo 1 >"$TRACING/events/kprobes/$PROBE/enable"
+probes() { awk -v p="$PROBE" '$1 == p { print $2 }' "$TRACING/kprobe_profile"; }
+
+# all_vfs: every VF address of every PF, into the array `vfs`.
+all_vfs() {
+    local pf
+    vfs=()
+    for pf in "${pfs[@]}"; do mapfile -t -O "${#vfs[@]}" vfs < <(vf_addresses "$pf"); done
+}
+
+# wait_all SECONDS: until every VF is on $DRIVER, polling slowly (0.5 s) so the poll takes no CPU
+# from the daemon in a two-CPU guest.
+wait_all() {
+    local deadline=$(($(now_us) + $1 * 1000000)) pending left vf
+    all_vfs
+    pending=("${vfs[@]}")
+    while :; do
+        left=()
+        for vf in "${pending[@]}"; do on_driver "$vf" "$DRIVER" || left+=("$vf"); done
+        pending=("${left[@]}")
+        ((${#vfs[@]} == TOTAL && ${#pending[@]} == 0)) && return 0
+        (($(now_us) < deadline)) || fail "${#pending[@]} of $TOTAL VFs not on $DRIVER after $1 s (${#vfs[@]} VFs exist): ${pending[*]:0:4}"
+        nap 0.5
+        all_vfs
+        pending=("${vfs[@]}")
+    done
+}
+
+# proc_cpu_ms PID: user + system CPU in milliseconds.
+proc_cpu_ms() {
+    local stat hz
+    read -r stat <"/proc/$1/stat"
+    stat=${stat##*) }
+    hz=$(getconf CLK_TCK)
+    awk -v hz="$hz" '{ print ($12 + $13) * 1000 / hz }' <<<"$stat"
+}
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# no_vfs: every PF without VFs.
+no_vfs() {
+    local pf
+    for pf in "${pfs[@]}"; do set_numvfs "$pf" 0; done
+}
+
+# create_vfs: sriov_numvfs on every PF, in order.
+create_vfs() {
+    local pf
+    for pf in "${pfs[@]}"; do echo "$VFS_PER_PF" >"$SYSFS_PCI/$pf/sriov_numvfs"; done
+}
+
+# flavourd_run NAME START_US MARK PID PROBES_BEFORE CPU_BEFORE BASE_US BASE_NAME: waits for every
+# VF, checks one outcome each, prints the run's BENCH lines (its total against BASE_US, the floor
+# or the raw loop); sets `run_us`.
+flavourd_run() {
+    local name=$1 start=$2 mark=$3 pid=$4 probes_before=$5 cpu_before=$6 base=$7 base_name=$8 last counts bad cpu rss
+    wait_all $((60 + TOTAL * 2))
+    wait_until 60 bash -c "(( \$(journalctl -q -o cat -u $FLAVOURD --since='$mark' MESSAGE_ID=$MSG_BOUND | wc -l) >= $TOTAL ))" ||
+        fail "$name: flavourd logged fewer than $TOTAL 'bound' outcomes"
+    last=$(flavourd_entries "$mark" MESSAGE_ID="$MSG_BOUND" | jq -s 'map(.__REALTIME_TIMESTAMP | tonumber) | max')
+    run_us=$((last - start))
+    # Exactly one outcome entry per VF (any MESSAGE_ID of an outcome), and each a `bound`.
+    counts=$(flavourd_entries "$mark" | jq -r 'select(.MESSAGE_ID != null and .PCI_SLOT_NAME != null) | "\(.PCI_SLOT_NAME) \(.MESSAGE_ID)"' |
+        sort | uniq -c)
+    bad=$(awk -v b="$MSG_BOUND" '$1 != 1 || $3 != b' <<<"$counts" | head -n3)
+    [[ -z "$bad" ]] || fail "$name: a VF without exactly one 'bound' outcome: $bad"
+    (($(wc -l <<<"$counts") == TOTAL)) || fail "$name: $(wc -l <<<"$counts") devices have outcomes, expected $TOTAL"
+    cpu=$(awk -v a="$cpu_before" -v b="$(proc_cpu_ms "$pid")" 'BEGIN { print b - a }')
+    rss=$(rss_kib "$pid")
+    awk -v n="$name" -v us="$run_us" -v k="$TOTAL" -v f="$base" -v fn="$base_name" -v cpu="$cpu" -v per="$raw_per_vf_ms" -v rss="$rss" \
+        -v p="$(($(probes) - probes_before))" 'BEGIN {
+        printf "BENCH %-10s %5d VFs: total %9.1f ms, %6.2f ms a VF, %.2fx %s (target <= 1.5x: %s)\n", n, k, us / 1000, us / 1000 / k, us / f, fn, (us / f <= 1.5) ? "met" : "missed"
+        printf "BENCH %-10s flavourd CPU %.0f ms, %.2f ms a VF (target <= the raw loop'"'"'s %.2f ms a VF: %s); RSS after %.1f MiB (target < 12 MB: %s); default-driver probes %d; one outcome per VF\n", n, cpu, cpu / k, per, (cpu / k <= per) ? "met" : "missed", rss / 1024, (rss * 1024 < 12000000) ? "met" : "missed", p
+    }'
+}
+
+expect_daemon
+grep -q '^vfio_pci ' /proc/modules || run modprobe vfio-pci || fail "cannot load vfio-pci"
+pid=$(systemctl show -p MainPID --value "$FLAVOURD")
+note "${#pfs[@]} PFs x $VFS_PER_PF VFs = $TOTAL VFs; flavourd pid $pid, RSS $(($(rss_kib "$pid") / 1024)) MiB; driverctl's rule $(ls /usr/lib/udev/rules.d/89-vfio-uio.rules 2>/dev/null || echo absent)"
+
+# (1) The floor: the kernel creates the VFs with autoprobe off, then a shell loop binds them.
+no_vfs
+for pf in "${pfs[@]}"; do echo 0 >"$SYSFS_PCI/$pf/sriov_drivers_autoprobe"; done
+probes_before=$(probes)
+start=$(now_us)
+create_vfs
+create_us=$(($(now_us) - start))
+all_vfs
+((${#vfs[@]} == TOTAL)) || fail "the PFs have ${#vfs[@]} VFs, expected $TOTAL"
+start=$(now_us)
+for vf in "${vfs[@]}"; do
+    echo "$DRIVER" >"$SYSFS_PCI/$vf/driver_override"
+    echo "$vf" >"/sys/bus/pci/drivers/$DRIVER/bind"
+    on_driver "$vf" "$DRIVER" || fail "raw loop: $vf not on $DRIVER after bind"
+done
+raw_us=$(($(now_us) - start))
+floor_us=$((create_us + raw_us))
+raw_per_vf_ms=$(awk -v us="$raw_us" -v k="$TOTAL" 'BEGIN { printf "%.2f", us / 1000 / k }')
+awk -v c="$create_us" -v r="$raw_us" -v k="$TOTAL" -v p="$(($(probes) - probes_before))" 'BEGIN {
+    printf "BENCH create     %5d VFs: %9.1f ms (sriov_numvfs, autoprobe off)\n", k, c / 1000
+    printf "BENCH raw        %5d VFs: %9.1f ms, %6.2f ms a VF (driver_override + bind + check); floor %.1f ms; default-driver probes %d\n", k, r / 1000, r / 1000 / k, (c + r) / 1000, p
+}'
+no_vfs
+udevadm settle --timeout=600 || true
+
+# (2) flavourd through a standing request covering every VF the PFs can have (address globs:
+# a QEMU NVMe VF has its PF's modalias, so a modalias selector would take the PF too). VFs sit at
+# devfn 1..127 of the PF's bus (sriov_offset 1, stride 1).
+standing_run() {
+    local name=$1 pf bus mark cpu_before probes_before start
+    : >"$CONF"
+    for pf in "${pfs[@]}"; do
+        bus=${pf%:*}
+        printf 'request vfio %s:00.[1-7]\nrequest vfio %s:0[1-9a-f].*\n' "$bus" "$bus" >>"$CONF"
+    done
+    reload_daemon
+    for pf in "${pfs[@]}"; do
+        [[ "$(cat "$SYSFS_PCI/$pf/sriov_drivers_autoprobe")" == 0 ]] || fail "flavourd left $pf's autoprobe on although every VF is requested"
+    done
+    udevadm settle --timeout=600 || true
+    mark=$(journal_mark)
+    cpu_before=$(proc_cpu_ms "$pid")
+    probes_before=$(probes)
+    start=$(now_us)
+    create_vfs
+    flavourd_run "$name" "$start" "$mark" "$pid" "$probes_before" "$cpu_before" "$floor_us" "the floor"
+    rm -f "$CONF"
+    no_vfs
+    reload_daemon
+    udevadm settle --timeout=600 || true
+}
+standing_run standing
+
+# (3) flavourd through synthetic requests, VFs made beforehand with autoprobe off.
+for pf in "${pfs[@]}"; do echo 0 >"$SYSFS_PCI/$pf/sriov_drivers_autoprobe"; done
+create_vfs
+all_vfs
+udevadm settle --timeout=600 || true
+mark=$(journal_mark)
+cpu_before=$(proc_cpu_ms "$pid")
+probes_before=$(probes)
+start=$(now_us)
+for vf in "${vfs[@]}"; do synth_request "$vf" vfio; done
+flavourd_run synthetic "$start" "$mark" "$pid" "$probes_before" "$cpu_before" "$raw_us" "the raw loop"
+no_vfs
+udevadm settle --timeout=600 || true
+
+# (4) The standing run again with driverctl's udev rule masked.
+if [[ -e /usr/lib/udev/rules.d/89-vfio-uio.rules || -e /lib/udev/rules.d/89-vfio-uio.rules ]]; then
+    ln -sf /dev/null /etc/udev/rules.d/89-vfio-uio.rules
+    udevadm control --reload
+    standing_run standing-masked
+fi
