@@ -5,7 +5,7 @@
 #   make test                               the whole suite (scripts/test)
 #   make vm-test                            only the real-kernel suite in a QEMU guest
 #   make demo                               boots a guest and walks through the tool
-# SCRATCH selects swift's build dir (the VM scripts build in their own, .build/vm/swift).
+# SCRATCH selects swift's build dir (scripts/package builds in its copy of the tree, .build/deb/work).
 
 SWIFT      ?= swift
 SCRATCH    ?= .build

@@ -324,6 +324,7 @@ set_numvfs() {
 
 # The packages the guest was built with (scripts/vm/build-guest): driver-flavour and
 # driver-flavour-dkms as installed, and driver-flavour VERSION+vmtest1, the upgrade.
+# shellcheck disable=SC2034
 DEBS_DIR=$VMTEST_DIR/debs
 HOLD_CONF=$CONF_DIR/50-vmtest-hold.conf
 PERSISTED=$CONF_DIR/90-flavourctl-persisted.conf

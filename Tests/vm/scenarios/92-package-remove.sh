@@ -11,7 +11,10 @@ source "$VMTEST_DIR/lib.sh"
 [[ "$(package_state driver-flavour)" == "install ok installed" ]] || fail "driver-flavour is $(package_state driver-flavour)"
 vnet=$(find_dev "${VIRTIO_NET_ID[@]}")
 e1000e=$(find_dev "${E1000E_ID[@]}")
-on_driver "$vnet" vfio-pci && [[ -e "$PERSISTED" ]] || hold_devices
+# Run alone (--only package-remove), nothing holds the devices yet.
+if ! on_driver "$vnet" vfio-pci || [[ ! -e "$PERSISTED" ]]; then
+    hold_devices
+fi
 before=$(device_states "$vnet" "$e1000e")
 run modprobe driver_flavour || fail "modprobe driver_flavour exited $?"
 

@@ -21,7 +21,7 @@ for pkg in driver-flavour driver-flavour-dkms; do
 done
 note "ok: both packages purged"
 expect_no_flavourd
-[[ ! -e /etc/driver-flavour.d ]] || fail "/etc/driver-flavour.d is still there: $(ls -A /etc/driver-flavour.d | paste -sd' ')"
+[[ ! -e /etc/driver-flavour.d ]] || fail "/etc/driver-flavour.d is still there: $(find /etc/driver-flavour.d -mindepth 1 -printf '%f ')"
 [[ ! -e /run/driver-flavour ]] || fail "/run/driver-flavour is still there"
 [[ ! -e /etc/systemd/system/sysinit.target.wants/flavourd.service ]] || fail "flavourd.service is still enabled"
 note "ok: /etc/driver-flavour.d, /run/driver-flavour and the unit's enablement are gone"
