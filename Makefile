@@ -1,10 +1,11 @@
 # driver-flavour: build, install, test, demo.
 #   make build                              release binaries (static Swift stdlib, RELR)
 #   make install DESTDIR=/tmp/root PREFIX=/usr
+#   make deb                                the Debian packages, checked by lintian (scripts/package)
 #   make test                               the whole suite (scripts/test)
 #   make vm-test                            only the real-kernel suite in a QEMU guest
 #   make demo                               boots a guest and walks through the tool
-# SCRATCH selects swift's build dir (the VM scripts build in their own, .build/vm/swift).
+# SCRATCH selects swift's build dir (scripts/package builds in its copy of the tree, .build/deb/work).
 
 SWIFT      ?= swift
 SCRATCH    ?= .build
@@ -29,7 +30,7 @@ RULES := $(wildcard udev-rules/*.rules)
 # Manual pages: written in docs/NAME.SECTION.md, made roff by scripts/md2man (go-md2man).
 MANS  := $(patsubst docs/%.md,$(SCRATCH)/man/%,$(wildcard docs/*.1.md docs/*.5.md docs/*.8.md))
 
-.PHONY: all build man install test vm-test demo vm-clean
+.PHONY: all build man install deb test vm-test demo vm-clean
 
 all: build
 
@@ -47,9 +48,15 @@ install: build man
 	install -D -m 755 "$$bin/flavourd" "$(DESTDIR)$(SBINDIR)/flavourd" && \
 	install -D -m 755 "$$bin/flavourctl" "$(DESTDIR)$(BINDIR)/flavourctl"
 	install -d -m 755 "$(DESTDIR)$(SYSCONFDIR)/driver-flavour.d"
+# The commented example, unless there is one already (an admin may have edited it).
+	[ -e "$(DESTDIR)$(SYSCONFDIR)/driver-flavour.d/00-example.conf" ] || \
+		install -m 644 config/00-example.conf "$(DESTDIR)$(SYSCONFDIR)/driver-flavour.d/00-example.conf"
 	$(if $(UNITS),install -D -m 644 -t "$(DESTDIR)$(UNITDIR)" $(UNITS))
 	$(if $(RULES),install -D -m 644 -t "$(DESTDIR)$(UDEVRULESDIR)" $(RULES))
 	$(foreach m,$(MANS),install -D -m 644 $(m) "$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))";)
+
+deb:
+	scripts/package
 
 test:
 	scripts/test

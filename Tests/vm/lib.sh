@@ -319,3 +319,68 @@ set_numvfs() {
     [[ "$now" == 0 ]] || echo 0 >"$SYSFS_PCI/$1/sriov_numvfs"
     [[ "$2" == 0 ]] || echo "$2" >"$SYSFS_PCI/$1/sriov_numvfs"
 }
+
+# ---- the Debian packages (the scenarios of the packages profile) ----
+
+# The packages the guest was built with (scripts/vm/build-guest): driver-flavour and
+# driver-flavour-dkms as installed, and driver-flavour VERSION+vmtest1, the upgrade.
+# shellcheck disable=SC2034
+DEBS_DIR=$VMTEST_DIR/debs
+HOLD_CONF=$CONF_DIR/50-vmtest-hold.conf
+PERSISTED=$CONF_DIR/90-flavourctl-persisted.conf
+
+# package_state PACKAGE: dpkg's status of PACKAGE ("install ok installed", "deinstall ok
+# config-files", ...), or "not-installed".
+package_state() {
+    local state
+    state=$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) || state=not-installed
+    [[ -n "$state" && "$state" != "unknown ok not-installed" ]] || state=not-installed
+    printf '%s\n' "$state"
+}
+
+# hold_devices: puts two devices where a host would hold them for its VMs, and sets their
+# addresses in `vnet` and `e1000e`: virtio-net on vfio-pci by a standing request in HOLD_CONF
+# (virtio_vfio_pci denied), e1000e on its variant driver by `flavourctl set --persist`.
+hold_devices() {
+    vnet=$(find_dev "${VIRTIO_NET_ID[@]}")
+    e1000e=$(find_dev "${E1000E_ID[@]}")
+    expect_daemon
+    printf '%s\n' "deny vfio vfio_pci:v00001AF4d00001041* virtio_vfio_pci" "request vfio $vnet" >"$HOLD_CONF"
+    reload_daemon
+    wait_until 30 on_driver "$vnet" vfio-pci || fail "$vnet is on '$(driver_of "$vnet")', not vfio-pci, 30 s after the standing request"
+    # flavourctl waits for the outcome of its own uevent, but the reload --persist signals also
+    # requests the device (coldplug), and when that outcome is the newer one flavourctl times out
+    # although the device was bound: what counts here is where the device ends and the file.
+    run flavourctl set --persist --timeout 5 "$e1000e" vfio || note "flavourctl set --persist exited $? (its outcome lost to the reload's, see above)"
+    wait_until 30 on_driver "$e1000e" flavour-test-vfio-pci || fail "$e1000e is on '$(driver_of "$e1000e")' after flavourctl set --persist"
+    expect_module_driver "$e1000e" flavour_test_vfio_pci
+    grep -q "^request vfio $e1000e" "$PERSISTED" || fail "$PERSISTED has no request for $e1000e"
+    note "ok: $vnet held on vfio-pci (standing request), $e1000e on flavour-test-vfio-pci (persisted)"
+}
+
+# device_states ADDR...: "ADDR DRIVER OVERRIDE" per device, to compare before and after.
+device_states() {
+    local addr
+    for addr in "$@"; do
+        printf '%s %s %s\n' "$addr" "$(driver_of "$addr")" "$(override_of "$addr")"
+    done
+}
+
+# expect_states BEFORE ADDR...: each device's driver and driver_override are as in BEFORE.
+expect_states() {
+    local before=$1 now
+    shift
+    now=$(device_states "$@")
+    [[ "$now" == "$before" ]] || fail "devices moved: before '${before//$'\n'/; }', now '${now//$'\n'/; }'"
+    note "ok: devices where they were: ${now//$'\n'/; }"
+}
+
+# expect_no_flavourd: flavourd.service is not running and no flavourd process is left.
+expect_no_flavourd() {
+    local state
+    state=$(systemctl show -p ActiveState --value "$FLAVOURD")
+    [[ "$state" != active && "$state" != activating && "$state" != deactivating ]] ||
+        fail "$FLAVOURD is $state after the package was removed"
+    ! pgrep -x flavourd >/dev/null || fail "a flavourd process is still running (pid $(pgrep -x flavourd | paste -sd,))"
+    note "ok: $FLAVOURD $state, no flavourd process"
+}

@@ -20,6 +20,10 @@
  * Reading returns the stored value followed by a newline, or just a
  * newline when nothing is stored.
  *
+ * Bridges (any header type but normal) get no attribute: flavourd binds
+ * endpoint functions only, and a bridge's driver (pcieport) serves the
+ * devices behind it.
+ *
  * Each device gets its own dynamically allocated attribute embedded in a
  * struct df_entry, so show/store find their data with container_of() and
  * never need the registry lock.  device_remove_file() waits for running
@@ -42,6 +46,10 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/sysfs.h>
+
+#ifndef DRIVER_FLAVOUR_VERSION
+#error "DRIVER_FLAVOUR_VERSION is not set: build with this directory's Makefile or DKMS (Kbuild)"
+#endif
 
 #define DF_ATTR_NAME		"driver_flavour"
 #define DF_MAX_LEN		32
@@ -170,6 +178,12 @@ static struct df_entry *df_find_locked(struct device *dev)
 	return NULL;
 }
 
+/* Only endpoint functions: a bridge's header type is not normal. */
+static bool df_wanted(struct device *dev)
+{
+	return to_pci_dev(dev)->hdr_type == PCI_HEADER_TYPE_NORMAL;
+}
+
 static int df_add_locked(struct device *dev)
 {
 	struct df_entry *e;
@@ -235,28 +249,38 @@ static int df_bus_notify(struct notifier_block *nb, unsigned long action,
 	struct device *dev = data;
 	struct df_entry *e;
 
+	/*
+	 * Every PCI device's bind, unbind and attribute change comes through
+	 * here: return before the lock for all that this module ignores.
+	 */
+	switch (action) {
+	case BUS_NOTIFY_ADD_DEVICE:
+	case BUS_NOTIFY_DEL_DEVICE:
+	case BUS_NOTIFY_REMOVED_DEVICE:
+		break;
+	default:
+		return NOTIFY_DONE;
+	}
+	if (!df_wanted(dev))
+		return NOTIFY_DONE;
+
 	mutex_lock(&df_registry_lock);
 
 	if (df_shutting_down)
 		goto out;
 
-	switch (action) {
-	case BUS_NOTIFY_ADD_DEVICE:
+	if (action == BUS_NOTIFY_ADD_DEVICE) {
 		df_add_or_warn_locked(dev);
-		break;
-	/*
-	 * device_del() sends DEL, takes the device off the bus's list, sends
-	 * REMOVED and only then removes its sysfs directory.  REMOVED catches
-	 * an entry the load-time scan gave the device after its DEL.
-	 */
-	case BUS_NOTIFY_DEL_DEVICE:
-	case BUS_NOTIFY_REMOVED_DEVICE:
+	} else {
+		/*
+		 * device_del() sends DEL, takes the device off the bus's list,
+		 * sends REMOVED and only then removes its sysfs directory.
+		 * REMOVED catches an entry the load-time scan gave the device
+		 * after its DEL.
+		 */
 		e = df_find_locked(dev);
 		if (e)
 			df_remove_locked(e);
-		break;
-	default:
-		break;
 	}
 
 out:
@@ -270,7 +294,8 @@ static struct notifier_block df_nb = {
 
 static int df_scan_one(struct device *dev, void *data)
 {
-	df_add_or_warn_locked(dev);
+	if (df_wanted(dev))
+		df_add_or_warn_locked(dev);
 	return 0;
 }
 
@@ -335,3 +360,5 @@ module_exit(df_exit);
 MODULE_LICENSE("GPL");
 MODULE_AUTHOR("driver-flavour developers");
 MODULE_DESCRIPTION("driver_flavour request attribute for PCI devices");
+/* The package's version (debian/changelog), passed in by Kbuild. */
+MODULE_VERSION(DRIVER_FLAVOUR_VERSION);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The driver_flavour module (kernel/driver_flavour/) on the real kernel:
-#   - the attribute, empty, on every PCI device, on VFs created after load, on re-created VFs
-#     and on a function removed and rescanned;
+# The driver_flavour module (kernel/driver_flavour/), as DKMS built it from driver-flavour-dkms,
+# on the real kernel:
+#   - the attribute, empty, on every PCI endpoint function, on VFs created after load, on
+#     re-created VFs and on a function removed and rescanned; never on a bridge (q35's PCIe root
+#     ports, header type 1), whether present at load or found again by a rescan;
 #   - `echo vfio >` it on virtio-net ends on virtio_vfio_pci through flavourd; flavourd's
 #     revert empties it with its compare-and-clear write, sending no uevent;
 #   - the write rules as a udev monitor sees them: 32 characters accepted and 33 refused,
@@ -52,16 +54,36 @@ module_status() {
     flavourctl status --json | jq -r .driver_flavour_module
 }
 
-# expect_attr_everywhere WHAT: every PCI device has the attribute and it reads empty.
+# header_type ADDR: the function's PCI header type (config space byte 0x0e without the
+# multi-function bit): 0 for an endpoint, 1 for a PCI-to-PCI bridge, 2 for CardBus. Cached: a
+# function found again at the same address is the same function here.
+declare -A header_types=()
+header_type() {
+    local byte
+    if [[ -z "${header_types[$1]:-}" ]]; then
+        byte=$(od -An -tu1 -j14 -N1 "$SYSFS_PCI/$1/config") || fail "cannot read $1's config space"
+        header_types[$1]=$((byte & 0x7f))
+    fi
+    printf '%s\n' "${header_types[$1]}"
+}
+
+# expect_attr_everywhere WHAT: every PCI endpoint function has the attribute and it reads
+# empty; no bridge has it, and there is a bridge (q35's root ports).
 expect_attr_everywhere() {
-    local dev count=0 value
+    local dev count=0 bridges=0 value
     for dev in "$SYSFS_PCI"/*; do
+        if (($(header_type "${dev##*/}") != 0)); then
+            [[ ! -e "$dev/$ATTR" ]] || fail "bridge ${dev##*/} (header type $(header_type "${dev##*/}")) has a $ATTR attribute ($1)"
+            bridges=$((bridges + 1))
+            continue
+        fi
         [[ -e "$dev/$ATTR" ]] || fail "${dev##*/} has no $ATTR attribute ($1)"
         read -r value <"$dev/$ATTR" || true
         [[ -z "$value" ]] || fail "$ATTR of ${dev##*/} reads '$value' ($1), not empty"
         count=$((count + 1))
     done
-    note "ok: $ATTR, empty, on all $count PCI devices ($1)"
+    ((bridges > 0)) || fail "no bridge in the guest to check ($1)"
+    note "ok: $ATTR, empty, on all $count endpoint functions, on none of the $bridges bridges ($1)"
 }
 
 # expect_attr_nowhere: no PCI device has the attribute.
@@ -229,6 +251,19 @@ note "ok: $e1000e, removed and rescanned, has $ATTR, empty"
 wait_until 10 on_driver "$e1000e" e1000e || fail "$e1000e is on '$(driver_of "$e1000e")' after the rescan"
 expect_netdev "$e1000e"
 
+# The root port above the NVMe PF, removed with it and found again by a rescan: the notifier
+# gives the PF the attribute and the bridge none.
+port=$(basename "$(readlink -f "$SYSFS_PCI/$pf/..")")
+(($(header_type "$port") == 1)) || fail "$pf's parent $port is not a bridge (header type $(header_type "$port"))"
+[[ ! -e "$SYSFS_PCI/$port/$ATTR" ]] || fail "root port $port has $ATTR"
+run sh -c "echo 1 > $SYSFS_PCI/$port/remove"
+[[ ! -e "$SYSFS_PCI/$pf" ]] || fail "$pf is still there after its root port was removed"
+run sh -c "echo 1 > /sys/bus/pci/rescan"
+wait_until 10 test -e "$SYSFS_PCI/$pf/$ATTR" || fail "$pf, rescanned with its root port, has no $ATTR"
+[[ -e "$SYSFS_PCI/$port" && ! -e "$SYSFS_PCI/$port/$ATTR" ]] || fail "root port $port, rescanned, is missing or has $ATTR"
+note "ok: root port $port, removed and rescanned, has no $ATTR; $pf below it has one"
+wait_until 10 on_driver "$pf" nvme || fail "$pf is on '$(driver_of "$pf")' after the rescan"
+
 # VFs created after load start empty, and so do re-created ones.
 echo 0 >"$SYSFS_PCI/$pf/sriov_drivers_autoprobe"
 set_numvfs "$pf" "$NUM_VFS"
@@ -304,9 +339,13 @@ for ((n = 1; n <= WRITERS; n++)); do
     total_ok=$((total_ok + ok))
 done
 for dev in "$SYSFS_PCI"/*; do
-    [[ -e "$dev/$ATTR" ]] || fail "${dev##*/} has no $ATTR after the reload"
+    if (($(header_type "${dev##*/}") == 0)); then
+        [[ -e "$dev/$ATTR" ]] || fail "${dev##*/} has no $ATTR after the reload"
+    else
+        [[ ! -e "$dev/$ATTR" ]] || fail "bridge ${dev##*/} has $ATTR after the reload"
+    fi
 done
-note "ok: $ATTR on every device after the reload"
+note "ok: $ATTR on every endpoint function and on no bridge after the reload"
 udevadm settle --timeout=120 || note "udevadm settle timed out"
 expect_daemon
 set_numvfs "$pf" 0
