@@ -33,7 +33,7 @@ struct DaemonStatusFile: Decodable {
 
     /// Reads the file; nil when there is none or it is unreadable.
     static func read(runDirectory: String) -> DaemonStatusFile? {
-        guard let bytes = try? FileSystem.read(runDirectory + "/status.json") else { return nil }
+        guard let bytes = try? FileSystem.read(RunDirectory(runDirectory).statusFile) else { return nil }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         return try? decoder.decode(DaemonStatusFile.self, from: Data(bytes))

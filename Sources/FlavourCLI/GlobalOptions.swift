@@ -11,16 +11,16 @@ import Glibc
 /// binary runs against /sys, a guest, or a temporary tree.
 struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Root of sysfs.", valueName: "dir"))
-    var sysfsRoot = "/sys"
+    var sysfsRoot = DefaultPaths.sysfsRoot
 
     @Option(help: ArgumentHelp("Kernel modules directory (default: /lib/modules/$(uname -r)).", valueName: "dir"))
     var modulesDir: String?
 
     @Option(help: ArgumentHelp("Directory of *.conf files with flavours, variant, deny and request rules.", valueName: "dir"))
-    var configDir = "/etc/driver-flavour.d"
+    var configDir = DefaultPaths.configDirectory
 
     @Option(help: ArgumentHelp("Root of procfs, read by the in-use guard (mounts, swaps, routes).", valueName: "dir"))
-    var procRoot = "/proc"
+    var procRoot = DefaultPaths.procRoot
 
     var sysfs: Sysfs { Sysfs(root: sysfsRoot, writer: CLIContext.current.makeWriter(sysfsRoot)) }
 
@@ -47,7 +47,7 @@ struct GlobalOptions: ParsableArguments {
             throw CLIError("cannot use the modules in \(loader.modulesDirectory): \(error)")
         }
         let sysfs = sysfs
-        let journal = runDirectory.map { InFlightJournal(directory: $0 + "/inflight") }
+        let journal = runDirectory.map { InFlightJournal(directory: RunDirectory($0).inFlight) }
         let binder = Binder(sysfs: sysfs, loader: moduleLoader, logger: logger, steps: journal ?? NoStepRecorder())
         if let journal {
             for line in journal.recover(binder: binder, logger: logger) { CLIContext.current.errorOutput("recovered: \(line)") }
@@ -60,7 +60,7 @@ struct GlobalOptions: ParsableArguments {
     static func isKernelSysfs(_ root: String) -> Bool {
         guard let resolved = realpath(root, nil) else { return false }
         defer { free(resolved) }
-        return String(cString: resolved) == "/sys"
+        return String(cString: resolved) == DefaultPaths.sysfsRoot
     }
 
     /// The in-use guard over the same roots, for commands that only look.

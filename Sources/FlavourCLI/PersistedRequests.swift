@@ -10,7 +10,7 @@ import Glibc
 /// device. The whole config must still parse after a change, or nothing is written.
 struct PersistedRequests {
     let configDirectory: String
-    var path: String { configDirectory + "/" + DaemonSettings.persistedFileName }
+    var path: String { configDirectory + "/" + DefaultPaths.persistedRequestsFile }
 
     func set(_ address: PCIAddress, flavour: String) throws {
         try rewrite { lines in lines.filter { !Self.names(address, $0) } + ["request \(flavour) \(address)"] }
@@ -33,10 +33,10 @@ struct PersistedRequests {
         let text = ([header] + lines).joined(separator: "\n") + "\n"
         // Check the config as the daemon will read it, with this file changed.
         var files: [(name: String, text: String)] = []
-        for name in FileSystem.list(configDirectory) where MatchTableLoader.isConfigFile(name) && name != DaemonSettings.persistedFileName {
+        for name in FileSystem.list(configDirectory) where MatchTableLoader.isConfigFile(name) && name != DefaultPaths.persistedRequestsFile {
             files.append((name, String(decoding: (try? FileSystem.read(configDirectory + "/" + name)) ?? [], as: UTF8.self)))
         }
-        files.append((DaemonSettings.persistedFileName, text))
+        files.append((DefaultPaths.persistedRequestsFile, text))
         files.sort { $0.name < $1.name }
         do { _ = try FlavourConfig.parse(files: files) } catch {
             throw CLIError("not persisted: the config would be broken:\n\(error.description)")

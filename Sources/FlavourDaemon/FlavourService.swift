@@ -37,8 +37,8 @@ public final class FlavourService: Sendable {
         self.notifier = notifier
         self.logger = logger
         self.outcomes = OutcomeLog(logger: logger)
-        self.status = DaemonStatus(path: settings.statusPath)
-        self.journal = InFlightJournal(directory: settings.runDirectory + "/inflight")
+        self.status = DaemonStatus(path: settings.runDirectory.statusFile)
+        self.journal = InFlightJournal(directory: settings.runDirectory.inFlight)
     }
 
     var sysfs: Sysfs { Sysfs(root: settings.sysfsRoot, writer: writer) }
@@ -168,7 +168,7 @@ public final class FlavourService: Sendable {
     }
 
     func autoprobe(_ sysfs: Sysfs) -> VFAutoprobe {
-        VFAutoprobe(sysfs: sysfs, markers: settings.runDirectory + "/autoprobe-off", logger: logger)
+        VFAutoprobe(sysfs: sysfs, markers: settings.runDirectory.autoprobeOff, logger: logger)
     }
 
     static func standingRequest(

@@ -47,12 +47,4 @@ public enum FileSystem {
     public static func list(_ path: String) -> [String] {
         Sysfs(root: path).list("")
     }
-
-    /// `/lib/modules/$(uname -r)`.
-    public static func defaultModulesDirectory() -> String {
-        var name = utsname()
-        uname(&name)
-        let release = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        return "/lib/modules/" + release
-    }
 }

@@ -27,7 +27,7 @@ public struct InUseGuard: Sendable {
     public let sysfs: Sysfs
     public let procRoot: String
 
-    public init(sysfs: Sysfs, procRoot: String = "/proc") {
+    public init(sysfs: Sysfs, procRoot: String = DefaultPaths.procRoot) {
         self.sysfs = sysfs
         self.procRoot = procRoot.hasSuffix("/") && procRoot.count > 1 ? String(procRoot.dropLast()) : procRoot
     }

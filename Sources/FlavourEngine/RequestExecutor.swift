@@ -11,7 +11,7 @@ public struct RequestExecutor: Sendable {
     /// Refuses devices the host uses, before anything is written (`InUseGuard`).
     public let inUseGuard: InUseGuard
 
-    public init(sysfs: Sysfs, binder: Binder, config: FlavourConfig, table: MatchTable, procRoot: String = "/proc") {
+    public init(sysfs: Sysfs, binder: Binder, config: FlavourConfig, table: MatchTable, procRoot: String = DefaultPaths.procRoot) {
         self.sysfs = sysfs
         self.binder = binder
         self.config = config

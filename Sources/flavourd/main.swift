@@ -56,12 +56,8 @@ enum Flavourd {
                 "fix": "install udev-rules/\(Self.rulesFile) into /usr/lib/udev/rules.d and run udevadm control --reload",
             ])
         }
-        var settings = DaemonSettings(
-            sysfsRoot: options.sysfsRoot, modulesDirectory: options.modulesDirectory,
-            configDirectory: options.configDirectory, runDirectory: options.runDirectory, maxInFlight: options.maxInFlight)
-        settings.procRoot = options.procRoot
         let service = FlavourService(
-            settings: settings,
+            settings: DaemonSettings(options),
             source: try UdevDeviceEventSource(source: kind, tag: "driver_flavour", logger: logger),
             makeLoader: { directory in try KmodModuleLoader(modulesDirectory: directory, logger: logger) },
             notifier: SystemdNotifier(logger: logger), logger: logger)
