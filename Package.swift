@@ -1,9 +1,13 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Layout (../shared/STYLE.md): a pure library for the decisions, one thin Swift
-// wrapper target over the C libraries, an engine that does the kernel I/O, and
-// thin executables. Nothing but FlavourPlatform imports a C module.
+// Layout (../shared/STYLE.md): a pure library for the decisions, an engine that does the
+// kernel I/O behind protocols, one thin Swift wrapper target over the C libraries, the
+// production conformances joining the two, and thin executables that wire them in.
+// Nothing but FlavourPlatform imports a C module; dependencies point one way:
+//   FlavourCore <- FlavourEngine <- FlavourSystem -> FlavourPlatform
+//   FlavourEngine <- FlavourDaemon, FlavourCLI, FlavourTestKernel
+//   executables: the daemon or the CLI, plus FlavourSystem.
 let package = Package(
     name: "driver-flavour",
     platforms: [.macOS(.v15)],
@@ -27,6 +31,16 @@ let package = Package(
 
         // Pure: PCI addresses, modaliases, alias patterns, the match table, config, the decision.
         .target(name: "FlavourCore"),
+        // Kernel I/O: sysfs, PCI devices, the binder, the crash journal. The world it cannot
+        // reach without C libraries is a protocol here (SysfsWriter, ModuleLoader,
+        // DeviceEventSource, DaemonNotifier); FlavourSystem conforms to them.
+        .target(
+            name: "FlavourEngine",
+            dependencies: [
+                "FlavourCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Swift types over libudev, libsystemd (journal, notify) and libkmod.
         .target(
             name: "FlavourPlatform",
@@ -35,19 +49,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Kernel I/O: sysfs, PCI devices, the binder. Module loading is a protocol here;
-        // its libkmod conformance is wired in by FlavourDaemon.
+        // The production conformances of the engine's protocols over FlavourPlatform: the
+        // confined sysfs writer, libkmod loading, sd_notify, the libudev event source.
         .target(
-            name: "FlavourEngine",
+            name: "FlavourSystem",
             dependencies: [
-                "FlavourCore",
+                "FlavourCore", "FlavourEngine", "FlavourPlatform",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // A simulated kernel behind a temporary sysfs tree, for tests and benchmarks.
         .target(
             name: "FlavourTestKernel",
-            dependencies: ["FlavourCore", "FlavourEngine", "FlavourDaemon", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["FlavourCore", "FlavourEngine", .product(name: "Logging", package: "swift-log")]
         ),
         // The daemon's services: event intake, scheduling, outcomes.
         .target(
@@ -61,27 +75,29 @@ let package = Package(
         .target(
             name: "FlavourCLI",
             dependencies: [
-                "FlavourCore", "FlavourEngine", "FlavourDaemon",
+                "FlavourCore", "FlavourEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Thin executables: they wire FlavourSystem's conformances into the daemon and the CLI.
         .executableTarget(
             name: "flavourd",
             dependencies: [
-                "FlavourDaemon", "FlavourPlatform", "FlavourEngine",
+                "FlavourDaemon", "FlavourSystem", "FlavourPlatform", "FlavourEngine",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "flavourctl",
-            dependencies: ["FlavourCLI", "FlavourPlatform", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "FlavourCLI", "FlavourSystem", "FlavourPlatform", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "flavour-bench",
-            dependencies: ["FlavourCore", "FlavourEngine", "FlavourTestKernel", "FlavourDaemon", "FlavourPlatform"]
+            dependencies: ["FlavourCore", "FlavourEngine", "FlavourPlatform", .product(name: "Logging", package: "swift-log")]
         ),
-
         .executableTarget(
             name: "flavourd-bench",
             dependencies: [
@@ -95,8 +111,10 @@ let package = Package(
         .testTarget(
             name: "FlavourEngineTests", dependencies: ["FlavourEngine", "FlavourTestKernel", "FlavourCore"],
             resources: [.copy("Fixtures")]),
+        .testTarget(name: "FlavourSystemTests", dependencies: ["FlavourSystem", "FlavourEngine"]),
         .testTarget(name: "FlavourDaemonTests", dependencies: ["FlavourDaemon", "FlavourTestKernel", "FlavourEngine", "FlavourCore"]),
-        .testTarget(name: "FlavourCLITests", dependencies: ["FlavourCLI", "FlavourTestKernel", "FlavourEngine"]),
+        .testTarget(
+            name: "FlavourCLITests", dependencies: ["FlavourCLI", "FlavourDaemon", "FlavourTestKernel", "FlavourEngine", "FlavourCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,3 @@
-import FlavourDaemon
 import FlavourEngine
 import Foundation
 

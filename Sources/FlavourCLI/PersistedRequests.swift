@@ -1,5 +1,4 @@
 import FlavourCore
-import FlavourDaemon
 import FlavourEngine
 
 #if canImport(Glibc)

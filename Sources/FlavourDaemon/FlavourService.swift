@@ -27,13 +27,12 @@ public final class FlavourService: Sendable {
 
     public init(
         settings: DaemonSettings, source: any DeviceEventSource, makeLoader: @escaping LoaderFactory,
-        writer: (any SysfsWriter)? = nil, notifier: any DaemonNotifier, logger: Logger
+        writer: any SysfsWriter, notifier: any DaemonNotifier, logger: Logger
     ) {
         self.settings = settings
         self.source = source
         self.makeLoader = makeLoader
-        // Writes never follow a link out of the sysfs root (openat2 RESOLVE_BENEATH).
-        self.writer = writer ?? ConfinedSysfsWriter(root: settings.sysfsRoot)
+        self.writer = writer
         self.notifier = notifier
         self.logger = logger
         self.outcomes = OutcomeLog(logger: logger)

@@ -1,4 +1,4 @@
-import FlavourDaemon
+import FlavourEngine
 import Synchronization
 
 /// Keeps every sd_notify state the daemon sends.

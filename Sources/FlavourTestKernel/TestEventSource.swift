@@ -1,4 +1,4 @@
-import FlavourDaemon
+import FlavourEngine
 import Synchronization
 
 /// The test kernel's uevents as the daemon's event source (a netlink listener's view).

@@ -1,6 +1,7 @@
 import FlavourDaemon
 import FlavourEngine
 import FlavourPlatform
+import FlavourSystem
 import Glibc
 import Logging
 
@@ -60,6 +61,8 @@ enum Flavourd {
             settings: DaemonSettings(options),
             source: try UdevDeviceEventSource(source: kind, tag: "driver_flavour", logger: logger),
             makeLoader: { directory in try KmodModuleLoader(modulesDirectory: directory, logger: logger) },
+            // Writes never follow a link out of the sysfs root (openat2 RESOLVE_BENEATH).
+            writer: ConfinedSysfsWriter(root: options.sysfsRoot),
             notifier: SystemdNotifier(logger: logger), logger: logger)
         // SIGHUPs queue up as one pending reload at most; reloads run one at a time.
         let (hangups, hangup) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))

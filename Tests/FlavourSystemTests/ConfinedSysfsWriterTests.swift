@@ -1,4 +1,4 @@
-import FlavourDaemon
+import FlavourSystem
 import FlavourEngine
 import Testing
 
