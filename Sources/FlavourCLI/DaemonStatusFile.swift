@@ -16,7 +16,7 @@ struct DaemonStatusFile: Decodable {
         let finishedAtNs: UInt64
         let summary: String
 
-        var succeeded: Bool { ["bound", "fell-back", "unchanged", "reverted"].contains(result) }
+        var succeeded: Bool { OutcomeKind(rawValue: result)?.succeeded ?? false }
     }
 
     let pid: Int32

@@ -60,9 +60,9 @@ public final class DaemonStatus: @unchecked Sendable {
     }
 
     public func record(_ request: FlavourRequest, _ outcome: RequestOutcome) {
-        let kind = OutcomeLog.kind(of: outcome)
+        let kind = outcome.kind
         var driver: String? = nil
-        var summary = kind.rawValue
+        var summary = kind.name
         if case .done(let bind) = outcome {
             driver = bind.driver?.rawValue
             summary = bind.attempts.filter { !$0.succeeded }.map(\.description).joined(separator: "; ")
@@ -72,7 +72,7 @@ public final class DaemonStatus: @unchecked Sendable {
             summary = why
         }
         store(request.address, Entry(
-            requested: request.requested.description, result: kind.rawValue, driver: driver, uuid: request.uuid,
+            requested: request.requested.description, result: kind.name, driver: driver, uuid: request.uuid,
             finishedAt: Self.realtimeNanoseconds(), summary: summary))
     }
 
@@ -92,7 +92,7 @@ public final class DaemonStatus: @unchecked Sendable {
     /// A request refused before it reached the scheduler (unknown flavour), so that
     /// `flavourctl set` hears about it too.
     public func rejected(_ address: PCIAddress, value: String, uuid: String?, reason: String) {
-        store(address, Entry(requested: value, result: OutcomeLog.Kind.rejected.rawValue, driver: nil, uuid: uuid,
+        store(address, Entry(requested: value, result: OutcomeKind.rejected.name, driver: nil, uuid: uuid,
                              finishedAt: Self.realtimeNanoseconds(), summary: reason))
     }
 

@@ -188,8 +188,7 @@ public final class FlavourService: Sendable {
                     await reject(address, event: event, value: value, reason: "unknown flavour '\(value)'", uuid: uuid)
                     return
                 }
-                let dropped = FlavourRequest(
-                    address: address, requested: requested, origin: origin == .attribute ? .attribute : .synthetic, uuid: uuid)
+                let dropped = FlavourRequest(address: address, requested: requested, origin: origin, uuid: uuid)
                 outcomes.record(dropped, .dropped("the daemon is stopping"))
                 status.record(dropped, .dropped("the daemon is stopping"))
             }
@@ -204,8 +203,7 @@ public final class FlavourService: Sendable {
                 return
             }
             scheduler.submit(FlavourRequest(
-                address: address, requested: requested, origin: origin == .attribute ? .attribute : .synthetic,
-                uuid: event.properties["SYNTH_UUID"]))
+                address: address, requested: requested, origin: origin, uuid: event.properties["SYNTH_UUID"]))
         case let .added(address, _):
             let executor = scheduler.currentExecutor
             guard let device = try? executor.sysfs.pciDevice(address) else { return }

@@ -26,8 +26,8 @@ public struct BindOutcome: Hashable, Sendable {
         /// The device was removed while the request was carried out: nothing to undo.
         case gone
 
-        /// A stable one-word name, as `flavourctl` prints it (`result` in its JSON).
-        /// flavourd's journal groups these coarser: OutcomeLog.Kind.
+        /// A stable one-word name, as `flavourctl apply` prints it (`result` in its JSON).
+        /// flavourd's journal and status.json group these coarser: `OutcomeKind`.
         public var name: String {
             switch self {
             case .bound: "bound"
@@ -65,12 +65,7 @@ public struct BindOutcome: Hashable, Sendable {
     }
 
     /// True when the device ended as requested.
-    public var succeeded: Bool {
-        switch result {
-        case .bound, .fellBack, .alreadyBound, .reverted, .alreadyDefault: true
-        case .failedRestored, .failedNotRestored, .refused, .revertFailed, .gone: false
-        }
-    }
+    public var succeeded: Bool { OutcomeKind(result).succeeded }
 
     /// The driver the device ended on, when known.
     public var driver: DriverName? {

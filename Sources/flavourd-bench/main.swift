@@ -64,7 +64,7 @@ final class OutcomeCounter: @unchecked Sendable {
         func log(event: LogEvent) {
             guard let metadata = event.metadata, metadata["message_id"] != nil else { return }
             counter.count.add(1, ordering: .relaxed)
-            if event.message.description != "Device bound to flavour driver" {
+            if event.message != OutcomeKind.bound.message {
                 let fields = metadata.keys.sorted().map { "\($0)=\(metadata[$0]!)" }.joined(separator: " ")
                 counter.unusual.withLock { $0.append("\(event.message) \(fields)") }
             }

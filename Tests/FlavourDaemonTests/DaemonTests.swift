@@ -34,7 +34,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         let outcome = try #require(daemon.logs.outcomes.first)
         #expect(daemon.logs.outcomes.count == 1)
         #expect(outcome.message == "Device bound to flavour driver")
-        #expect(outcome.metadata["message_id"] == OutcomeLog.Kind.bound.messageID)
+        #expect(outcome.metadata["message_id"] == OutcomeKind.bound.messageID)
         #expect(outcome.metadata["pci.slot_name"] == "0000:00:03.0")
         #expect(outcome.metadata["pci.id"] == "1AF4:1041")
         #expect(outcome.metadata["modalias"] == "pci:v00001AF4d00001041sv00001AF4sd00001100bc02sc00i00")
@@ -60,7 +60,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         #expect(daemon.kernel.driver(of: e1000e) == "e1000e")
         #expect(try daemon.kernel.sysfs.read(attribute) == "")
         #expect(daemon.logs.outcomes.map(\.message) == ["Device bound to flavour driver", "Device reverted to default driver"])
-        #expect(daemon.logs.outcomes[1].metadata["message_id"] == OutcomeLog.Kind.reverted.messageID)
+        #expect(daemon.logs.outcomes[1].metadata["message_id"] == OutcomeKind.reverted.messageID)
     }
 
     @Test func failedAttributeRequestClearsTheAttribute() async throws {
@@ -73,7 +73,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         }
         #expect(kernel.driver(of: e1000e) == "e1000e")
         #expect(try kernel.sysfs.read("bus/pci/devices/0000:00:04.0/driver_flavour") == "")
-        #expect(daemon.logs.outcomes[0].metadata["message_id"] == OutcomeLog.Kind.failedRolledBack.messageID)
+        #expect(daemon.logs.outcomes[0].metadata["message_id"] == OutcomeKind.failedRolledBack.messageID)
         #expect(daemon.logs.outcomes[0].metadata["errno"] == "\(EIO)")
     }
 
@@ -99,7 +99,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         }
         #expect(count.writes.load(ordering: .relaxed) == 3)
         #expect(try kernel.sysfs.read(attribute) == "lab")
-        #expect(daemon.logs.outcomes[0].metadata["message_id"] == OutcomeLog.Kind.failedRolledBack.messageID)
+        #expect(daemon.logs.outcomes[0].metadata["message_id"] == OutcomeKind.failedRolledBack.messageID)
         #expect(daemon.logs.outcomes[1].metadata["driver.flavour"] == "lab")
     }
 
