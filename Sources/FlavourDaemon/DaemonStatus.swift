@@ -10,15 +10,6 @@ import Glibc
 /// Written shortly after a change (coalesced), never on a timer: an idle daemon does not wake.
 /// Recording is synchronous, under a lock, so outcomes land in the order they happen.
 public final class DaemonStatus: @unchecked Sendable {
-    public struct Entry: Sendable {
-        public let requested: String
-        public let result: String
-        public let driver: String?
-        public let uuid: String?
-        public let finishedAt: UInt64
-        public let summary: String
-    }
-
     private let path: String
     private let lock = Lock()
     private var state = "starting"
@@ -27,8 +18,8 @@ public final class DaemonStatus: @unchecked Sendable {
     /// The scheduler's queue, read when the file is written: a storm of requests changes
     /// it thousands of times, the file is written every 50 ms at most.
     private var queue: (@Sendable () -> RequestScheduler.Snapshot)?
-    private var last: [PCIAddress: Entry] = [:]
-    /// Each entry's JSON, made once when it is recorded: a flush only joins them.
+    /// The last outcome of each device, as JSON made once when it is recorded: a flush
+    /// only joins them.
     private var lastJSON: [PCIAddress: String] = [:]
     private var flushScheduled = false
     private var finished = false
@@ -71,35 +62,29 @@ public final class DaemonStatus: @unchecked Sendable {
         } else if case .dropped(let why) = outcome {
             summary = why
         }
-        store(request.address, Entry(
-            requested: request.requested.description, result: kind.name, driver: driver, uuid: request.uuid,
-            finishedAt: Self.realtimeNanoseconds(), summary: summary))
+        store(request.address, requested: request.requested.description, kind: kind, driver: driver, uuid: request.uuid,
+              summary: summary)
     }
 
-    private func store(_ address: PCIAddress, _ entry: Entry) {
+    private func store(
+        _ address: PCIAddress, requested: String, kind: OutcomeKind, driver: String?, uuid: String?, summary: String
+    ) {
         let json = JSONText.object([
-            ("address", JSONText.string(address.description)), ("requested", JSONText.string(entry.requested)),
-            ("result", JSONText.string(entry.result)), ("driver", JSONText.optional(entry.driver)),
-            ("uuid", JSONText.optional(entry.uuid)), ("finished_at_ns", String(entry.finishedAt)),
-            ("summary", JSONText.string(entry.summary)),
+            ("address", JSONText.string(address.description)), ("requested", JSONText.string(requested)),
+            ("result", JSONText.string(kind.name)), ("driver", JSONText.optional(driver)),
+            ("uuid", JSONText.optional(uuid)), ("finished_at_ns", String(Self.realtimeNanoseconds())),
+            ("summary", JSONText.string(summary)),
         ])
-        changed {
-            last[address] = entry
-            lastJSON[address] = json
-        }
+        changed { lastJSON[address] = json }
     }
 
     /// A request refused before it reached the scheduler (unknown flavour), so that
     /// `flavourctl set` hears about it too.
     public func rejected(_ address: PCIAddress, value: String, uuid: String?, reason: String) {
-        store(address, Entry(requested: value, result: OutcomeKind.rejected.name, driver: nil, uuid: uuid,
-                             finishedAt: Self.realtimeNanoseconds(), summary: reason))
+        store(address, requested: value, kind: .rejected, driver: nil, uuid: uuid, summary: reason)
     }
 
-    public func lastOutcome(_ address: PCIAddress) -> Entry? { lock.with { last[address] } }
-
-    /// Writes now (used at shutdown and by tests).
-    /// Writes the file now. After the `final` flush (the daemon's last word, at stop) the
+    /// Writes the file now (at shutdown, and in tests). After the `final` flush (the daemon's last word, at stop) the
     /// file is never written again: a flush scheduled earlier must not rewrite it, or
     /// recreate a run directory that was removed meanwhile.
     public func flush(final: Bool = false) {

@@ -36,8 +36,9 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
 
     deinit { close() }
 
-    /// Ends the journal: with nothing in flight its record file goes (a process that dies
-    /// leaves it, and the next recovery removes it). flavourd calls it when it stops.
+    /// Ends the journal: with nothing in flight its record file goes. Records of changes
+    /// still in flight stay, with their locks gone, as a process that dies leaves them: the
+    /// next recovery settles them. flavourd calls it when it stops.
     public func close() {
         lock.with {
             if let files {
@@ -82,18 +83,6 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
             guard let files, current.removeValue(forKey: address) != nil else { return }
             _ = writeRecords(files.records)
             _ = Self.setLock(files.devices, at: address.lockOffset, F_UNLCK)
-        }
-    }
-
-    /// The process is gone, as far as the journal can tell: its files close and its locks
-    /// go, its records stay. (What a crash does; tests kill a binder with it.)
-    public func abandon() {
-        lock.with {
-            guard let files else { return }
-            Glibc.close(files.records)
-            Glibc.close(files.devices)
-            self.files = nil
-            recordsName = nil
         }
     }
 

@@ -18,8 +18,6 @@ public struct SysfsError: Error, Hashable, Sendable, CustomStringConvertible {
         self.errno = errno
     }
 
-    public var errnoName: String { Errno.name(errno) }
-
     public var description: String {
         let what = value.map { "writing '\($0)' to" } ?? "\(operation.rawValue) of"
         return "\(what) \(path) failed: \(Errno.name(errno)) (\(Errno.message(errno)))"

@@ -59,7 +59,7 @@ enum Flavourd {
         }
         let service = FlavourService(
             settings: DaemonSettings(options),
-            source: try UdevDeviceEventSource(source: kind, tag: "driver_flavour", logger: logger),
+            source: try UdevDeviceEventSource(source: kind, tag: "driver_flavour"),
             makeLoader: { directory in try KmodModuleLoader(modulesDirectory: directory, logger: logger) },
             // Writes never follow a link out of the sysfs root (openat2 RESOLVE_BENEATH).
             writer: ConfinedSysfsWriter(root: options.sysfsRoot),

@@ -30,7 +30,7 @@ final class DyingProcess: SysfsWriter, BindStepRecorder, @unchecked Sendable {
         try kernel.write(value, to: path)
         if diesAfter(path) {
             dead.store(true, ordering: .relaxed)
-            journal.abandon()  // its locks go with it, its records stay
+            journal.close()  // its locks go with it, the record of its change in flight stays
         }
     }
 
