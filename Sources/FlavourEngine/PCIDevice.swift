@@ -74,11 +74,10 @@ extension Sysfs {
             throw .unreadable(address, "its modalias '\(text)' is not a PCI modalias")
         }
         let classCode = UInt32(modalias.baseClass) << 16 | UInt32(modalias.subClass) << 8 | UInt32(modalias.interface)
-        let override = try? read(PCIPaths.attribute("driver_override", of: address))
         return PCIDevice(
             address: address, modalias: modalias, classCode: classCode,
             driver: linkName(PCIPaths.attribute("driver", of: address)),
-            driverOverride: override == "(null)" || override?.isEmpty == true ? nil : override,
+            driverOverride: driverOverride(address),
             iommuGroup: linkName(PCIPaths.attribute("iommu_group", of: address)).flatMap { Int($0) },
             physicalFunction: linkName(PCIPaths.attribute("physfn", of: address)).flatMap { try? PCIAddress(parsing: $0) })
     }
@@ -86,6 +85,12 @@ extension Sysfs {
     /// Every PCI device, by address; devices that vanish while listed are skipped.
     public func pciDevices() -> [PCIDevice] {
         list(PCIPaths.devices).compactMap { try? PCIAddress(parsing: $0) }.sorted().compactMap { try? pciDevice($0) }
+    }
+
+    /// `driver_override`, nil when the kernel shows `(null)` (or it cannot be read).
+    public func driverOverride(_ address: PCIAddress) -> String? {
+        let override = try? read(PCIPaths.attribute("driver_override", of: address))
+        return override == "(null)" || override?.isEmpty == true ? nil : override
     }
 
     /// The driver currently bound, as a validated name.
