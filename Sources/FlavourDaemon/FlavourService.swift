@@ -2,6 +2,7 @@ import FlavourCore
 import FlavourEngine
 import FlavourPlatform
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc  // EBUSY (reflect)
@@ -246,27 +247,25 @@ public final class FlavourService: Sendable {
 }
 
 /// The scheduler, once running (reload and shutdown need it), and whether shutdown has begun.
-final class ServiceState: @unchecked Sendable {
-    private let lock = Lock()
-    private var _scheduler: RequestScheduler?
-    private var _shuttingDown = false
+final class ServiceState: Sendable {
+    private let value = Mutex<(scheduler: RequestScheduler?, shuttingDown: Bool)>((nil, false))
 
-    var scheduler: RequestScheduler? { lock.with { _scheduler } }
-    var shuttingDown: Bool { lock.with { _shuttingDown } }
+    var scheduler: RequestScheduler? { value.withLock { $0.scheduler } }
+    var shuttingDown: Bool { value.withLock { $0.shuttingDown } }
 
     /// Records the running scheduler; true when shutdown was asked for before it ran.
     func install(_ scheduler: RequestScheduler) -> Bool {
-        lock.with {
-            _scheduler = scheduler
-            return _shuttingDown
+        value.withLock {
+            $0.scheduler = scheduler
+            return $0.shuttingDown
         }
     }
 
     /// Marks shutdown begun: whether this call was the first, and the scheduler if one runs.
     func beginShutdown() -> (first: Bool, scheduler: RequestScheduler?) {
-        lock.with {
-            defer { _shuttingDown = true }
-            return (!_shuttingDown, _scheduler)
+        value.withLock { value in
+            defer { value.shuttingDown = true }
+            return (!value.shuttingDown, value.scheduler)
         }
     }
 }

@@ -1,5 +1,6 @@
 import FlavourCore
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -197,12 +198,11 @@ public struct NoStepRecorder: BindStepRecorder {
 }
 
 /// Module → the PCI driver it registered, shared by the copies of one binder.
-final class DriverNames: @unchecked Sendable {
-    private let lock = Lock()
-    private var names: [ModuleName: DriverName] = [:]
+final class DriverNames: Sendable {
+    private let names = Mutex<[ModuleName: DriverName]>([:])
 
     subscript(module: ModuleName) -> DriverName? {
-        get { lock.with { names[module] } }
-        set { lock.with { names[module] = newValue } }
+        get { names.withLock { $0[module] } }
+        set { names.withLock { $0[module] = newValue } }
     }
 }

@@ -1,5 +1,6 @@
 import FlavourCore
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -20,15 +21,20 @@ import Glibc
 /// it dies, so a record file whose lock can be taken belongs to a dead process, and a device
 /// whose byte is locked is being changed by someone alive: flavourd and flavourctl never
 /// change one device at once, and a reused pid is never mistaken for a live owner.
-public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
+public final class InFlightJournal: BindStepRecorder, Sendable {
     public let directory: String
-    private let lock = Lock()
-    // Guarded by `lock`; opened on the first `begin`.
-    private var files: (records: Int32, devices: Int32)?
-    private var recordsName: String?
-    private var current: [PCIAddress: InFlightRecord] = [:]
-    /// `.lock`, when recovery opened it before the first `begin`.
-    private var recoveryDevices: Int32?
+
+    /// The journal's open files and its records, guarded by `state`.
+    private struct State {
+        /// This process's record file (created and locked) and `.lock`: opened on the first `begin`.
+        var files: (records: Int32, devices: Int32)?
+        var recordsName: String?
+        var current: [PCIAddress: InFlightRecord] = [:]
+        /// `.lock`, when recovery opened it before the first `begin`.
+        var recoveryDevices: Int32?
+    }
+
+    private let state = Mutex(State())
 
     public init(directory: String) {
         self.directory = directory
@@ -40,17 +46,17 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
     /// still in flight stay, with their locks gone, as a process that dies leaves them: the
     /// next recovery settles them. flavourd calls it when it stops.
     public func close() {
-        lock.with {
-            if let files {
-                if current.isEmpty, let recordsName { unlink(directory + "/" + recordsName) }
+        state.withLock { state in
+            if let files = state.files {
+                if state.current.isEmpty, let recordsName = state.recordsName { unlink(directory + "/" + recordsName) }
                 Glibc.close(files.records)
                 Glibc.close(files.devices)
-                self.files = nil
-                recordsName = nil
+                state.files = nil
+                state.recordsName = nil
             }
-            if let recoveryDevices {
+            if let recoveryDevices = state.recoveryDevices {
                 Glibc.close(recoveryDevices)
-                self.recoveryDevices = nil
+                state.recoveryDevices = nil
             }
         }
     }
@@ -60,16 +66,16 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
     // MARK: - BindStepRecorder
 
     public func begin(_ record: InFlightRecord) throws(InFlightRecord.Refusal) {
-        let refusal: InFlightRecord.Refusal? = lock.with {
+        let refusal: InFlightRecord.Refusal? = state.withLock { state in
             let files: (records: Int32, devices: Int32)
-            do throws(InFlightRecord.Refusal) { files = try openFiles() } catch { return error }
+            do throws(InFlightRecord.Refusal) { files = try openFiles(&state) } catch { return error }
             guard Self.setLock(files.devices, at: record.address.lockOffset, F_WRLCK) else {
                 return .busy(owner(of: record.address))
             }
-            current[record.address] = record
-            let errno = writeRecords(files.records)
+            state.current[record.address] = record
+            let errno = Self.writeRecords(state.current, to: files.records)
             guard errno == 0 else {
-                current[record.address] = nil
+                state.current[record.address] = nil
                 _ = Self.setLock(files.devices, at: record.address.lockOffset, F_UNLCK)
                 return .unrecorded(directory: directory, errno: errno)
             }
@@ -79,17 +85,17 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
     }
 
     public func end(address: PCIAddress) {
-        lock.with {
-            guard let files, current.removeValue(forKey: address) != nil else { return }
-            _ = writeRecords(files.records)
+        state.withLock { state in
+            guard let files = state.files, state.current.removeValue(forKey: address) != nil else { return }
+            _ = Self.writeRecords(state.current, to: files.records)
             _ = Self.setLock(files.devices, at: address.lockOffset, F_UNLCK)
         }
     }
 
     /// With the lock held: this process's record file (created and locked) and `.lock`.
-    private func openFiles() throws(InFlightRecord.Refusal) -> (records: Int32, devices: Int32) {
-        if let files { return files }
-        var devices = recoveryDevices ?? openDeviceLocks()
+    private func openFiles(_ state: inout State) throws(InFlightRecord.Refusal) -> (records: Int32, devices: Int32) {
+        if let files = state.files { return files }
+        var devices = state.recoveryDevices ?? openDeviceLocks()
         if devices < 0, errno == ENOENT {
             FileSystem.makeDirectories(directory)
             devices = openDeviceLocks()
@@ -99,20 +105,20 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
         let records = Syscall.retrying { open(directory + "/" + name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
         guard records >= 0 else {
             let openErrno = errno
-            if recoveryDevices == nil { Glibc.close(devices) }
+            if state.recoveryDevices == nil { Glibc.close(devices) }
             throw .unrecorded(directory: directory, errno: openErrno)
         }
         // Held for the life of the process: a record file whose lock is free is a dead one's.
         _ = Self.setLock(records, at: 0, F_WRLCK)
-        files = (records, devices)
-        recordsName = name
-        recoveryDevices = nil
+        state.files = (records, devices)
+        state.recordsName = name
+        state.recoveryDevices = nil
         return (records, devices)
     }
 
     /// With the lock held: the whole table, in one pwrite at offset 0, then cut to length.
     /// A "." line ends it, so a crash between the two leaves no stale tail that counts.
-    private func writeRecords(_ fd: Int32) -> Int32 {
+    private static func writeRecords(_ current: [PCIAddress: InFlightRecord], to fd: Int32) -> Int32 {
         let text = current.keys.sorted().map { current[$0]!.text }.joined() + ".\n"
         var bytes = Array(text.utf8)
         let count = bytes.count
@@ -151,7 +157,7 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
 
     /// The record files of other journals (other processes, or other instances), by name.
     private func foreignFiles() -> [String] {
-        let own = lock.with { recordsName }
+        let own = state.withLock { $0.recordsName }
         return FileSystem.list(directory).filter { $0 != Self.devicesFile && $0 != own && !$0.hasPrefix(".") }
     }
 
@@ -200,12 +206,12 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
 
     /// `.lock`, for recovery's device locks; the same descriptor `begin` uses later.
     private func deviceLockFile() -> Int32? {
-        lock.with {
-            if let files { return files.devices }
-            if let recoveryDevices { return recoveryDevices }
+        state.withLock { state in
+            if let files = state.files { return files.devices }
+            if let recoveryDevices = state.recoveryDevices { return recoveryDevices }
             let fd = openDeviceLocks()
             guard fd >= 0 else { return nil }
-            recoveryDevices = fd
+            state.recoveryDevices = fd
             return fd
         }
     }

@@ -2,7 +2,7 @@ import FlavourEngine
 import Synchronization
 
 /// The test kernel's uevents as the daemon's event source (a netlink listener's view).
-public final class TestEventSource: DeviceEventSource, @unchecked Sendable {
+public final class TestEventSource: DeviceEventSource, Sendable {
     public let name = "test"
     let kernel: TestKernel
     private let continuation = Mutex<AsyncStream<DeviceEvent>.Continuation?>(nil)

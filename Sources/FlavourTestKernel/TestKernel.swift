@@ -23,7 +23,7 @@ import Glibc
 ///
 /// Writes come in through `SysfsWriter`; reads go to the files, which are kept as the
 /// kernel would show them. Thread-safe: one lock, as the driver core's device lock.
-public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
+public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
     public let root: String
     let state: Mutex<State>
     private let listeners = Mutex<[@Sendable (KernelUevent) -> Void]>([])

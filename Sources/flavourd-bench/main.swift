@@ -49,7 +49,7 @@ func cpuNanoseconds() -> UInt64 {
 }
 
 /// Counts outcome entries (the ones with a MESSAGE_ID), formats nothing.
-final class OutcomeCounter: @unchecked Sendable {
+final class OutcomeCounter: Sendable {
     let count = Atomic<Int>(0)
     /// Outcomes other than "bound", kept whole to say what went wrong if the run fails.
     let unusual = Mutex<[String]>([])

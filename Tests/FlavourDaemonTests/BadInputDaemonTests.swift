@@ -13,7 +13,7 @@ import Glibc
 
 /// The test kernel's events plus events a test makes up: the udev event source can hand
 /// the daemon any device name and any property set, which the test kernel never sends.
-final class InjectingEventSource: DeviceEventSource, @unchecked Sendable {
+final class InjectingEventSource: DeviceEventSource, Sendable {
     let name = "test"
     private let kernelSource: TestEventSource
     private let continuation = Mutex<AsyncStream<DeviceEvent>.Continuation?>(nil)

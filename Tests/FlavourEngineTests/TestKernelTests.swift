@@ -1,6 +1,7 @@
 import FlavourCore
 import FlavourEngine
 import FlavourTestKernel
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -141,20 +142,8 @@ import Glibc
     }
 }
 
-final class Heard: @unchecked Sendable {
-    private let lock = NSLockish()
-    private var events: [KernelUevent] = []
-    func append(_ event: KernelUevent) { lock.with { events.append(event) } }
-    var all: [KernelUevent] { lock.with { events } }
-}
-
-/// A tiny pthread mutex, so tests need not import Foundation.
-final class NSLockish: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    func with<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body()
-    }
+final class Heard: Sendable {
+    private let events = Mutex<[KernelUevent]>([])
+    func append(_ event: KernelUevent) { events.withLock { $0.append(event) } }
+    var all: [KernelUevent] { events.withLock { $0 } }
 }
