@@ -5,7 +5,7 @@ import PackageDescription
 // kernel I/O behind protocols, one thin Swift wrapper target over the C libraries, the
 // production conformances joining the two, and thin executables that wire them in.
 // Nothing but FlavourPlatform imports a C module; dependencies point one way:
-//   FlavourCore <- FlavourEngine <- FlavourSystem -> FlavourPlatform
+//   FlavourCore <- FlavourEngine <- FlavourSystem -> FlavourPlatform, both over FlavourPOSIX
 //   FlavourEngine <- FlavourDaemon, FlavourCLI, FlavourTestKernel
 //   executables: the daemon or the CLI, plus FlavourSystem.
 let package = Package(
@@ -32,13 +32,15 @@ let package = Package(
 
         // Pure: PCI addresses, modaliases, alias patterns, the match table, config, the decision.
         .target(name: "FlavourCore"),
+        // How a system call is made, once for everyone: EINTR retried, errno named and explained.
+        .target(name: "FlavourPOSIX"),
         // Kernel I/O: sysfs, PCI devices, the binder, the crash journal. The world it cannot
         // reach without C libraries is a protocol here (SysfsWriter, ModuleLoader,
         // DeviceEventSource, DaemonNotifier); FlavourSystem conforms to them.
         .target(
             name: "FlavourEngine",
             dependencies: [
-                "FlavourCore",
+                "FlavourCore", "FlavourPOSIX",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -46,7 +48,7 @@ let package = Package(
         .target(
             name: "FlavourPlatform",
             dependencies: [
-                "CUdev", "CSystemd", "CKmod", "CFlavourShim",
+                "CUdev", "CSystemd", "CKmod", "CFlavourShim", "FlavourPOSIX",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -55,7 +57,7 @@ let package = Package(
         .target(
             name: "FlavourSystem",
             dependencies: [
-                "FlavourCore", "FlavourEngine", "FlavourPlatform",
+                "FlavourCore", "FlavourEngine", "FlavourPlatform", "FlavourPOSIX",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -77,7 +79,7 @@ let package = Package(
         .target(
             name: "FlavourCLI",
             dependencies: [
-                "FlavourCore", "FlavourEngine",
+                "FlavourCore", "FlavourEngine", "FlavourPOSIX",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -109,6 +111,7 @@ let package = Package(
         ),
 
         .testTarget(name: "FlavourCoreTests", dependencies: ["FlavourCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "FlavourPOSIXTests", dependencies: ["FlavourPOSIX"]),
         .testTarget(name: "FlavourPlatformTests", dependencies: ["FlavourPlatform", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "FlavourEngineTests", dependencies: ["FlavourEngine", "FlavourTestKernel", "FlavourCore"],

@@ -1,5 +1,6 @@
 import FlavourCore
 import FlavourEngine
+import FlavourPOSIX
 
 #if canImport(Glibc)
 import Glibc

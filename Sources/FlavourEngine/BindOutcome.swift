@@ -1,4 +1,5 @@
 import FlavourCore
+import FlavourPOSIX
 
 /// What happened to one request: the result and every attempt, with the kernel's errno.
 public struct BindOutcome: Hashable, Sendable {

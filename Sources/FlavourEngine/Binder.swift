@@ -1,4 +1,5 @@
 import FlavourCore
+import FlavourPOSIX
 import Logging
 import Synchronization
 

@@ -1,4 +1,5 @@
 import FlavourCore
+import FlavourPOSIX
 
 /// Loads kernel modules: libkmod on a real system (with dependencies and softdeps),
 /// a recording fake or the test kernel in tests.

@@ -1,3 +1,5 @@
+import FlavourPOSIX
+
 #if canImport(Glibc)
 import Glibc
 #endif

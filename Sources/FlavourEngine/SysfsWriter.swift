@@ -1,3 +1,5 @@
+import FlavourPOSIX
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,17 +40,5 @@ public struct KernelSysfsWriter: SysfsWriter {
         let written = Syscall.retrying { bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress, count) } }
         guard written >= 0 else { throw SysfsError(.write, path: path, value: value, errno: errno) }
         guard written == count else { throw SysfsError(.write, path: path, value: value, errno: EIO) }
-    }
-}
-
-/// The one place syscalls retry on EINTR.
-public enum Syscall {
-    @inline(__always)
-    public static func retrying<T: BinaryInteger>(_ call: () -> T) -> T {
-        while true {
-            let result = call()
-            if result < 0, errno == EINTR { continue }
-            return result
-        }
     }
 }
