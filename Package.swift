@@ -6,7 +6,7 @@ import PackageDescription
 // production conformances joining the two, and thin executables that wire them in.
 // Nothing but FlavourPlatform imports a C module; dependencies point one way:
 //   FlavourCore <- FlavourEngine <- FlavourSystem -> FlavourPlatform, both over FlavourPOSIX
-//   FlavourEngine <- FlavourDaemon, FlavourCLI, FlavourTestKernel
+//   FlavourEngine <- FlavourDaemon, FlavourCLI, FlavourTestKernel (none of them over a C library)
 //   executables: the daemon or the CLI, plus FlavourSystem.
 let package = Package(
     name: "driver-flavour",
@@ -32,7 +32,8 @@ let package = Package(
 
         // Pure: PCI addresses, modaliases, alias patterns, the match table, config, the decision.
         .target(name: "FlavourCore"),
-        // How a system call is made, once for everyone: EINTR retried, errno named and explained.
+        // How a system call is made, once for everyone: EINTR retried, errno named and
+        // explained; pthreads and a condition variable for the threads that block in the kernel.
         .target(name: "FlavourPOSIX"),
         // Kernel I/O: sysfs, PCI devices, the binder, the crash journal. The world it cannot
         // reach without C libraries is a protocol here (SysfsWriter, ModuleLoader,
@@ -70,7 +71,7 @@ let package = Package(
         .target(
             name: "FlavourDaemon",
             dependencies: [
-                "FlavourCore", "FlavourEngine", "FlavourPlatform",
+                "FlavourCore", "FlavourEngine", "FlavourPOSIX",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ]

@@ -1,6 +1,5 @@
 import FlavourCore
 import FlavourEngine
-import FlavourPlatform
 import Logging
 import Synchronization
 
@@ -21,6 +20,9 @@ public final class FlavourService: Sendable {
     let makeLoader: LoaderFactory
     let writer: any SysfsWriter
     let notifier: any DaemonNotifier
+    /// Called once start-up is done and after each reload, when parsing the match table
+    /// has freed a lot: flavourd gives the heap's free pages back to the kernel.
+    let releaseFreeMemory: @Sendable () -> Void
     let logger: Logger
     let outcomes: OutcomeLog
     public let status: DaemonStatus
@@ -28,13 +30,15 @@ public final class FlavourService: Sendable {
 
     public init(
         settings: DaemonSettings, source: any DeviceEventSource, makeLoader: @escaping LoaderFactory,
-        writer: any SysfsWriter, notifier: any DaemonNotifier, logger: Logger
+        writer: any SysfsWriter, notifier: any DaemonNotifier, releaseFreeMemory: @escaping @Sendable () -> Void = {},
+        logger: Logger
     ) {
         self.settings = settings
         self.source = source
         self.makeLoader = makeLoader
         self.writer = writer
         self.notifier = notifier
+        self.releaseFreeMemory = releaseFreeMemory
         self.logger = logger
         self.outcomes = OutcomeLog(logger: logger)
         self.status = DaemonStatus(path: settings.runDirectory.statusFile)
@@ -91,7 +95,7 @@ public final class FlavourService: Sendable {
         notifier.status("Applying standing requests to present devices")
         await coldplug(executor: executor, scheduler: scheduler)
         await scheduler.idle()
-        Heap.releaseFreeMemory()  // what parsing the match table and coldplug freed
+        releaseFreeMemory()  // what parsing the match table and coldplug freed
         status.set(state: "ready")
         notifier.ready(status: "Listening for flavour requests (\(source.name) events)")
         logger.info("Ready", metadata: ["source": "\(source.name)"])
@@ -147,7 +151,7 @@ public final class FlavourService: Sendable {
         } catch {
             logger.error("Reload failed, keeping the previous configuration", metadata: ["reason": "\(error)"])
         }
-        Heap.releaseFreeMemory()  // the parse's garbage and the old table, freed in this thread's arena
+        releaseFreeMemory()  // the parse's garbage and the old table
         notifier.ready(status: "Listening for flavour requests (\(source.name) events)")
     }
 

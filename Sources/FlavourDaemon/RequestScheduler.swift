@@ -1,6 +1,6 @@
 import FlavourCore
 import FlavourEngine
-import FlavourPlatform
+import FlavourPOSIX
 import OrderedCollections
 
 /// Carries out requests: one at a time per device (the newest waiting request wins),

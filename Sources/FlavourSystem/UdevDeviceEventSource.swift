@@ -1,4 +1,5 @@
 import FlavourEngine
+import FlavourPOSIX
 import FlavourPlatform
 
 /// PCI events from a libudev monitor. A dedicated thread sleeps in poll(2) on the

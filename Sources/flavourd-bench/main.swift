@@ -93,6 +93,7 @@ func storm(_ options: Options) async throws -> StormResult {
             sysfsRoot: kernel.sysfsRoot, modulesDirectory: kernel.modulesDirectory, configDirectory: kernel.configDirectory,
             runDirectory: kernel.root + "/run", maxInFlight: options.maxInFlight),
         source: TestEventSource(kernel: kernel), makeLoader: { _ in kernel }, writer: kernel, notifier: notifier,
+        releaseFreeMemory: Heap.releaseFreeMemory,
         logger: Logger(label: "bench") { _ in OutcomeCounter.Handler(counter: counter) })
     let task = Task { try await service.run() }
     while !notifier.isReady { try await Task.sleep(for: .milliseconds(2)) }
