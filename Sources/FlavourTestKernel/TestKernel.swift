@@ -24,7 +24,9 @@ import Glibc
 /// Writes come in through `SysfsWriter`; reads go to the files, which are kept as the
 /// kernel would show them. Thread-safe: one lock, as the driver core's device lock.
 public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
-    public let root: String
+    /// The kernel's tree (`sys`, `proc`, `modules`, `config`, and `run` for the daemon).
+    private let directory: TemporaryDirectory
+    public var root: String { directory.path }
     let state: Mutex<State>
     private let listeners = Mutex<[@Sendable (KernelUevent) -> Void]>([])
     /// CPU time spent inside the simulated kernel. An atomic, not a field under `state`:
@@ -68,11 +70,7 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
     public init(
         modules: [TestModule] = [], loaded: [TestModule] = [], devices: [TestDevice] = [], flavourAttribute: Bool = false
     ) throws {
-        let base = Self.temporaryBase()
-        var template = Array("\(base)/flavour-testkernel-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw SysfsError(.write, path: base, errno: errno) }
-        root = String(cString: made)
-        Self.live.remember(root)
+        directory = try TemporaryDirectory(prefix: "flavour-testkernel")
         state = Mutex(State())
         for dir in ["sys/bus/pci/devices", "sys/bus/pci/drivers", "sys/module", "sys/kernel/iommu_groups", "modules", "config"] {
             try Tree.makeDirectories(root + "/" + dir)
@@ -84,28 +82,6 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         try writeModulesAlias()
         for module in loaded { try load(module.name) }
         for device in devices { try addDevice(device) }
-    }
-
-    deinit {
-        Tree.removeAll(root)
-        Self.live.forget(root)
-    }
-
-    /// Trees not yet removed, so that they go at exit too: a kernel still held by a thread
-    /// that outlives its test (a bind thread lingering) never reaches deinit.
-    private static let live = LiveTrees()
-
-    /// `$TMPDIR` when set; else /dev/shm when it is writable and roomy, as ext4's inode
-    /// allocation makes thousands of small rewrites slow and a real sysfs lives in memory
-    /// too; else /tmp. Containers often give /dev/shm 64 MiB, less than a 1,000-device
-    /// tree takes, hence the room check.
-    static func temporaryBase() -> String {
-        if let tmpdir = getenv("TMPDIR").map({ String(cString: $0) }), !tmpdir.isEmpty { return tmpdir }
-        var fs = statvfs()
-        guard access("/dev/shm", W_OK) == 0, statvfs("/dev/shm", &fs) == 0,
-              UInt64(fs.f_bavail) * UInt64(fs.f_frsize) >= 1 << 30
-        else { return "/tmp" }
-        return "/dev/shm"
     }
 
     public var sysfsRoot: String { root + "/sys" }
@@ -291,21 +267,4 @@ public struct KernelUevent: Hashable, Sendable {
     public let action: String
     public let address: PCIAddress
     public let properties: [String: String]
-}
-
-/// The roots of the test kernels alive in this process, removed by an atexit handler.
-private final class LiveTrees: Sendable {
-    private let roots = Mutex<Set<String>>([])
-
-    init() {
-        atexit { TestKernel.removeLiveTrees() }
-    }
-
-    func remember(_ root: String) { roots.withLock { _ = $0.insert(root) } }
-    func forget(_ root: String) { roots.withLock { _ = $0.remove(root) } }
-    func removeAll() { roots.withLock { $0 }.forEach(Tree.removeAll) }
-}
-
-extension TestKernel {
-    fileprivate static func removeLiveTrees() { live.removeAll() }
 }
