@@ -1,10 +1,5 @@
 import FlavourCore
 import FlavourEngine
-import FlavourPOSIX
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The config file `flavourctl set --persist` keeps: one `request FLAVOUR ADDRESS` line per
 /// device. The whole config must still parse after a change, or nothing is written.
@@ -41,23 +36,8 @@ struct PersistedRequests {
         do { _ = try FlavourConfig.parse(files: files) } catch {
             throw CLIError("not persisted: the config would be broken:\n\(error.description)")
         }
-        let temporary = path + ".tmp"
-        let fd = Syscall.retrying { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
-        guard fd >= 0 else { throw CLIError("cannot write \(temporary): \(Errno.message(errno))") }
-        var bytes = Array(text.utf8)
-        let count = bytes.count
-        let written = Syscall.retrying { bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress, count) } }
-        // errno of the write (or ENOSPC for a short one), read before close can change it.
-        let writeErrno = written < 0 ? errno : ENOSPC
-        close(fd)
-        guard written == count else {
-            unlink(temporary)
-            throw CLIError("cannot write \(temporary): \(Errno.message(writeErrno)); \(path) is unchanged")
-        }
-        guard rename(temporary, path) == 0 else {
-            let renameErrno = errno
-            unlink(temporary)
-            throw CLIError("cannot replace \(path): \(Errno.message(renameErrno)); it is unchanged")
+        do { try FileSystem.writeAtomically(Array(text.utf8), to: path) } catch {
+            throw CLIError("not persisted: \(error.description)")
         }
     }
 }

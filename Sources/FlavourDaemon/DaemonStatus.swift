@@ -139,16 +139,13 @@ public final class DaemonStatus: Sendable {
         return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
     }
 
+    /// Best effort: readers keep the previous file when this one cannot be written. A run
+    /// directory that is missing (a fresh /run, a new --run-dir) is made.
     static func writeAtomically(_ path: String, _ text: String) {
-        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
-        mkdir(directory, 0o755)
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return }
-        var bytes = Array(text.utf8)
-        let count = bytes.count
-        let written = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress, count) }
-        close(fd)
-        if written == count { rename(temporary, path) } else { unlink(temporary) }
+        let bytes = Array(text.utf8)
+        do { try FileSystem.writeAtomically(bytes, to: path) } catch where error.errno == ENOENT {
+            FileSystem.makeDirectories(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]))
+            try? FileSystem.writeAtomically(bytes, to: path)
+        } catch {}
     }
 }

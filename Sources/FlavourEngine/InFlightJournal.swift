@@ -117,15 +117,15 @@ public final class InFlightJournal: BindStepRecorder, Sendable {
         return (records, devices)
     }
 
-    /// With the lock held: the whole table, in one pwrite at offset 0, then cut to length.
-    /// A "." line ends it, so a crash between the two leaves no stale tail that counts.
+    /// With the lock held: the whole table, written over the file from offset 0, then cut to
+    /// length. A "." line ends it, so a crash between the two leaves no stale tail that
+    /// counts. In place, not replaced by a rename: the file is the one this process holds
+    /// its lock on, and the lock is what tells a live owner from a dead one.
     private static func writeRecords(_ current: [PCIAddress: InFlightRecord], to fd: Int32) -> Int32 {
-        let text = current.keys.sorted().map { current[$0]!.text }.joined() + ".\n"
-        var bytes = Array(text.utf8)
-        let count = bytes.count
-        let written = Syscall.retrying { bytes.withUnsafeMutableBytes { pwrite(fd, $0.baseAddress, count, 0) } }
-        guard written == count else { return written < 0 ? errno : ENOSPC }
-        guard ftruncate(fd, off_t(count)) == 0 else { return errno }
+        let bytes = Array((current.keys.sorted().map { current[$0]!.text }.joined() + ".\n").utf8)
+        let failure = FileSystem.write(bytes, to: fd, at: 0)
+        guard failure == 0 else { return failure }
+        guard ftruncate(fd, off_t(bytes.count)) == 0 else { return errno }
         return 0
     }
 
