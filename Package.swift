@@ -65,7 +65,7 @@ let package = Package(
         // A simulated kernel behind a temporary sysfs tree, for tests and benchmarks.
         .target(
             name: "FlavourTestKernel",
-            dependencies: ["FlavourCore", "FlavourEngine", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["FlavourCore", "FlavourEngine"]
         ),
         // The daemon's services: event intake, scheduling, outcomes.
         .target(
@@ -113,12 +113,26 @@ let package = Package(
 
         .testTarget(name: "FlavourCoreTests", dependencies: ["FlavourCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "FlavourPOSIXTests", dependencies: ["FlavourPOSIX"]),
-        .testTarget(name: "FlavourPlatformTests", dependencies: ["FlavourPlatform", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
-            name: "FlavourEngineTests", dependencies: ["FlavourEngine", "FlavourTestKernel", "FlavourCore"],
+            name: "FlavourPlatformTests",
+            dependencies: [
+                "FlavourPlatform", .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "FlavourEngineTests",
+            dependencies: [
+                "FlavourEngine", "FlavourTestKernel", "FlavourCore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "FlavourSystemTests", dependencies: ["FlavourSystem", "FlavourEngine"]),
-        .testTarget(name: "FlavourDaemonTests", dependencies: ["FlavourDaemon", "FlavourTestKernel", "FlavourEngine", "FlavourCore"]),
+        .testTarget(
+            name: "FlavourDaemonTests",
+            dependencies: [
+                "FlavourDaemon", "FlavourTestKernel", "FlavourEngine", "FlavourCore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "FlavourCLITests", dependencies: ["FlavourCLI", "FlavourDaemon", "FlavourTestKernel", "FlavourEngine", "FlavourCore"]),
     ],

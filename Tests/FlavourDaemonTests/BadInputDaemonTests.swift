@@ -42,7 +42,7 @@ final class InjectingEventSource: DeviceEventSource, Sendable {
         let kernel: TestKernel
         let source: InjectingEventSource
         let notifier = RecordingNotifier()
-        let logs = LogRecorder()
+        let logs = DaemonLog()
         let service: FlavourService
 
         init(kernel: TestKernel, maxInFlight: Int = 4) {
@@ -66,7 +66,7 @@ final class InjectingEventSource: DeviceEventSource, Sendable {
         }
 
         func waitForOutcomes(_ count: Int) async throws {
-            try await waitUntil("\(count) outcomes (have \(logs.outcomes.count))") { logs.outcomes.count >= count }
+            try await waitUntil("\(count) outcomes (have \(logs.outcomeCount))") { logs.outcomeCount >= count }
         }
     }
 
@@ -238,7 +238,7 @@ final class InjectingEventSource: DeviceEventSource, Sendable {
             try await daemon.waitForOutcomes(1)
         }
         #expect(kernel.driver(of: virtioNet) == "virtio_vfio_pci")
-        let skipped = daemon.logs.entries.withLock { $0 }.filter { $0.message == "Match table line skipped" }.compactMap { $0.metadata["reason"] }
+        let skipped = daemon.logs.all.filter { $0.message == "Match table line skipped" }.compactMap { $0.metadata["reason"] }
         #expect(skipped.contains("\(kernel.modulesDirectory)/modules.builtin.alias.bin: not a kmod index: bad magic"), "\(skipped)")
         #expect(skipped.contains("\(kernel.modulesDirectory)/modules.alias:3: expected 'alias PATTERN MODULE', skipped: alias broken"), "\(skipped)")
     }
@@ -249,7 +249,7 @@ final class InjectingEventSource: DeviceEventSource, Sendable {
         let daemon = Daemon(kernel: kernel)
         await #expect(throws: (any Error).self) { try await daemon.service.run() }
         #expect(!daemon.notifier.isReady)
-        let critical = daemon.logs.entries.withLock { $0 }.first { $0.level == .critical }
+        let critical = daemon.logs.all.first { $0.level == .critical }
         #expect(critical?.message == "Configuration unusable")
         #expect(critical?.metadata["reason"]?.hasSuffix("50-test.conf:1: 'bad/module' is not a module name: use letters, digits, '_' and '-'") == true)
     }

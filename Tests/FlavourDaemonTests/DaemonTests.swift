@@ -222,7 +222,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
             try await daemon.waitForOutcomes(1)
         }
         #expect(kernel.driver(of: virtioNet) == "virtio_vfio_pci")
-        #expect(daemon.logs.entries.withLock { $0 }.contains { $0.message == "Reload failed, keeping the previous configuration" })
+        #expect(daemon.logs.all.contains { $0.message == "Reload failed, keeping the previous configuration" })
     }
 
     /// After a stop nothing holds on to the daemon's world: no reference cycle (the status
@@ -388,7 +388,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
             #expect(kernel.driver(of: e1000e) == "e1000e")
             #expect(kernel.override(of: e1000e) == nil)
         }
-        #expect(daemon.logs.entries.withLock { $0 }.contains { $0.message == "Interrupted change rolled back" })
+        #expect(daemon.logs.all.contains { $0.message == "Interrupted change rolled back" })
         #expect(journal.records().isEmpty)
     }
 }
