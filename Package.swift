@@ -20,7 +20,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // C libraries, each wrapped once in FlavourPlatform.
@@ -73,7 +72,6 @@ let package = Package(
             dependencies: [
                 "FlavourCore", "FlavourEngine", "FlavourPOSIX",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "OrderedCollections", package: "swift-collections"),
             ]
         ),
         // flavourctl's command tree, as a library so tests can run it in-process.
