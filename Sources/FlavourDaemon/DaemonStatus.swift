@@ -139,13 +139,10 @@ public final class DaemonStatus: Sendable {
         return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
     }
 
-    /// Best effort: readers keep the previous file when this one cannot be written. A run
-    /// directory that is missing (a fresh /run, a new --run-dir) is made.
+    /// Best effort: readers keep the previous file when this one cannot be written. The
+    /// run directory is made if it is missing (a fresh /run, a new --run-dir).
     static func writeAtomically(_ path: String, _ text: String) {
-        let bytes = Array(text.utf8)
-        do { try FileSystem.writeAtomically(bytes, to: path) } catch where error.errno == ENOENT {
-            FileSystem.makeDirectories(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]))
-            try? FileSystem.writeAtomically(bytes, to: path)
-        } catch {}
+        mkdir(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]), 0o755)
+        try? FileSystem.writeAtomically(Array(text.utf8), to: path)
     }
 }

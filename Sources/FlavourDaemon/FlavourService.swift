@@ -252,7 +252,12 @@ public final class FlavourService: Sendable {
 
 /// The scheduler, once running (reload and shutdown need it), and whether shutdown has begun.
 final class ServiceState: Sendable {
-    private let value = Mutex<(scheduler: RequestScheduler?, shuttingDown: Bool)>((nil, false))
+    private struct Value {
+        var scheduler: RequestScheduler?
+        var shuttingDown = false
+    }
+
+    private let value = Mutex(Value())
 
     var scheduler: RequestScheduler? { value.withLock { $0.scheduler } }
     var shuttingDown: Bool { value.withLock { $0.shuttingDown } }

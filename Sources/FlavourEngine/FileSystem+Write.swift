@@ -54,14 +54,10 @@ extension FileSystem {
         }
     }
 
-    /// `.<name>.<pid>.<n>.tmp` in the file's directory: hidden, never a `*.conf`, and never
-    /// the same for two writers at once.
+    /// `<path>.<pid>.<n>.tmp`: never a `*.conf` the config loader would read, and never the
+    /// same for two writers at once.
     static func temporaryPath(beside path: String) -> String {
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[...$0]) } ?? ""
-        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        let sequence = temporarySequence.add(1, ordering: .relaxed).oldValue
-        return "\(directory).\(name).\(getpid()).\(sequence).tmp"
+        "\(path).\(getpid()).\(temporarySequence.add(1, ordering: .relaxed).oldValue).tmp"
     }
 
     private static let temporarySequence = Atomic<Int>(0)
