@@ -1,5 +1,4 @@
 import FlavourCore
-import FlavourEngine
 
 /// One request the daemon holds: a device, what is asked of it, and where it came from.
 public struct FlavourRequest: Hashable, Sendable {
@@ -23,24 +22,5 @@ public struct FlavourRequest: Hashable, Sendable {
         self.uuid = uuid
         self.options = options
         self.groupOf = groupOf
-    }
-}
-
-/// How a request ended: exactly one per request.
-public enum RequestOutcome: Hashable, Sendable {
-    /// Carried out by the binder.
-    case done(BindOutcome)
-    /// Replaced by a newer request for the same device before it started.
-    case superseded
-    /// Not carried out: the device went away, or the daemon is stopping.
-    case dropped(String)
-
-    /// As the journal and status.json name it.
-    public var kind: OutcomeKind {
-        switch self {
-        case .done(let bind): OutcomeKind(bind.result)
-        case .superseded: .superseded
-        case .dropped: .dropped
-        }
     }
 }

@@ -1,5 +1,4 @@
 import FlavourCore
-import FlavourPOSIX
 
 /// What happened to one request: the result and every attempt, with the kernel's errno.
 public struct BindOutcome: Hashable, Sendable {
@@ -81,34 +80,4 @@ public struct BindOutcome: Hashable, Sendable {
 
     /// The last errno the kernel gave, if any attempt failed.
     public var lastErrno: Int32? { attempts.last(where: { $0.errno != nil })?.errno }
-}
-
-/// One step of trying one candidate, and how it ended.
-public struct Attempt: Hashable, Sendable, CustomStringConvertible {
-    public enum Step: String, Hashable, Sendable {
-        case load, findDriver = "find-driver", override, unbind, bind, verify, restore, probe
-    }
-
-    public let module: ModuleName?
-    public let driver: DriverName?
-    public let step: Step
-    /// nil when the step succeeded.
-    public let errno: Int32?
-    public let message: String
-
-    public init(module: ModuleName?, driver: DriverName?, step: Step, errno: Int32?, message: String) {
-        self.module = module
-        self.driver = driver
-        self.step = step
-        self.errno = errno
-        self.message = message
-    }
-
-    public var succeeded: Bool { errno == nil }
-
-    public var description: String {
-        let who = [module.map { "module \($0)" }, driver.map { "driver \($0)" }].compactMap { $0 }.joined(separator: ", ")
-        let status = errno.map { "failed: \(Errno.name($0))" } ?? "ok"
-        return "\(step.rawValue) \(who.isEmpty ? "" : "(\(who)) ")\(status): \(message)"
-    }
 }

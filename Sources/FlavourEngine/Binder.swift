@@ -1,7 +1,6 @@
 import FlavourCore
 import FlavourPOSIX
 import Logging
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -182,34 +181,5 @@ public struct Binder: Sendable {
         }
         attempts.append(Attempt(module: module, driver: driver, step: .verify, errno: nil, message: "bound to \(driver)"))
         return .bound(driver)
-    }
-}
-
-/// Hears that a change starts, before its first write, and that it ended (the crash
-/// journal, `InFlightJournal`). `begin` may refuse: then nothing is written.
-public protocol BindStepRecorder: Sendable {
-    func begin(_ record: InFlightRecord) throws(InFlightRecord.Refusal)
-    func end(address: PCIAddress)
-}
-
-public struct NoStepRecorder: BindStepRecorder {
-    public init() {}
-    public func begin(_ record: InFlightRecord) throws(InFlightRecord.Refusal) {}
-    public func end(address: PCIAddress) {}
-}
-
-/// Module → the PCI driver it registered, shared by the copies of one binder.
-final class DriverNames: Sendable {
-    /// A struct rather than the bare dictionary: the Mutex of a concrete type needs no
-    /// generic metadata built at run time (flavourd's idle RSS counts every page touched).
-    private struct Names {
-        var byModule: [ModuleName: DriverName] = [:]
-    }
-
-    private let names = Mutex(Names())
-
-    subscript(module: ModuleName) -> DriverName? {
-        get { names.withLock { $0.byModule[module] } }
-        set { names.withLock { $0.byModule[module] = newValue } }
     }
 }

@@ -1,5 +1,4 @@
 import FlavourCore
-import FlavourPOSIX
 
 /// Loads kernel modules: libkmod on a real system (with dependencies and softdeps),
 /// a recording fake or the test kernel in tests.
@@ -12,20 +11,4 @@ public protocol ModuleLoader: Sendable {
     /// when the device has no default driver, or only blacklisted ones.
     @discardableResult
     func load(alias: String) throws(ModuleLoadError) -> [ModuleName]
-}
-
-public struct ModuleLoadError: Error, Hashable, Sendable, CustomStringConvertible {
-    public let module: String
-    public let errno: Int32
-    public let detail: String?
-
-    public init(module: String, errno: Int32, detail: String? = nil) {
-        self.module = module
-        self.errno = errno
-        self.detail = detail
-    }
-
-    public var description: String {
-        detail ?? "loading module \(module) failed: \(Errno.message(errno))"
-    }
 }

@@ -252,19 +252,3 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
     }
 }
-
-/// Something the simulated kernel did, for tests to assert on.
-public enum KernelEvent: Hashable, Sendable {
-    case probe(PCIAddress, driver: String, errno: Int32?)
-    case bound(PCIAddress, driver: String)
-    case unbound(PCIAddress, driver: String)
-    case moduleLoaded(String)
-    case overrideWritten(PCIAddress, value: String)
-}
-
-/// A uevent as a netlink listener receives it.
-public struct KernelUevent: Hashable, Sendable {
-    public let action: String
-    public let address: PCIAddress
-    public let properties: [String: String]
-}
