@@ -58,7 +58,6 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         var writeErrors: [String: Int32] = [:]
         var events: [KernelEvent] = []
         var hasFlavourAttribute = false
-        var bindDelay: UInt32 = 0
         var beforeWrite: (@Sendable (String) -> Void)?
         /// The host's use of devices (TestKernel+Host).
         var host = TestHost()
@@ -136,12 +135,6 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         state.withLock { $0.loadErrors[ModuleName(module)!] = errno }
     }
 
-    /// Makes every bind and drivers_probe take this long, as a real probe does; the
-    /// delay is outside the kernel's lock, so binds of different devices overlap.
-    public func setBindDelay(microseconds: UInt32) {
-        state.withLock { $0.bindDelay = microseconds }
-    }
-
     /// Runs before every write is handled (outside the lock): lets a test remove a
     /// device in the middle of a bind.
     public func beforeWrite(_ hook: (@Sendable (String) -> Void)?) {
@@ -201,9 +194,8 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         defer {
             cpuNanoseconds.add(Self.threadCPU() - start, ordering: .relaxed)
         }
-        let (delay, hook) = state.withLock { ($0.bindDelay, $0.beforeWrite) }
+        let hook = state.withLock { $0.beforeWrite }
         hook?(path)
-        if delay > 0, path.hasSuffix("/bind") || path.hasSuffix("/drivers_probe") { usleep(delay) }
         let uevents = try state.withLock { state throws(SysfsError) -> [KernelUevent] in
             if let injected = state.writeErrors[path] { throw SysfsError(.write, path: path, value: value, errno: injected) }
             return try handleWrite(value, path: path, in: &state)

@@ -170,13 +170,22 @@ final class InjectingEventSource: DeviceEventSource, Sendable {
     /// and never carried out.
     @Test func deviceRemovedWhileItsRequestWaitsIsDropped() async throws {
         let kernel = try makeKernel()
-        kernel.setBindDelay(microseconds: 200_000)
+        // 03.0's bind waits in the kernel until 04.0's request is dropped: one bind at a
+        // time, so 04.0's request waits behind it whatever the threads' timing.
+        final class Gate: Sendable { let open = Atomic<Bool>(false) }
+        let gate = Gate()
+        kernel.beforeWrite { path in
+            guard path.hasSuffix("drivers/virtio_vfio_pci/bind") else { return }
+            while !gate.open.load(ordering: .acquiring) { usleep(1_000) }
+        }
         let daemon = Daemon(kernel: kernel, maxInFlight: 1)
         try await daemon.run {
             try kernel.sysfs.write("change \(uuid(1)) DRIVERFLAVOUR=vfio", to: "bus/pci/devices/0000:00:03.0/uevent")
             try kernel.sysfs.write("change \(uuid(2)) DRIVERFLAVOUR=vfio", to: "bus/pci/devices/0000:00:04.0/uevent")
-            // Events are handled in order: 03.0 is in flight (its bind takes 200 ms), 04.0 waits.
+            // Events are handled in order: 03.0 is in flight (held in its bind), 04.0 waits.
             kernel.removeDevice(e1000e)
+            try await daemon.waitForOutcomes(1)
+            gate.open.store(true, ordering: .releasing)
             try await daemon.waitForOutcomes(2)
         }
         let dropped = try #require(daemon.logs.outcomes.first { $0.metadata["pci.slot_name"] == "0000:00:04.0" })

@@ -271,13 +271,28 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
             try kernel.sysfs.write(vf, to: "bus/pci/drivers/nvme/bind")
             try kernel.sysfs.write("\n", to: "bus/pci/devices/\(vf)/driver_override")
         }
-        kernel.setBindDelay(microseconds: 5_000)
+        // The first six binds go through; the next wait in the kernel until the daemon is
+        // stopping, so the stop comes with binds in flight and the rest queued, whatever
+        // the threads' timing.
+        final class Gate: Sendable {
+            let binds = Atomic<Int>(0)
+            let open = Atomic<Bool>(false)
+        }
+        let gate = Gate()
+        kernel.beforeWrite { path in
+            guard path.hasSuffix("drivers/vfio-pci/bind"), gate.binds.add(1, ordering: .relaxed).newValue > 6 else { return }
+            while !gate.open.load(ordering: .acquiring) { usleep(1_000) }
+        }
         let daemon = DaemonHarness(kernel: kernel, maxInFlight: 4)
         let vfs = (0..<64).map { try! PCIAddress(parsing: "0000:02:0\($0 / 8).\($0 % 8)") }
         try await daemon.run {
             for (index, vf) in vfs.enumerated() { try daemon.request(vf, "vfio", uuid: uuid(100 + index)) }
             try await daemon.waitForOutcomes(6)
-        }  // shutdown now, with binds in flight and many queued
+            daemon.service.shutdown()  // with binds in flight and many queued
+            // Every request but the (at most four) held in the kernel has its outcome.
+            try await daemon.waitForOutcomes(60)
+            gate.open.store(true, ordering: .releasing)
+        }
         var bound = 0
         for vf in vfs {
             let driver = kernel.driver(of: vf)
