@@ -1,9 +1,13 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Layout (../shared/STYLE.md): a pure library for the decisions, one thin Swift
-// wrapper target over the C libraries, an engine that does the kernel I/O, and
-// thin executables. Nothing but FlavourPlatform imports a C module.
+// Layout (../shared/STYLE.md): a pure library for the decisions, an engine that does the
+// kernel I/O behind protocols, one thin Swift wrapper target over the C libraries, the
+// production conformances joining the two, and thin executables that wire them in.
+// Nothing but FlavourPlatform imports a C module; dependencies point one way:
+//   FlavourCore <- FlavourEngine <- FlavourSystem -> FlavourPlatform, both over FlavourPOSIX
+//   FlavourEngine <- FlavourDaemon, FlavourCLI, FlavourTestKernel (none of them over a C library)
+//   executables: the daemon or the CLI, plus FlavourSystem.
 let package = Package(
     name: "driver-flavour",
     platforms: [.macOS(.v15)],
@@ -27,33 +31,46 @@ let package = Package(
 
         // Pure: PCI addresses, modaliases, alias patterns, the match table, config, the decision.
         .target(name: "FlavourCore"),
+        // How a system call is made, once for everyone: EINTR retried, errno named and
+        // explained; pthreads and a condition variable for the threads that block in the kernel.
+        .target(name: "FlavourPOSIX"),
+        // Kernel I/O: sysfs, PCI devices, the binder, the crash journal. The world it cannot
+        // reach without C libraries is a protocol here (SysfsWriter, ModuleLoader,
+        // DeviceEventSource, DaemonNotifier); FlavourSystem conforms to them.
+        .target(
+            name: "FlavourEngine",
+            dependencies: [
+                "FlavourCore", "FlavourPOSIX",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Swift types over libudev, libsystemd (journal, notify) and libkmod.
         .target(
             name: "FlavourPlatform",
             dependencies: [
-                "CUdev", "CSystemd", "CKmod", "CFlavourShim",
+                "CUdev", "CSystemd", "CKmod", "CFlavourShim", "FlavourPOSIX",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Kernel I/O: sysfs, PCI devices, the binder. Module loading is a protocol here;
-        // its libkmod conformance is wired in by FlavourDaemon.
+        // The production conformances of the engine's protocols over FlavourPlatform: the
+        // confined sysfs writer, libkmod loading, sd_notify, the libudev event source.
         .target(
-            name: "FlavourEngine",
+            name: "FlavourSystem",
             dependencies: [
-                "FlavourCore",
+                "FlavourCore", "FlavourEngine", "FlavourPlatform", "FlavourPOSIX",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // A simulated kernel behind a temporary sysfs tree, for tests and benchmarks.
         .target(
             name: "FlavourTestKernel",
-            dependencies: ["FlavourCore", "FlavourEngine", "FlavourDaemon", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["FlavourCore", "FlavourEngine"]
         ),
         // The daemon's services: event intake, scheduling, outcomes.
         .target(
             name: "FlavourDaemon",
             dependencies: [
-                "FlavourCore", "FlavourEngine", "FlavourPlatform",
+                "FlavourCore", "FlavourEngine", "FlavourPOSIX",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -61,27 +78,29 @@ let package = Package(
         .target(
             name: "FlavourCLI",
             dependencies: [
-                "FlavourCore", "FlavourEngine", "FlavourDaemon",
+                "FlavourCore", "FlavourEngine", "FlavourPOSIX",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Thin executables: they wire FlavourSystem's conformances into the daemon and the CLI.
         .executableTarget(
             name: "flavourd",
             dependencies: [
-                "FlavourDaemon", "FlavourPlatform", "FlavourEngine",
+                "FlavourDaemon", "FlavourSystem", "FlavourPlatform", "FlavourEngine",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "flavourctl",
-            dependencies: ["FlavourCLI", "FlavourPlatform", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "FlavourCLI", "FlavourSystem", "FlavourPlatform", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "flavour-bench",
-            dependencies: ["FlavourCore", "FlavourEngine", "FlavourTestKernel", "FlavourDaemon", "FlavourPlatform"]
+            dependencies: ["FlavourCore", "FlavourEngine", "FlavourPlatform", .product(name: "Logging", package: "swift-log")]
         ),
-
         .executableTarget(
             name: "flavourd-bench",
             dependencies: [
@@ -91,12 +110,29 @@ let package = Package(
         ),
 
         .testTarget(name: "FlavourCoreTests", dependencies: ["FlavourCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "FlavourPlatformTests", dependencies: ["FlavourPlatform", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "FlavourPOSIXTests", dependencies: ["FlavourPOSIX"]),
         .testTarget(
-            name: "FlavourEngineTests", dependencies: ["FlavourEngine", "FlavourTestKernel", "FlavourCore"],
+            name: "FlavourPlatformTests",
+            dependencies: [
+                "FlavourPlatform", .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "FlavourEngineTests",
+            dependencies: [
+                "FlavourEngine", "FlavourTestKernel", "FlavourCore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "FlavourDaemonTests", dependencies: ["FlavourDaemon", "FlavourTestKernel", "FlavourEngine", "FlavourCore"]),
-        .testTarget(name: "FlavourCLITests", dependencies: ["FlavourCLI", "FlavourTestKernel", "FlavourEngine"]),
+        .testTarget(name: "FlavourSystemTests", dependencies: ["FlavourSystem", "FlavourEngine", "FlavourTestKernel"]),
+        .testTarget(
+            name: "FlavourDaemonTests",
+            dependencies: [
+                "FlavourDaemon", "FlavourTestKernel", "FlavourEngine", "FlavourCore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "FlavourCLITests", dependencies: ["FlavourCLI", "FlavourDaemon", "FlavourTestKernel", "FlavourEngine", "FlavourCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,3 @@
-import FlavourDaemon
 import FlavourEngine
 import Logging
 
@@ -7,8 +6,8 @@ import Glibc
 #endif
 
 /// What flavourctl's commands reach the system through: the sysfs writer, the module
-/// loader, standard output and standard error. Tests swap in the test kernel and capture
-/// the output.
+/// loader, standard output and standard error. flavourctl's main wires in the real
+/// writer and loader (FlavourSystem); tests swap in the test kernel and capture the output.
 public struct CLIContext: Sendable {
     /// The writer for a sysfs root.
     public var makeWriter: @Sendable (_ sysfsRoot: String) -> any SysfsWriter
@@ -36,19 +35,33 @@ public struct CLIContext: Sendable {
         self.signalReload = signalReload
     }
 
-    public static let system = CLIContext(
-        makeWriter: { root in ConfinedSysfsWriter(root: root) },
-        makeLoader: { directory, logger in try KmodModuleLoader(modulesDirectory: directory, logger: logger) },
-        output: { print($0) },
-        errorOutput: { line in
-            let bytes = Array((line + "\n").utf8)
-            _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-        },
-        isRoot: { geteuid() == 0 },
-        signalReload: { pid in kill(pid, SIGHUP) })
+    /// flavourctl on a terminal: reports on standard output, errors on standard error, root
+    /// by the effective uid, reloads by SIGHUP; the kernel reached through `makeWriter` and
+    /// `makeLoader`.
+    public static func terminal(
+        makeWriter: @escaping @Sendable (String) -> any SysfsWriter,
+        makeLoader: @escaping @Sendable (String, Logger) throws -> any ModuleLoader
+    ) -> CLIContext {
+        CLIContext(
+            makeWriter: makeWriter, makeLoader: makeLoader,
+            output: { print($0) },
+            errorOutput: { line in
+                let bytes = Array((line + "\n").utf8)
+                _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            },
+            isRoot: { geteuid() == 0 },
+            signalReload: { pid in kill(pid, SIGHUP) })
+    }
 
-    @TaskLocal public static var current = CLIContext.system
+    /// The context of the running invocation (`Flavourctl.run(arguments:context:)`).
+    @TaskLocal public static var current: CLIContext?
+
+    /// `current`, which every invocation sets: a command run without one is a wiring mistake.
+    static var active: CLIContext {
+        guard let current else { preconditionFailure("flavourctl ran without a CLIContext: call Flavourctl.run(arguments:context:)") }
+        return current
+    }
 }
 
 /// Prints a line through the current context.
-func say(_ line: String = "") { CLIContext.current.output(line) }
+func say(_ line: String = "") { CLIContext.active.output(line) }

@@ -1,4 +1,3 @@
-import FlavourDaemon
 import FlavourEngine
 import Foundation
 
@@ -17,7 +16,7 @@ struct DaemonStatusFile: Decodable {
         let finishedAtNs: UInt64
         let summary: String
 
-        var succeeded: Bool { ["bound", "fell-back", "unchanged", "reverted"].contains(result) }
+        var succeeded: Bool { OutcomeKind(rawValue: result)?.succeeded ?? false }
     }
 
     let pid: Int32
@@ -33,7 +32,7 @@ struct DaemonStatusFile: Decodable {
 
     /// Reads the file; nil when there is none or it is unreadable.
     static func read(runDirectory: String) -> DaemonStatusFile? {
-        guard let bytes = try? FileSystem.read(runDirectory + "/status.json") else { return nil }
+        guard let bytes = try? FileSystem.read(RunDirectory(runDirectory).statusFile) else { return nil }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         return try? decoder.decode(DaemonStatusFile.self, from: Data(bytes))

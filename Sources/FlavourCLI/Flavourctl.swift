@@ -17,15 +17,20 @@ public struct Flavourctl: ParsableCommand {
 
     public init() {}
 
-    /// Runs one invocation and returns its exit code; output goes through `CLIContext`:
-    /// reports to standard output, errors and usage mistakes to standard error.
+    /// Runs one invocation with `context` and returns its exit code.
+    public static func run(arguments: [String], context: CLIContext) -> Int32 {
+        CLIContext.$current.withValue(context) { run(arguments: arguments) }
+    }
+
+    /// Runs one invocation in the current `CLIContext` and returns its exit code: reports
+    /// to standard output, errors and usage mistakes to standard error.
     public static func run(arguments: [String]) -> Int32 {
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
             return 0
         } catch let error as CLIError {
-            CLIContext.current.errorOutput("flavourctl: \(error.description)")
+            CLIContext.active.errorOutput("flavourctl: \(error.description)")
             return 1
         } catch let error as ApplyFailed {
             return error.code
@@ -33,7 +38,7 @@ public struct Flavourctl: ParsableCommand {
             let message = fullMessage(for: error)
             let code = exitCode(for: error).rawValue
             // --help and --version are output; everything else is an error.
-            if !message.isEmpty { (code == 0 ? CLIContext.current.output : CLIContext.current.errorOutput)(message) }
+            if !message.isEmpty { (code == 0 ? CLIContext.active.output : CLIContext.active.errorOutput)(message) }
             return code
         }
     }

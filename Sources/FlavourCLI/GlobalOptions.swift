@@ -11,18 +11,18 @@ import Glibc
 /// binary runs against /sys, a guest, or a temporary tree.
 struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Root of sysfs.", valueName: "dir"))
-    var sysfsRoot = "/sys"
+    var sysfsRoot = DefaultPaths.sysfsRoot
 
     @Option(help: ArgumentHelp("Kernel modules directory (default: /lib/modules/$(uname -r)).", valueName: "dir"))
     var modulesDir: String?
 
     @Option(help: ArgumentHelp("Directory of *.conf files with flavours, variant, deny and request rules.", valueName: "dir"))
-    var configDir = "/etc/driver-flavour.d"
+    var configDir = DefaultPaths.configDirectory
 
     @Option(help: ArgumentHelp("Root of procfs, read by the in-use guard (mounts, swaps, routes).", valueName: "dir"))
-    var procRoot = "/proc"
+    var procRoot = DefaultPaths.procRoot
 
-    var sysfs: Sysfs { Sysfs(root: sysfsRoot, writer: CLIContext.current.makeWriter(sysfsRoot)) }
+    var sysfs: Sysfs { Sysfs(root: sysfsRoot, writer: CLIContext.active.makeWriter(sysfsRoot)) }
 
     var loader: MatchTableLoader { MatchTableLoader(configDirectory: configDir, modulesDirectory: modulesDir) }
 
@@ -38,19 +38,19 @@ struct GlobalOptions: ParsableArguments {
     /// there (`InFlightJournal`), so a flavourctl killed mid-bind is settled by the next
     /// flavourctl or flavourd, and the two never change one device at once.
     func executor(logger: Logger, action: String, runDirectory: String? = nil) throws -> RequestExecutor {
-        if Self.isKernelSysfs(sysfsRoot), !CLIContext.current.isRoot() {
+        if Self.isKernelSysfs(sysfsRoot), !CLIContext.active.isRoot() {
             throw CLIError("\(action) writes to /sys and loads kernel modules: it needs root (run it with sudo)")
         }
         let loaded = try loadTable()
         let moduleLoader: any ModuleLoader
-        do { moduleLoader = try CLIContext.current.makeLoader(loader.modulesDirectory, logger) } catch {
+        do { moduleLoader = try CLIContext.active.makeLoader(loader.modulesDirectory, logger) } catch {
             throw CLIError("cannot use the modules in \(loader.modulesDirectory): \(error)")
         }
         let sysfs = sysfs
-        let journal = runDirectory.map { InFlightJournal(directory: $0 + "/inflight") }
+        let journal = runDirectory.map { InFlightJournal(directory: RunDirectory($0).inFlight) }
         let binder = Binder(sysfs: sysfs, loader: moduleLoader, logger: logger, steps: journal ?? NoStepRecorder())
         if let journal {
-            for line in journal.recover(binder: binder, logger: logger) { CLIContext.current.errorOutput("recovered: \(line)") }
+            for line in journal.recover(binder: binder, logger: logger) { CLIContext.active.errorOutput("recovered: \(line)") }
         }
         return RequestExecutor(sysfs: sysfs, binder: binder, config: loaded.config, table: loaded.table, procRoot: procRoot)
     }
@@ -60,7 +60,7 @@ struct GlobalOptions: ParsableArguments {
     static func isKernelSysfs(_ root: String) -> Bool {
         guard let resolved = realpath(root, nil) else { return false }
         defer { free(resolved) }
-        return String(cString: resolved) == "/sys"
+        return String(cString: resolved) == DefaultPaths.sysfsRoot
     }
 
     /// The in-use guard over the same roots, for commands that only look.

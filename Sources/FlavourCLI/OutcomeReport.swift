@@ -1,5 +1,6 @@
 import FlavourCore
 import FlavourEngine
+import FlavourPOSIX
 
 /// A bind outcome for people (`lines`) and machines (`Encodable`).
 struct OutcomeReport: Encodable {

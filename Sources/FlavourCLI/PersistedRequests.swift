@@ -1,16 +1,11 @@
 import FlavourCore
-import FlavourDaemon
 import FlavourEngine
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The config file `flavourctl set --persist` keeps: one `request FLAVOUR ADDRESS` line per
 /// device. The whole config must still parse after a change, or nothing is written.
 struct PersistedRequests {
     let configDirectory: String
-    var path: String { configDirectory + "/" + DaemonSettings.persistedFileName }
+    var path: String { configDirectory + "/" + DefaultPaths.persistedRequestsFile }
 
     func set(_ address: PCIAddress, flavour: String) throws {
         try rewrite { lines in lines.filter { !Self.names(address, $0) } + ["request \(flavour) \(address)"] }
@@ -33,31 +28,16 @@ struct PersistedRequests {
         let text = ([header] + lines).joined(separator: "\n") + "\n"
         // Check the config as the daemon will read it, with this file changed.
         var files: [(name: String, text: String)] = []
-        for name in FileSystem.list(configDirectory) where MatchTableLoader.isConfigFile(name) && name != DaemonSettings.persistedFileName {
+        for name in FileSystem.list(configDirectory) where MatchTableLoader.isConfigFile(name) && name != DefaultPaths.persistedRequestsFile {
             files.append((name, String(decoding: (try? FileSystem.read(configDirectory + "/" + name)) ?? [], as: UTF8.self)))
         }
-        files.append((DaemonSettings.persistedFileName, text))
+        files.append((DefaultPaths.persistedRequestsFile, text))
         files.sort { $0.name < $1.name }
         do { _ = try FlavourConfig.parse(files: files) } catch {
             throw CLIError("not persisted: the config would be broken:\n\(error.description)")
         }
-        let temporary = path + ".tmp"
-        let fd = Syscall.retrying { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
-        guard fd >= 0 else { throw CLIError("cannot write \(temporary): \(Errno.message(errno))") }
-        var bytes = Array(text.utf8)
-        let count = bytes.count
-        let written = Syscall.retrying { bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress, count) } }
-        // errno of the write (or ENOSPC for a short one), read before close can change it.
-        let writeErrno = written < 0 ? errno : ENOSPC
-        close(fd)
-        guard written == count else {
-            unlink(temporary)
-            throw CLIError("cannot write \(temporary): \(Errno.message(writeErrno)); \(path) is unchanged")
-        }
-        guard rename(temporary, path) == 0 else {
-            let renameErrno = errno
-            unlink(temporary)
-            throw CLIError("cannot replace \(path): \(Errno.message(renameErrno)); it is unchanged")
+        do { try FileSystem.writeAtomically(Array(text.utf8), to: path) } catch {
+            throw CLIError("not persisted: \(error.description)")
         }
     }
 }

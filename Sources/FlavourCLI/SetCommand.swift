@@ -1,6 +1,5 @@
 import ArgumentParser
 import FlavourCore
-import FlavourDaemon
 import FlavourEngine
 
 #if canImport(Glibc)
@@ -59,7 +58,7 @@ struct SetCommand: ParsableCommand {
         guard timeout.isFinite, (0...maxTimeout).contains(timeout) else {
             throw CLIError("--timeout must be a number of seconds from 0 to \(Int(maxTimeout)), not \(timeout)")
         }
-        if GlobalOptions.isKernelSysfs(global.sysfsRoot), !CLIContext.current.isRoot() {
+        if GlobalOptions.isKernelSysfs(global.sysfsRoot), !CLIContext.active.isRoot() {
             throw CLIError("flavourctl set writes to /sys: it needs root (run it with sudo)")
         }
         let sysfs = global.sysfs
@@ -89,7 +88,7 @@ struct SetCommand: ParsableCommand {
         case .add: try PersistedRequests(configDirectory: global.configDir).set(address, flavour: flavour)
         case .remove: try PersistedRequests(configDirectory: global.configDir).remove(address)
         }
-        if persist != .keep { CLIContext.current.signalReload(status.pid) }  // the daemon now holds the standing request
+        if persist != .keep { CLIContext.active.signalReload(status.pid) }  // the daemon now holds the standing request
 
         let started = DaemonStatusFile.realtimeNanoseconds()
         let uuid = randomUUID()

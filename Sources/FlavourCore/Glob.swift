@@ -164,9 +164,4 @@ public enum Glob {
         }
         return count
     }
-
-    /// True when the pattern has no wildcard element at all.
-    public static func isLiteral(_ pattern: String) -> Bool {
-        wildcardCount(Array(pattern.utf8)) == 0 && !pattern.utf8.contains(UInt8(ascii: "\\"))
-    }
 }

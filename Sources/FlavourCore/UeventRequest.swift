@@ -2,7 +2,8 @@
 /// can deliver is testable and fuzzable.
 public enum UeventRequest: Hashable, Sendable {
     /// A flavour asked for on a device; `value` is not yet checked against known flavours.
-    case flavour(PCIAddress, value: String, origin: Origin)
+    /// `origin` is `attribute` or `synthetic`.
+    case flavour(PCIAddress, value: String, origin: RequestOrigin)
     /// A device appeared (hotplug, a new VF): standing requests may cover it.
     case added(PCIAddress, modalias: Modalias?)
     /// A device went away.
@@ -11,13 +12,6 @@ public enum UeventRequest: Hashable, Sendable {
     case ignored
     /// Malformed: a device name that is not a PCI address, or a bad flavour value.
     case invalid(String)
-
-    public enum Origin: String, Hashable, Sendable {
-        /// `DRIVER_FLAVOUR=` from the driver_flavour attribute (or a udev rule).
-        case attribute
-        /// `SYNTH_ARG_DRIVERFLAVOUR=` from a synthetic uevent (`echo "change UUID DRIVERFLAVOUR=vfio" > uevent`).
-        case synthetic
-    }
 
     /// The property a kernel-sent request carries (the driver_flavour module's uevent).
     public static let attributeKey = "DRIVER_FLAVOUR"
@@ -40,8 +34,8 @@ public enum UeventRequest: Hashable, Sendable {
         }
         // A flavour may come with a change (the attribute, a synthetic uevent) or with an
         // add (a udev rule that sets ENV{DRIVER_FLAVOUR}).
-        let found = properties[Self.attributeKey].map { ($0, Origin.attribute) }
-            ?? properties[Self.syntheticKey].map { ($0, Origin.synthetic) }
+        let found = properties[Self.attributeKey].map { ($0, RequestOrigin.attribute) }
+            ?? properties[Self.syntheticKey].map { ($0, RequestOrigin.synthetic) }
         guard let (value, origin) = found else {
             self = action == "add"
                 ? .added(address, modalias: properties["MODALIAS"].flatMap { try? Modalias(parsing: $0) })

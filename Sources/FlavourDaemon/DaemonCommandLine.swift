@@ -1,14 +1,17 @@
+import FlavourEngine
 import Logging
 
 /// flavourd's command line. Parsed by hand: the daemon stays free of ArgumentParser,
-/// whose Foundation dependency would add megabytes to its resident size.
+/// whose Foundation dependency would add megabytes to its resident size. Defaults come
+/// from `DefaultPaths`; `DaemonSettings(_:)` turns the result into the daemon's settings.
 public struct DaemonCommandLine: Equatable, Sendable {
-    public var sysfsRoot = "/sys"
+    public var sysfsRoot = DefaultPaths.sysfsRoot
+    /// nil: `/lib/modules/$(uname -r)`, resolved by `DaemonSettings`.
     public var modulesDirectory: String? = nil
-    public var configDirectory = "/etc/driver-flavour.d"
-    public var runDirectory = "/run/driver-flavour"
-    public var procRoot = "/proc"
-    public var maxInFlight = 4
+    public var configDirectory = DefaultPaths.configDirectory
+    public var runDirectory = DefaultPaths.runDirectory
+    public var procRoot = DefaultPaths.procRoot
+    public var maxInFlight = DaemonSettings.defaultMaxInFlight
     /// udev, kernel, or auto (udev when udevd runs).
     public var source = "auto"
     public var logLevel = Logger.Level.info
@@ -23,12 +26,12 @@ public struct DaemonCommandLine: Equatable, Sendable {
         usage: flavourd [options]
         Carry out driver flavour requests on PCI devices as they arrive from udev.
 
-          --sysfs-root DIR       root of sysfs (default /sys)
+          --sysfs-root DIR       root of sysfs (default \(DefaultPaths.sysfsRoot))
           --modules-dir DIR      kernel modules directory (default /lib/modules/$(uname -r))
-          --config-dir DIR       directory of *.conf files (default /etc/driver-flavour.d)
-          --run-dir DIR          runtime state: status.json, in-flight journal (default /run/driver-flavour)
-          --proc-root DIR        root of procfs, read by the in-use guard (default /proc)
-          --max-in-flight N      devices bound concurrently (default 4)
+          --config-dir DIR       directory of *.conf files (default \(DefaultPaths.configDirectory))
+          --run-dir DIR          runtime state: status.json, in-flight journal (default \(DefaultPaths.runDirectory))
+          --proc-root DIR        root of procfs, read by the in-use guard (default \(DefaultPaths.procRoot))
+          --max-in-flight N      devices bound concurrently (default \(DaemonSettings.defaultMaxInFlight))
           --source SOURCE        udev, kernel, or auto: udev when udevd runs (default auto)
           --log-level LEVEL      trace, debug, info, notice, warning, error, critical (default info)
           -h, --help             this text

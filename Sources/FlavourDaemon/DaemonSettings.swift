@@ -5,37 +5,33 @@ public struct DaemonSettings: Sendable {
     public var sysfsRoot: String
     public var modulesDirectory: String
     public var configDirectory: String
-    /// Holds `status.json` (read by `flavourctl status` and `set`).
-    public var runDirectory: String
+    /// Holds `status.json` (read by `flavourctl status` and `set`) and the crash journal.
+    public var runDirectory: RunDirectory
     /// Devices bound concurrently (one request at a time per device).
     public var maxInFlight: Int
     /// Root of procfs, read by the in-use guard (mounts, swaps, routes).
-    public var procRoot = "/proc"
+    public var procRoot: String
+
+    public static let defaultMaxInFlight = 4
 
     public init(
-        sysfsRoot: String = "/sys", modulesDirectory: String? = nil, configDirectory: String = "/etc/driver-flavour.d",
-        runDirectory: String = "/run/driver-flavour", maxInFlight: Int = 4
+        sysfsRoot: String = DefaultPaths.sysfsRoot, modulesDirectory: String? = nil,
+        configDirectory: String = DefaultPaths.configDirectory, runDirectory: String = DefaultPaths.runDirectory,
+        maxInFlight: Int = DaemonSettings.defaultMaxInFlight, procRoot: String = DefaultPaths.procRoot
     ) {
         self.sysfsRoot = sysfsRoot
-        self.modulesDirectory = modulesDirectory ?? FileSystem.defaultModulesDirectory()
+        self.modulesDirectory = modulesDirectory ?? DefaultPaths.modulesDirectory()
         self.configDirectory = configDirectory
-        self.runDirectory = runDirectory
+        self.runDirectory = RunDirectory(runDirectory)
         self.maxInFlight = maxInFlight
+        self.procRoot = procRoot
     }
 
-    public var statusPath: String { runDirectory + "/status.json" }
-
-    /// The file `flavourctl set --persist` keeps standing requests in.
-    public static let persistedFileName = "90-flavourctl-persisted.conf"
-}
-
-/// The service manager, told what the daemon is doing (sd_notify in production).
-public protocol DaemonNotifier: Sendable {
-    func ready(status: String)
-    func status(_ text: String)
-    func reloading()
-    func stopping(status: String)
-    func watchdog()
-    /// When WatchdogSec= is set: how often to ping.
-    var watchdogInterval: Duration? { get }
+    /// The settings flavourd's command line asks for.
+    public init(_ commandLine: DaemonCommandLine) {
+        self.init(
+            sysfsRoot: commandLine.sysfsRoot, modulesDirectory: commandLine.modulesDirectory,
+            configDirectory: commandLine.configDirectory, runDirectory: commandLine.runDirectory,
+            maxInFlight: commandLine.maxInFlight, procRoot: commandLine.procRoot)
+    }
 }

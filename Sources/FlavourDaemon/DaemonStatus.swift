@@ -1,5 +1,6 @@
 import FlavourCore
 import FlavourEngine
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -9,60 +10,55 @@ import Glibc
 /// requests it holds and the last outcome per device, in `<run>/status.json`.
 /// Written shortly after a change (coalesced), never on a timer: an idle daemon does not wake.
 /// Recording is synchronous, under a lock, so outcomes land in the order they happen.
-public final class DaemonStatus: @unchecked Sendable {
-    public struct Entry: Sendable {
-        public let requested: String
-        public let result: String
-        public let driver: String?
-        public let uuid: String?
-        public let finishedAt: UInt64
-        public let summary: String
+public final class DaemonStatus: Sendable {
+    /// What the file says, guarded by `contents`.
+    private struct Contents {
+        var state = "starting"
+        var source = "none"
+        var standing: [String] = []
+        /// The scheduler's queue, read when the file is written: a storm of requests
+        /// changes it thousands of times, the file is written every 50 ms at most.
+        var queue: (@Sendable () -> RequestScheduler.Snapshot)?
+        /// The last outcome of each device, as JSON made once when it is recorded: a flush
+        /// only joins them.
+        var lastJSON: [PCIAddress: String] = [:]
+        var flushScheduled = false
+        var finished = false
     }
 
     private let path: String
-    private let lock = Lock()
-    private var state = "starting"
-    private var source = "none"
-    private var standing: [String] = []
-    /// The scheduler's queue, read when the file is written: a storm of requests changes
-    /// it thousands of times, the file is written every 50 ms at most.
-    private var queue: (@Sendable () -> RequestScheduler.Snapshot)?
-    private var last: [PCIAddress: Entry] = [:]
-    /// Each entry's JSON, made once when it is recorded: a flush only joins them.
-    private var lastJSON: [PCIAddress: String] = [:]
-    private var flushScheduled = false
-    private var finished = false
+    private let contents = Mutex(Contents())
     private let startedAt = DaemonStatus.realtimeNanoseconds()
 
     public init(path: String) { self.path = path }
 
     public func set(state: String) {
-        changed { self.state = state }
+        changed { $0.state = state }
     }
 
     public func set(source: String, standing: [StandingRequest]) {
         let standing = standing.map { "\($0.flavourName) \($0.selector) (\($0.source))" }
         changed {
-            self.source = source
-            self.standing = standing
+            $0.source = source
+            $0.standing = standing
         }
     }
 
     /// Where the requests in flight and waiting come from: asked at each write of the file.
     public func watch(_ queue: @escaping @Sendable () -> RequestScheduler.Snapshot) {
-        changed { self.queue = queue }
+        changed { $0.queue = queue }
     }
 
     /// The scheduler's queue changed: the file is written again soon. Cheap, as it is told
     /// three times per request; the queue itself is read when the file is written.
     public func queueChanged() {
-        changed {}
+        changed { _ in }
     }
 
     public func record(_ request: FlavourRequest, _ outcome: RequestOutcome) {
-        let kind = OutcomeLog.kind(of: outcome)
+        let kind = outcome.kind
         var driver: String? = nil
-        var summary = kind.rawValue
+        var summary = kind.name
         if case .done(let bind) = outcome {
             driver = bind.driver?.rawValue
             summary = bind.attempts.filter { !$0.succeeded }.map(\.description).joined(separator: "; ")
@@ -71,71 +67,64 @@ public final class DaemonStatus: @unchecked Sendable {
         } else if case .dropped(let why) = outcome {
             summary = why
         }
-        store(request.address, Entry(
-            requested: request.requested.description, result: kind.rawValue, driver: driver, uuid: request.uuid,
-            finishedAt: Self.realtimeNanoseconds(), summary: summary))
+        store(request.address, requested: request.requested.description, kind: kind, driver: driver, uuid: request.uuid,
+              summary: summary)
     }
 
-    private func store(_ address: PCIAddress, _ entry: Entry) {
+    private func store(
+        _ address: PCIAddress, requested: String, kind: OutcomeKind, driver: String?, uuid: String?, summary: String
+    ) {
         let json = JSONText.object([
-            ("address", JSONText.string(address.description)), ("requested", JSONText.string(entry.requested)),
-            ("result", JSONText.string(entry.result)), ("driver", JSONText.optional(entry.driver)),
-            ("uuid", JSONText.optional(entry.uuid)), ("finished_at_ns", String(entry.finishedAt)),
-            ("summary", JSONText.string(entry.summary)),
+            ("address", JSONText.string(address.description)), ("requested", JSONText.string(requested)),
+            ("result", JSONText.string(kind.name)), ("driver", JSONText.optional(driver)),
+            ("uuid", JSONText.optional(uuid)), ("finished_at_ns", String(Self.realtimeNanoseconds())),
+            ("summary", JSONText.string(summary)),
         ])
-        changed {
-            last[address] = entry
-            lastJSON[address] = json
-        }
+        changed { $0.lastJSON[address] = json }
     }
 
     /// A request refused before it reached the scheduler (unknown flavour), so that
     /// `flavourctl set` hears about it too.
     public func rejected(_ address: PCIAddress, value: String, uuid: String?, reason: String) {
-        store(address, Entry(requested: value, result: OutcomeLog.Kind.rejected.rawValue, driver: nil, uuid: uuid,
-                             finishedAt: Self.realtimeNanoseconds(), summary: reason))
+        store(address, requested: value, kind: .rejected, driver: nil, uuid: uuid, summary: reason)
     }
 
-    public func lastOutcome(_ address: PCIAddress) -> Entry? { lock.with { last[address] } }
-
-    /// Writes now (used at shutdown and by tests).
-    /// Writes the file now. After the `final` flush (the daemon's last word, at stop) the
-    /// file is never written again: a flush scheduled earlier must not rewrite it, or
-    /// recreate a run directory that was removed meanwhile.
+    /// Writes the file now (at shutdown, and in tests). After the `final` flush (the
+    /// daemon's last word, at stop) the file is never written again: a flush scheduled
+    /// earlier must not rewrite it, or recreate a run directory that was removed meanwhile.
     public func flush(final: Bool = false) {
         // Outside the status lock: the scheduler calls `queueChanged` with its own held.
-        let snapshot = lock.with { queue }?()
-        let text = lock.with { () -> String? in
-            flushScheduled = false
-            guard !finished else { return nil }
-            finished = final
-            if final { queue = nil }  // the scheduler's report holds this status: end the cycle
-            return render(snapshot ?? RequestScheduler.Snapshot(inFlight: [], queued: [], queuedCount: 0))
+        let snapshot = contents.withLock { $0.queue }?()
+        let text = contents.withLock { contents -> String? in
+            contents.flushScheduled = false
+            guard !contents.finished else { return nil }
+            contents.finished = final
+            if final { contents.queue = nil }  // the scheduler's report holds this status: end the cycle
+            return render(contents, snapshot ?? RequestScheduler.Snapshot(inFlight: [], queued: [], queuedCount: 0))
         }
         if let text { Self.writeAtomically(path, text) }
     }
 
-    private func render(_ snapshot: RequestScheduler.Snapshot) -> String {
-        let outcomes = lastJSON.keys.sorted().map { lastJSON[$0]! }
-        let text = JSONText.object([
-            ("pid", String(getpid())), ("state", JSONText.string(state)), ("source", JSONText.string(source)),
+    private func render(_ contents: Contents, _ snapshot: RequestScheduler.Snapshot) -> String {
+        let outcomes = contents.lastJSON.keys.sorted().map { contents.lastJSON[$0]! }
+        return JSONText.object([
+            ("pid", String(getpid())), ("state", JSONText.string(contents.state)), ("source", JSONText.string(contents.source)),
             ("started_at_ns", String(startedAt)),
-            ("standing_requests", JSONText.array(standing.map(JSONText.string))),
+            ("standing_requests", JSONText.array(contents.standing.map(JSONText.string))),
             ("in_flight", JSONText.array(snapshot.inFlight.map { JSONText.string($0.description) })),
             ("queued", JSONText.array(snapshot.queued.map { JSONText.string("\($0.address) \($0.requested)") })),
             ("queued_count", String(snapshot.queuedCount)),
             ("last_outcomes", JSONText.array(outcomes)),
         ]) + "\n"
-        return text
     }
 
-    /// Changes the state under the lock and schedules a write, in one critical section:
-    /// the scheduler reports several changes per request.
-    private func changed(_ change: () -> Void) {
-        let schedule = lock.with { () -> Bool in
-            change()
-            defer { flushScheduled = true }
-            return !flushScheduled
+    /// Changes the contents and schedules a write, in one critical section: the scheduler
+    /// reports several changes per request.
+    private func changed(_ change: (inout Contents) -> Void) {
+        let schedule = contents.withLock { contents -> Bool in
+            change(&contents)
+            defer { contents.flushScheduled = true }
+            return !contents.flushScheduled
         }
         guard schedule else { return }
         Task {
@@ -150,16 +139,10 @@ public final class DaemonStatus: @unchecked Sendable {
         return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
     }
 
+    /// Best effort: readers keep the previous file when this one cannot be written. The
+    /// run directory is made if it is missing (a fresh /run, a new --run-dir).
     static func writeAtomically(_ path: String, _ text: String) {
-        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
-        mkdir(directory, 0o755)
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return }
-        var bytes = Array(text.utf8)
-        let count = bytes.count
-        let written = bytes.withUnsafeMutableBytes { write(fd, $0.baseAddress, count) }
-        close(fd)
-        if written == count { rename(temporary, path) } else { unlink(temporary) }
+        mkdir(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]), 0o755)
+        try? FileSystem.writeAtomically(Array(text.utf8), to: path)
     }
 }

@@ -1,17 +1,10 @@
 import FlavourCore
-import FlavourEngine
 
 /// One request the daemon holds: a device, what is asked of it, and where it came from.
 public struct FlavourRequest: Hashable, Sendable {
-    public enum Origin: String, Hashable, Sendable {
-        case attribute, synthetic, hotplug, coldplug
-        /// Another member of the IOMMU group of a request made with `group` (`groupOf`).
-        case group
-    }
-
     public let address: PCIAddress
     public let requested: RequestedFlavour
-    public let origin: Origin
+    public let origin: RequestOrigin
     /// The synthetic uevent's SYNTH_UUID, which `flavourctl set` waits for.
     public let uuid: String?
     /// `force` and `group`, from the standing request that made it.
@@ -20,7 +13,7 @@ public struct FlavourRequest: Hashable, Sendable {
     public let groupOf: PCIAddress?
 
     public init(
-        address: PCIAddress, requested: RequestedFlavour, origin: Origin, uuid: String? = nil, options: RequestOptions = .init(),
+        address: PCIAddress, requested: RequestedFlavour, origin: RequestOrigin, uuid: String? = nil, options: RequestOptions = .init(),
         groupOf: PCIAddress? = nil
     ) {
         self.address = address
@@ -30,14 +23,4 @@ public struct FlavourRequest: Hashable, Sendable {
         self.options = options
         self.groupOf = groupOf
     }
-}
-
-/// How a request ended: exactly one per request.
-public enum RequestOutcome: Hashable, Sendable {
-    /// Carried out by the binder.
-    case done(BindOutcome)
-    /// Replaced by a newer request for the same device before it started.
-    case superseded
-    /// Not carried out: the device went away, or the daemon is stopping.
-    case dropped(String)
 }

@@ -1,11 +1,6 @@
 import FlavourCore
 import FlavourEngine
-import FlavourPlatform
 import Logging
-
-#if canImport(Glibc)
-import Glibc  // EBUSY (reflect)
-#endif
 
 /// flavourd: hears PCI uevents, turns them into requests, and carries them out.
 /// Start-up: read config and the match table, start listening, apply standing requests
@@ -20,25 +15,29 @@ public final class FlavourService: Sendable {
     let makeLoader: LoaderFactory
     let writer: any SysfsWriter
     let notifier: any DaemonNotifier
+    /// Called once start-up is done and after each reload, when parsing the match table
+    /// has freed a lot: flavourd gives the heap's free pages back to the kernel.
+    let releaseFreeMemory: @Sendable () -> Void
     let logger: Logger
     let outcomes: OutcomeLog
     public let status: DaemonStatus
-    private let state = ServiceState()
+    let state = ServiceState()
 
     public init(
         settings: DaemonSettings, source: any DeviceEventSource, makeLoader: @escaping LoaderFactory,
-        writer: (any SysfsWriter)? = nil, notifier: any DaemonNotifier, logger: Logger
+        writer: any SysfsWriter, notifier: any DaemonNotifier, releaseFreeMemory: @escaping @Sendable () -> Void = {},
+        logger: Logger
     ) {
         self.settings = settings
         self.source = source
         self.makeLoader = makeLoader
-        // Writes never follow a link out of the sysfs root (openat2 RESOLVE_BENEATH).
-        self.writer = writer ?? ConfinedSysfsWriter(root: settings.sysfsRoot)
+        self.writer = writer
         self.notifier = notifier
+        self.releaseFreeMemory = releaseFreeMemory
         self.logger = logger
         self.outcomes = OutcomeLog(logger: logger)
-        self.status = DaemonStatus(path: settings.statusPath)
-        self.journal = InFlightJournal(directory: settings.runDirectory + "/inflight")
+        self.status = DaemonStatus(path: settings.runDirectory.statusFile)
+        self.journal = InFlightJournal(directory: settings.runDirectory.inFlight)
     }
 
     var sysfs: Sysfs { Sysfs(root: settings.sysfsRoot, writer: writer) }
@@ -91,7 +90,7 @@ public final class FlavourService: Sendable {
         notifier.status("Applying standing requests to present devices")
         await coldplug(executor: executor, scheduler: scheduler)
         await scheduler.idle()
-        Heap.releaseFreeMemory()  // what parsing the match table and coldplug freed
+        releaseFreeMemory()  // what parsing the match table and coldplug freed
         status.set(state: "ready")
         notifier.ready(status: "Listening for flavour requests (\(source.name) events)")
         logger.info("Ready", metadata: ["source": "\(source.name)"])
@@ -147,129 +146,7 @@ public final class FlavourService: Sendable {
         } catch {
             logger.error("Reload failed, keeping the previous configuration", metadata: ["reason": "\(error)"])
         }
-        Heap.releaseFreeMemory()  // the parse's garbage and the old table, freed in this thread's arena
+        releaseFreeMemory()  // the parse's garbage and the old table
         notifier.ready(status: "Listening for flavour requests (\(source.name) events)")
-    }
-
-    /// Every present device a standing request covers; and PFs whose every future VF it
-    /// covers get `sriov_drivers_autoprobe` 0 first, so no default driver ever probes those
-    /// VFs (`VFAutoprobe`, which also turns it back on when the requests change).
-    func coldplug(executor: RequestExecutor, scheduler: RequestScheduler) async {
-        let requests = executor.config.requests
-        let autoprobe = autoprobe(executor.sysfs)
-        guard !requests.isEmpty || autoprobe.hasMarkers else { return }
-        for device in executor.sysfs.pciDevices() {
-            autoprobe.update(device, requests: requests)
-            if let (requested, options) = Self.standingRequest(for: device, in: executor) {
-                scheduler.submit(FlavourRequest(
-                    address: device.address, requested: requested, origin: .coldplug, options: options))
-            }
-        }
-    }
-
-    func autoprobe(_ sysfs: Sysfs) -> VFAutoprobe {
-        VFAutoprobe(sysfs: sysfs, markers: settings.runDirectory + "/autoprobe-off", logger: logger)
-    }
-
-    static func standingRequest(
-        for device: PCIDevice, in executor: RequestExecutor
-    ) -> (RequestedFlavour, RequestOptions)? {
-        guard let request = executor.config.requests.first(where: { $0.covers(address: device.address, modalias: device.modalias) }),
-              let flavour = executor.config.flavour(named: request.flavourName)
-        else { return nil }
-        return (.flavour(flavour), request.options)
-    }
-
-    func handle(_ event: DeviceEvent, scheduler: RequestScheduler) async {
-        let request = UeventRequest(action: event.action, sysName: event.sysName, properties: event.properties)
-        if state.shuttingDown {
-            if case let .flavour(address, value, origin) = request {
-                let uuid = event.properties["SYNTH_UUID"]
-                guard let requested = scheduler.currentExecutor.resolve(value) else {
-                    await reject(address, event: event, value: value, reason: "unknown flavour '\(value)'", uuid: uuid)
-                    return
-                }
-                let dropped = FlavourRequest(
-                    address: address, requested: requested, origin: origin == .attribute ? .attribute : .synthetic, uuid: uuid)
-                outcomes.record(dropped, .dropped("the daemon is stopping"))
-                status.record(dropped, .dropped("the daemon is stopping"))
-            }
-            return
-        }
-        switch request {
-        case let .flavour(address, value, origin):
-            let executor = scheduler.currentExecutor
-            guard let requested = executor.resolve(value) else {
-                await reject(address, event: event, value: value,
-                             reason: "unknown flavour '\(value)'; known: \(executor.knownFlavours)", uuid: event.properties["SYNTH_UUID"])
-                return
-            }
-            scheduler.submit(FlavourRequest(
-                address: address, requested: requested, origin: origin == .attribute ? .attribute : .synthetic,
-                uuid: event.properties["SYNTH_UUID"]))
-        case let .added(address, _):
-            let executor = scheduler.currentExecutor
-            guard let device = try? executor.sysfs.pciDevice(address) else { return }
-            autoprobe(executor.sysfs).update(device, requests: executor.config.requests)
-            if let (requested, options) = Self.standingRequest(for: device, in: executor) {
-                scheduler.submit(FlavourRequest(address: address, requested: requested, origin: .hotplug, options: options))
-            }
-        case .removed(let address):
-            scheduler.deviceRemoved(address)
-        case .invalid(let reason):
-            outcomes.rejected(
-                device: event.sysName, value: event.properties[UeventRequest.attributeKey]
-                    ?? event.properties[UeventRequest.syntheticKey], reason: reason)
-        case .ignored:
-            break
-        }
-    }
-
-    /// Logs a refused request and records it for `flavourctl set`.
-    func reject(_ address: PCIAddress, event: DeviceEvent, value: String, reason: String, uuid: String?) async {
-        outcomes.rejected(device: event.sysName, value: value, reason: reason, uuid: uuid)
-        status.rejected(address, value: value, uuid: uuid, reason: reason)
-    }
-
-    /// Keeps the driver_flavour attribute (where the kernel module provides it) honest:
-    /// after a revert or a failed request it is cleared with `-<the value read>`, which sends
-    /// no uevent and clears only while the attribute still holds that value.
-    static func reflect(_ request: FlavourRequest, _ outcome: RequestOutcome, sysfs: Sysfs) {
-        guard case .done(let bind) = outcome, !bind.succeeded || request.requested == .revert else { return }
-        let attribute = PCIPaths.attribute("driver_flavour", of: request.address)
-        guard let current = try? sysfs.read(attribute), !current.isEmpty else { return }
-        do {
-            try sysfs.write("-" + current, to: attribute)
-        } catch where error.errno == EBUSY {
-            // A newer request was written since the read: leave it; its own uevent is on the way.
-        } catch {
-            // The module unloaded or the device went away: nothing left to clear.
-        }
-    }
-}
-
-/// The scheduler, once running (reload and shutdown need it), and whether shutdown has begun.
-final class ServiceState: @unchecked Sendable {
-    private let lock = Lock()
-    private var _scheduler: RequestScheduler?
-    private var _shuttingDown = false
-
-    var scheduler: RequestScheduler? { lock.with { _scheduler } }
-    var shuttingDown: Bool { lock.with { _shuttingDown } }
-
-    /// Records the running scheduler; true when shutdown was asked for before it ran.
-    func install(_ scheduler: RequestScheduler) -> Bool {
-        lock.with {
-            _scheduler = scheduler
-            return _shuttingDown
-        }
-    }
-
-    /// Marks shutdown begun: whether this call was the first, and the scheduler if one runs.
-    func beginShutdown() -> (first: Bool, scheduler: RequestScheduler?) {
-        lock.with {
-            defer { _shuttingDown = true }
-            return (!_shuttingDown, _scheduler)
-        }
     }
 }

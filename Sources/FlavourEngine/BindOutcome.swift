@@ -26,8 +26,8 @@ public struct BindOutcome: Hashable, Sendable {
         /// The device was removed while the request was carried out: nothing to undo.
         case gone
 
-        /// A stable one-word name, as `flavourctl` prints it (`result` in its JSON).
-        /// flavourd's journal groups these coarser: OutcomeLog.Kind.
+        /// A stable one-word name, as `flavourctl apply` prints it (`result` in its JSON).
+        /// flavourd's journal and status.json group these coarser: `OutcomeKind`.
         public var name: String {
             switch self {
             case .bound: "bound"
@@ -65,12 +65,7 @@ public struct BindOutcome: Hashable, Sendable {
     }
 
     /// True when the device ended as requested.
-    public var succeeded: Bool {
-        switch result {
-        case .bound, .fellBack, .alreadyBound, .reverted, .alreadyDefault: true
-        case .failedRestored, .failedNotRestored, .refused, .revertFailed, .gone: false
-        }
-    }
+    public var succeeded: Bool { OutcomeKind(result).succeeded }
 
     /// The driver the device ended on, when known.
     public var driver: DriverName? {
@@ -85,34 +80,4 @@ public struct BindOutcome: Hashable, Sendable {
 
     /// The last errno the kernel gave, if any attempt failed.
     public var lastErrno: Int32? { attempts.last(where: { $0.errno != nil })?.errno }
-}
-
-/// One step of trying one candidate, and how it ended.
-public struct Attempt: Hashable, Sendable, CustomStringConvertible {
-    public enum Step: String, Hashable, Sendable {
-        case load, findDriver = "find-driver", override, unbind, bind, verify, restore, probe
-    }
-
-    public let module: ModuleName?
-    public let driver: DriverName?
-    public let step: Step
-    /// nil when the step succeeded.
-    public let errno: Int32?
-    public let message: String
-
-    public init(module: ModuleName?, driver: DriverName?, step: Step, errno: Int32?, message: String) {
-        self.module = module
-        self.driver = driver
-        self.step = step
-        self.errno = errno
-        self.message = message
-    }
-
-    public var succeeded: Bool { errno == nil }
-
-    public var description: String {
-        let who = [module.map { "module \($0)" }, driver.map { "driver \($0)" }].compactMap { $0 }.joined(separator: ", ")
-        let status = errno.map { "failed: \(Errno.name($0))" } ?? "ok"
-        return "\(step.rawValue) \(who.isEmpty ? "" : "(\(who)) ")\(status): \(message)"
-    }
 }

@@ -1,4 +1,5 @@
 import FlavourCore
+import FlavourPOSIX
 import Logging
 
 #if canImport(Glibc)
@@ -180,29 +181,5 @@ public struct Binder: Sendable {
         }
         attempts.append(Attempt(module: module, driver: driver, step: .verify, errno: nil, message: "bound to \(driver)"))
         return .bound(driver)
-    }
-}
-
-/// Hears that a change starts, before its first write, and that it ended (the crash
-/// journal, `InFlightJournal`). `begin` may refuse: then nothing is written.
-public protocol BindStepRecorder: Sendable {
-    func begin(_ record: InFlightRecord) throws(InFlightRecord.Refusal)
-    func end(address: PCIAddress)
-}
-
-public struct NoStepRecorder: BindStepRecorder {
-    public init() {}
-    public func begin(_ record: InFlightRecord) throws(InFlightRecord.Refusal) {}
-    public func end(address: PCIAddress) {}
-}
-
-/// Module → the PCI driver it registered, shared by the copies of one binder.
-final class DriverNames: @unchecked Sendable {
-    private let lock = Lock()
-    private var names: [ModuleName: DriverName] = [:]
-
-    subscript(module: ModuleName) -> DriverName? {
-        get { lock.with { names[module] } }
-        set { lock.with { names[module] = newValue } }
     }
 }

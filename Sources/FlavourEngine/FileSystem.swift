@@ -1,3 +1,5 @@
+import FlavourPOSIX
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,13 +48,5 @@ public enum FileSystem {
     /// File names in a directory, sorted bytewise (the lexical order config files are read in).
     public static func list(_ path: String) -> [String] {
         Sysfs(root: path).list("")
-    }
-
-    /// `/lib/modules/$(uname -r)`.
-    public static func defaultModulesDirectory() -> String {
-        var name = utsname()
-        uname(&name)
-        let release = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        return "/lib/modules/" + release
     }
 }

@@ -1,5 +1,7 @@
 import FlavourCore
+import FlavourPOSIX
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -20,15 +22,20 @@ import Glibc
 /// it dies, so a record file whose lock can be taken belongs to a dead process, and a device
 /// whose byte is locked is being changed by someone alive: flavourd and flavourctl never
 /// change one device at once, and a reused pid is never mistaken for a live owner.
-public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
+public final class InFlightJournal: BindStepRecorder, Sendable {
     public let directory: String
-    private let lock = Lock()
-    // Guarded by `lock`; opened on the first `begin`.
-    private var files: (records: Int32, devices: Int32)?
-    private var recordsName: String?
-    private var current: [PCIAddress: InFlightRecord] = [:]
-    /// `.lock`, when recovery opened it before the first `begin`.
-    private var recoveryDevices: Int32?
+
+    /// The journal's open files and its records, guarded by `state`.
+    private struct State {
+        /// This process's record file (created and locked) and `.lock`: opened on the first `begin`.
+        var files: (records: Int32, devices: Int32)?
+        var recordsName: String?
+        var current: [PCIAddress: InFlightRecord] = [:]
+        /// `.lock`, when recovery opened it before the first `begin`.
+        var recoveryDevices: Int32?
+    }
+
+    private let state = Mutex(State())
 
     public init(directory: String) {
         self.directory = directory
@@ -36,20 +43,21 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
 
     deinit { close() }
 
-    /// Ends the journal: with nothing in flight its record file goes (a process that dies
-    /// leaves it, and the next recovery removes it). flavourd calls it when it stops.
+    /// Ends the journal: with nothing in flight its record file goes. Records of changes
+    /// still in flight stay, with their locks gone, as a process that dies leaves them: the
+    /// next recovery settles them. flavourd calls it when it stops.
     public func close() {
-        lock.with {
-            if let files {
-                if current.isEmpty, let recordsName { unlink(directory + "/" + recordsName) }
+        state.withLock { state in
+            if let files = state.files {
+                if state.current.isEmpty, let recordsName = state.recordsName { unlink(directory + "/" + recordsName) }
                 Glibc.close(files.records)
                 Glibc.close(files.devices)
-                self.files = nil
-                recordsName = nil
+                state.files = nil
+                state.recordsName = nil
             }
-            if let recoveryDevices {
+            if let recoveryDevices = state.recoveryDevices {
                 Glibc.close(recoveryDevices)
-                self.recoveryDevices = nil
+                state.recoveryDevices = nil
             }
         }
     }
@@ -59,16 +67,16 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
     // MARK: - BindStepRecorder
 
     public func begin(_ record: InFlightRecord) throws(InFlightRecord.Refusal) {
-        let refusal: InFlightRecord.Refusal? = lock.with {
+        let refusal: InFlightRecord.Refusal? = state.withLock { state in
             let files: (records: Int32, devices: Int32)
-            do throws(InFlightRecord.Refusal) { files = try openFiles() } catch { return error }
+            do throws(InFlightRecord.Refusal) { files = try openFiles(&state) } catch { return error }
             guard Self.setLock(files.devices, at: record.address.lockOffset, F_WRLCK) else {
                 return .busy(owner(of: record.address))
             }
-            current[record.address] = record
-            let errno = writeRecords(files.records)
+            state.current[record.address] = record
+            let errno = Self.writeRecords(state.current, to: files.records)
             guard errno == 0 else {
-                current[record.address] = nil
+                state.current[record.address] = nil
                 _ = Self.setLock(files.devices, at: record.address.lockOffset, F_UNLCK)
                 return .unrecorded(directory: directory, errno: errno)
             }
@@ -78,29 +86,17 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
     }
 
     public func end(address: PCIAddress) {
-        lock.with {
-            guard let files, current.removeValue(forKey: address) != nil else { return }
-            _ = writeRecords(files.records)
+        state.withLock { state in
+            guard let files = state.files, state.current.removeValue(forKey: address) != nil else { return }
+            _ = Self.writeRecords(state.current, to: files.records)
             _ = Self.setLock(files.devices, at: address.lockOffset, F_UNLCK)
         }
     }
 
-    /// The process is gone, as far as the journal can tell: its files close and its locks
-    /// go, its records stay. (What a crash does; tests kill a binder with it.)
-    public func abandon() {
-        lock.with {
-            guard let files else { return }
-            Glibc.close(files.records)
-            Glibc.close(files.devices)
-            self.files = nil
-            recordsName = nil
-        }
-    }
-
     /// With the lock held: this process's record file (created and locked) and `.lock`.
-    private func openFiles() throws(InFlightRecord.Refusal) -> (records: Int32, devices: Int32) {
-        if let files { return files }
-        var devices = recoveryDevices ?? openDeviceLocks()
+    private func openFiles(_ state: inout State) throws(InFlightRecord.Refusal) -> (records: Int32, devices: Int32) {
+        if let files = state.files { return files }
+        var devices = state.recoveryDevices ?? openDeviceLocks()
         if devices < 0, errno == ENOENT {
             FileSystem.makeDirectories(directory)
             devices = openDeviceLocks()
@@ -110,26 +106,26 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
         let records = Syscall.retrying { open(directory + "/" + name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
         guard records >= 0 else {
             let openErrno = errno
-            if recoveryDevices == nil { Glibc.close(devices) }
+            if state.recoveryDevices == nil { Glibc.close(devices) }
             throw .unrecorded(directory: directory, errno: openErrno)
         }
         // Held for the life of the process: a record file whose lock is free is a dead one's.
         _ = Self.setLock(records, at: 0, F_WRLCK)
-        files = (records, devices)
-        recordsName = name
-        recoveryDevices = nil
+        state.files = (records, devices)
+        state.recordsName = name
+        state.recoveryDevices = nil
         return (records, devices)
     }
 
-    /// With the lock held: the whole table, in one pwrite at offset 0, then cut to length.
-    /// A "." line ends it, so a crash between the two leaves no stale tail that counts.
-    private func writeRecords(_ fd: Int32) -> Int32 {
-        let text = current.keys.sorted().map { current[$0]!.text }.joined() + ".\n"
-        var bytes = Array(text.utf8)
-        let count = bytes.count
-        let written = Syscall.retrying { bytes.withUnsafeMutableBytes { pwrite(fd, $0.baseAddress, count, 0) } }
-        guard written == count else { return written < 0 ? errno : ENOSPC }
-        guard ftruncate(fd, off_t(count)) == 0 else { return errno }
+    /// With the lock held: the whole table, written over the file from offset 0, then cut to
+    /// length. A "." line ends it, so a crash between the two leaves no stale tail that
+    /// counts. In place, not replaced by a rename: the file is the one this process holds
+    /// its lock on, and the lock is what tells a live owner from a dead one.
+    private static func writeRecords(_ current: [PCIAddress: InFlightRecord], to fd: Int32) -> Int32 {
+        let bytes = Array((current.keys.sorted().map { current[$0]!.text }.joined() + ".\n").utf8)
+        let failure = FileSystem.write(bytes, to: fd, at: 0)
+        guard failure == 0 else { return failure }
+        guard ftruncate(fd, off_t(bytes.count)) == 0 else { return errno }
         return 0
     }
 
@@ -162,7 +158,7 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
 
     /// The record files of other journals (other processes, or other instances), by name.
     private func foreignFiles() -> [String] {
-        let own = lock.with { recordsName }
+        let own = state.withLock { $0.recordsName }
         return FileSystem.list(directory).filter { $0 != Self.devicesFile && $0 != own && !$0.hasPrefix(".") }
     }
 
@@ -211,12 +207,12 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
 
     /// `.lock`, for recovery's device locks; the same descriptor `begin` uses later.
     private func deviceLockFile() -> Int32? {
-        lock.with {
-            if let files { return files.devices }
-            if let recoveryDevices { return recoveryDevices }
+        state.withLock { state in
+            if let files = state.files { return files.devices }
+            if let recoveryDevices = state.recoveryDevices { return recoveryDevices }
             let fd = openDeviceLocks()
             guard fd >= 0 else { return nil }
-            recoveryDevices = fd
+            state.recoveryDevices = fd
             return fd
         }
     }
@@ -266,113 +262,5 @@ public final class InFlightJournal: BindStepRecorder, @unchecked Sendable {
 
 extension PCIAddress {
     /// A byte of `.lock` per device: domain, bus, device and function side by side.
-    var lockOffset: Int64 { Int64(domain) << 16 | Int64(bus) << 8 | Int64(device) << 3 | Int64(function) }
-}
-
-/// What a change in progress started from: written before its first write.
-public struct InFlightRecord: Hashable, Sendable, CustomStringConvertible {
-    public enum Operation: String, Hashable, Sendable { case bind, revert }
-
-    public let address: PCIAddress
-    public let operation: Operation
-    public let previousDriver: DriverName?
-    public let previousOverride: String?
-    /// The process making the change and its `comm`, for the messages that name it.
-    public let pid: Int32
-    public let command: String
-
-    public init(
-        address: PCIAddress, operation: Operation, previousDriver: DriverName?, previousOverride: String?,
-        pid: Int32 = getpid(), command: String = InFlightRecord.ownCommand
-    ) {
-        self.address = address
-        self.operation = operation
-        self.previousDriver = previousDriver
-        self.previousOverride = previousOverride
-        self.pid = pid
-        self.command = command
-    }
-
-    /// One block of `key=value` lines between `record` and `end`; unknown keys are ignored,
-    /// so a newer version's records still read.
-    var text: String {
-        var text = "record\naddress=\(address)\noperation=\(operation.rawValue)\npid=\(pid)\ncomm=\(command)\n"
-        if let previousDriver { text += "previous_driver=\(previousDriver)\n" }
-        if let previousOverride { text += "previous_override=\(previousOverride)\n" }
-        return text + "end\n"
-    }
-
-    /// The records of a record file, up to its "." line; blocks cut short are skipped.
-    static func parse(_ text: String) -> [InFlightRecord] {
-        var records: [InFlightRecord] = []
-        var fields: [String: String]? = nil
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            switch line {
-            case ".": return records
-            case "record": fields = [:]
-            case "end":
-                if let fields, let record = InFlightRecord(fields) { records.append(record) }
-                fields = nil
-            default:
-                let pair = line.split(separator: "=", maxSplits: 1).map(String.init)
-                if pair.count == 2 { fields?[pair[0]] = pair[1] }
-            }
-        }
-        return records  // no "." line: the write was cut short, and only whole blocks count
-    }
-
-    private init?(_ fields: [String: String]) {
-        guard let address = fields["address"].flatMap({ try? PCIAddress(parsing: $0) }),
-              let operation = fields["operation"].flatMap(Operation.init(rawValue:))
-        else { return nil }
-        self.init(
-            address: address, operation: operation, previousDriver: fields["previous_driver"].flatMap(DriverName.init),
-            previousOverride: fields["previous_override"], pid: fields["pid"].flatMap(Int32.init) ?? 0,
-            command: fields["comm"] ?? "")
-    }
-
-    /// Whether the device reached the state the change was heading for: a bind is
-    /// complete when the device is on a new driver that its override names; a revert,
-    /// when the override is gone and the device is on another driver than before, or on
-    /// none when it had none or none is the kernel's default for it.
-    func completed(driver now: DriverName?, override: String?, noDriverIsDefault: Bool) -> Bool {
-        switch operation {
-        case .bind: now != nil && now != previousDriver && override == now?.rawValue
-        case .revert:
-            override == nil && (now.map { $0 != previousDriver } ?? (previousDriver == nil || noDriverIsDefault))
-        }
-    }
-
-    /// This process's `comm` (what /proc shows for it).
-    public static let ownCommand: String = {
-        guard let bytes = try? FileSystem.read("/proc/self/comm") else { return "" }
-        var comm = String(decoding: bytes, as: UTF8.self)
-        if comm.hasSuffix("\n") { comm.removeLast() }
-        return comm
-    }()
-
-    public var description: String {
-        "\(operation.rawValue) of \(address) by pid \(pid) (\(command.isEmpty ? "?" : command))"
-    }
-
-    /// Why a change could not start.
-    public enum Refusal: Error, Hashable, Sendable, CustomStringConvertible {
-        /// The record could not be written: the change would be unrecoverable after a crash.
-        case unrecorded(directory: String, errno: Int32)
-        /// A live process is changing the device (its record, when already written).
-        case busy(InFlightRecord?)
-
-        public var description: String {
-            switch self {
-            case let .unrecorded(directory, errno):
-                "could not record the change in \(directory) (\(Errno.name(errno)): \(Errno.message(errno))), so a crash "
-                    + "could not be undone; nothing was written. Make \(directory) writable (or pass --run-dir) and try again"
-            case .busy(nil):
-                "the device is being changed by another process; nothing was written. Wait for it to finish and try again"
-            case let .busy(record?):
-                "the device is being changed by pid \(record.pid) (\(record.command)); nothing was written. "
-                    + "Wait for it to finish and try again"
-            }
-        }
-    }
+    fileprivate var lockOffset: Int64 { Int64(domain) << 16 | Int64(bus) << 8 | Int64(device) << 3 | Int64(function) }
 }

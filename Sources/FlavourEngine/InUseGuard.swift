@@ -1,6 +1,6 @@
 import FlavourCore
 
-/// Refuses to take a device the host is using (issue 6; KERNEL-FACTS.md, "Prior art":
+/// Refuses to take a device the host is using (docs/safety.md; KERNEL-FACTS.md, "Prior art":
 /// dpdk-devbind refuses a NIC that carries a route). Everything is read through the
 /// sysfs root and the /proc root, so the test kernel can model each case:
 /// - a network interface below the device (an entry of `class/net` whose directory is
@@ -27,7 +27,7 @@ public struct InUseGuard: Sendable {
     public let sysfs: Sysfs
     public let procRoot: String
 
-    public init(sysfs: Sysfs, procRoot: String = "/proc") {
+    public init(sysfs: Sysfs, procRoot: String = DefaultPaths.procRoot) {
         self.sysfs = sysfs
         self.procRoot = procRoot.hasSuffix("/") && procRoot.count > 1 ? String(procRoot.dropLast()) : procRoot
     }

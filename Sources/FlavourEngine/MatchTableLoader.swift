@@ -7,9 +7,9 @@ public struct MatchTableLoader: Sendable {
     public let configDirectory: String
     public let modulesDirectory: String
 
-    public init(configDirectory: String = "/etc/driver-flavour.d", modulesDirectory: String? = nil) {
+    public init(configDirectory: String = DefaultPaths.configDirectory, modulesDirectory: String? = nil) {
         self.configDirectory = configDirectory
-        self.modulesDirectory = modulesDirectory ?? FileSystem.defaultModulesDirectory()
+        self.modulesDirectory = modulesDirectory ?? DefaultPaths.modulesDirectory()
     }
 
     public struct Loaded: Sendable {

@@ -12,19 +12,3 @@ public protocol ModuleLoader: Sendable {
     @discardableResult
     func load(alias: String) throws(ModuleLoadError) -> [ModuleName]
 }
-
-public struct ModuleLoadError: Error, Hashable, Sendable, CustomStringConvertible {
-    public let module: String
-    public let errno: Int32
-    public let detail: String?
-
-    public init(module: String, errno: Int32, detail: String? = nil) {
-        self.module = module
-        self.errno = errno
-        self.detail = detail
-    }
-
-    public var description: String {
-        detail ?? "loading module \(module) failed: \(Errno.message(errno))"
-    }
-}

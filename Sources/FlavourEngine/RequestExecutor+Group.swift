@@ -2,45 +2,33 @@ import FlavourCore
 
 /// `--group` and `group`: the whole IOMMU group moves, or nothing does.
 extension RequestExecutor {
-    /// The devices a `group` request on `address` would write to: every non-bridge member
-    /// of its IOMMU group, and the device itself (alone when it has no group).
-    public func groupMembers(of address: PCIAddress) -> Set<PCIAddress> {
-        guard let device = try? sysfs.pciDevice(address), let group = IOMMUGroup(of: device, sysfs: sysfs) else {
-            return [address]
-        }
-        return Set(group.endpoints.map(\.address)).union([address])
+    /// The device's whole IOMMU group as sysfs lists it now (`flavourctl apply --group`);
+    /// one outcome per member, in address order. A device without a group is handled alone.
+    public func handleGroup(address: PCIAddress, requested: RequestedFlavour, options: RequestOptions) -> [BindOutcome] {
+        carryOut(requested, on: scope(of: address, group: true), options: options)
     }
 
-    /// Every non-bridge member of the device's IOMMU group gets the request, each through
-    /// the binder as a single request would. Every member must pass the in-use guard
-    /// first (unless `force`) and, for a flavour, have a candidate driver: otherwise all
-    /// are refused and nothing is written. When one member fails, the members already
-    /// moved go back to what they had and the rest are not tried. A device without a group
-    /// is handled alone. Outcomes are per member, in address order.
-    public func handleGroup(address: PCIAddress, requested: RequestedFlavour, options: RequestOptions) -> [BindOutcome] {
-        let device: PCIDevice
-        do { device = try sysfs.pciDevice(address) } catch {
-            return [BindOutcome(address: address, requested: requested.description, previousDriver: nil,
-                                result: .refused(error.description), attempts: [])]
-        }
-        var single = options
-        single.group = false
-        guard let group = IOMMUGroup(of: device, sysfs: sysfs) else {
-            return [handle(address: address, requested: requested, options: single)]
-        }
-        let members = group.endpoints.isEmpty ? [device] : group.endpoints
+    /// Every member gets the request, each through the binder as a single request would.
+    /// Every member must pass the in-use guard first (unless `force`) and, for a flavour,
+    /// have a candidate driver: otherwise all are refused and nothing is written. When one
+    /// member fails, the members already moved go back to what they had and the rest are
+    /// not tried. Each member is read once, here; one that is gone is left out.
+    func handleGroup(
+        number: Int, members addresses: [PCIAddress], of device: PCIDevice, requested: RequestedFlavour, options: RequestOptions
+    ) -> [BindOutcome] {
+        let members = addresses.compactMap { $0 == device.address ? device : try? sysfs.pciDevice($0) }
         let inUse = members.filter { guards(requested, $0) }.map { ($0, inUseGuard.check($0)) }.filter { !$0.1.isEmpty }
         if !inUse.isEmpty {
             guard options.force else {
                 let why = inUse.map { "\($0.0.address) is in use by the host: \(Self.describe($0.1))" }.joined(separator: "; ")
-                let message = "IOMMU group \(group.number) cannot be taken as a whole: \(why); use --force to take it anyway"
+                let message = "IOMMU group \(number) cannot be taken as a whole: \(why); use --force to take it anyway"
                 return members.map { refusal($0, requested, message) }
             }
             for (member, reasons) in inUse { logOverride(member, reasons) }
         }
         if case .flavour(let flavour) = requested,
            let stuck = members.first(where: { plan(for: $0, flavour: flavour).candidates.isEmpty }) {
-            let message = "IOMMU group \(group.number) cannot be taken as a whole: \(stuck.address) has no candidate driver "
+            let message = "IOMMU group \(number) cannot be taken as a whole: \(stuck.address) has no candidate driver "
                 + "for flavour \(flavour.name) (every one is denied)"
             return members.map { refusal($0, requested, message) }
         }
@@ -49,7 +37,7 @@ extension RequestExecutor {
             let outcome = perform(requested, on: member)
             outcomes.append(outcome)
             guard outcome.succeeded else {
-                let why = "member \(member.address) of IOMMU group \(group.number) failed (\(outcome.result.name))"
+                let why = "member \(member.address) of IOMMU group \(number) failed (\(outcome.result.name))"
                 let undone = zip(members, outcomes.dropLast()).map { rollBack($0, $1, because: why) }
                 let untried = members[(index + 1)...].map { refusal($0, requested, "not tried: \(why), so the group stays as it was") }
                 return undone + [outcome] + untried
@@ -62,7 +50,7 @@ extension RequestExecutor {
     private func rollBack(_ member: PCIDevice, _ outcome: BindOutcome, because why: String) -> BindOutcome {
         let previous = member.driver.flatMap(DriverName.init)
         let current = sysfs.boundDriver(member.address)
-        let override = (try? sysfs.pciDevice(member.address))?.driverOverride
+        let override = sysfs.driverOverride(member.address)
         // Nothing had changed (already bound, already default): nothing to undo.
         guard current != previous || override != member.driverOverride else { return outcome }
         let restored = binder.restore(member.address, driver: previous, override: member.driverOverride)

@@ -1,8 +1,8 @@
 import FlavourCore
 import Logging
 
-/// Carries out one request on one device: reads the device, makes the plan from the
-/// match table, and hands it to the binder. Shared by `flavourctl apply` and the daemon.
+/// Carries out one request: reads the device once, makes the plan from the match table,
+/// and hands both to the binder. Shared by `flavourctl apply` and the daemon.
 public struct RequestExecutor: Sendable {
     public let sysfs: Sysfs
     public let binder: Binder
@@ -11,7 +11,7 @@ public struct RequestExecutor: Sendable {
     /// Refuses devices the host uses, before anything is written (`InUseGuard`).
     public let inUseGuard: InUseGuard
 
-    public init(sysfs: Sysfs, binder: Binder, config: FlavourConfig, table: MatchTable, procRoot: String = "/proc") {
+    public init(sysfs: Sysfs, binder: Binder, config: FlavourConfig, table: MatchTable, procRoot: String = DefaultPaths.procRoot) {
         self.sysfs = sysfs
         self.binder = binder
         self.config = config
@@ -29,24 +29,48 @@ public struct RequestExecutor: Sendable {
         CandidatePlan(flavour: flavour, modalias: device.modalias, table: table, config: config)
     }
 
-    /// One device, or with `options.group` its whole IOMMU group (the outcome returned is
-    /// the requested device's; `handleGroup` gives every member's). A request that would
-    /// take a device the host uses is refused unless `options.force` (`guards`).
-    public func handle(address: PCIAddress, requested: RequestedFlavour, options: RequestOptions = .init()) -> BindOutcome {
-        if options.group {
-            let outcomes = handleGroup(address: address, requested: requested, options: options)
-            return outcomes.first { $0.address == address } ?? outcomes[0]
+    /// What a request on `address` writes to: the device, or with `group` its IOMMU group's
+    /// members as sysfs lists them now. Reads sysfs; the scheduler calls it before it
+    /// queues the request, never under its lock.
+    public func scope(of address: PCIAddress, group: Bool) -> RequestScope {
+        guard group, let device = try? sysfs.pciDevice(address), let iommuGroup = IOMMUGroup(of: device, sysfs: sysfs) else {
+            return .device(address)
         }
+        let endpoints = iommuGroup.endpoints.map(\.address)
+        return .group(address, number: iommuGroup.number, members: endpoints.isEmpty ? [address] : endpoints)
+    }
+
+    /// Carries out the request on its scope: one outcome for a device, one per member for a
+    /// group (`RequestExecutor+Group`). The device is read here, once, and passed down. A
+    /// request that would take a device the host uses is refused unless `options.force`.
+    public func carryOut(_ requested: RequestedFlavour, on scope: RequestScope, options: RequestOptions) -> [BindOutcome] {
         let device: PCIDevice
-        do { device = try sysfs.pciDevice(address) } catch {
-            return BindOutcome(address: address, requested: requested.description, previousDriver: nil,
-                               result: .refused(error.description), attempts: [])
+        do { device = try sysfs.pciDevice(scope.address) } catch {
+            return [BindOutcome(address: scope.address, requested: requested.description, previousDriver: nil,
+                                result: .refused(error.description), attempts: [])]
         }
+        switch scope {
+        case .device: return [handle(device, requested: requested, options: options)]
+        case let .group(_, number, members):
+            return handleGroup(number: number, members: members, of: device, requested: requested, options: options)
+        }
+    }
+
+    /// One device, or with `options.group` its whole IOMMU group (the outcome returned is
+    /// the requested device's; `handleGroup` gives every member's).
+    public func handle(address: PCIAddress, requested: RequestedFlavour, options: RequestOptions = .init()) -> BindOutcome {
+        let outcomes = carryOut(requested, on: scope(of: address, group: options.group), options: options)
+        return outcomes.first { $0.address == address } ?? outcomes[0]
+    }
+
+    /// A device already read, alone.
+    func handle(_ device: PCIDevice, requested: RequestedFlavour, options: RequestOptions) -> BindOutcome {
         if guards(requested, device) {
             let reasons = inUseGuard.check(device)
             if !reasons.isEmpty {
                 guard options.force else {
-                    return refusal(device, requested, "\(address) is in use by the host: \(Self.describe(reasons)); use --force to take it anyway")
+                    return refusal(
+                        device, requested, "\(device.address) is in use by the host: \(Self.describe(reasons)); use --force to take it anyway")
                 }
                 logOverride(device, reasons)
             }

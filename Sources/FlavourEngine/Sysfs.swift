@@ -1,3 +1,5 @@
+import FlavourPOSIX
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,7 +11,7 @@ public struct Sysfs: Sendable {
     public let root: String
     public let writer: any SysfsWriter
 
-    public init(root: String = "/sys", writer: any SysfsWriter = KernelSysfsWriter()) {
+    public init(root: String = DefaultPaths.sysfsRoot, writer: any SysfsWriter = KernelSysfsWriter()) {
         self.root = root.hasSuffix("/") && root.count > 1 ? String(root.dropLast()) : root
         self.writer = writer
     }

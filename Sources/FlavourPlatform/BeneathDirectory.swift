@@ -4,7 +4,7 @@ import Glibc
 /// Opens files under a directory without ever leaving it: the kernel resolves the path
 /// with RESOLVE_BENEATH (openat2(2)), so no symlink or `..` in it can reach outside, and
 /// refuses with EXDEV instead. Used for every sysfs write under the sysfs root.
-public final class BeneathDirectory: @unchecked Sendable {
+public final class BeneathDirectory: Sendable {
     public let path: String
     private let descriptor: Int32
 

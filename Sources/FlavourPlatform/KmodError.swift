@@ -1,3 +1,4 @@
+import FlavourPOSIX
 import Glibc
 
 /// A libkmod call that failed, with the module it was about and the errno it answered.
@@ -15,7 +16,7 @@ public struct KmodError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        let reason = SystemErrno(errno).description
+        let reason = Errno(errno).description
         switch errno {
         case ENOENT where operation == "load":
             return "cannot load module \(module): \(reason); no such module in the modules directory (run depmod?)"

@@ -1,3 +1,4 @@
+import FlavourPOSIX
 @_spi(ExperimentalCustomExecutors) import _Concurrency
 import Glibc
 

@@ -1,3 +1,5 @@
+import FlavourPOSIX
+
 /// `sd_notify` could not deliver a state to the service manager.
 public struct ServiceNotifierError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The datagram that was to be sent, e.g. `READY=1`.
@@ -10,6 +12,6 @@ public struct ServiceNotifierError: Error, Sendable, Equatable, CustomStringConv
     }
 
     public var description: String {
-        "sd_notify(\(state.split(separator: "\n").joined(separator: ", "))) failed: \(SystemErrno(errno))"
+        "sd_notify(\(state.split(separator: "\n").joined(separator: ", "))) failed: \(Errno(errno))"
     }
 }

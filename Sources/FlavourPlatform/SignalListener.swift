@@ -1,4 +1,5 @@
 import CFlavourShim
+import FlavourPOSIX
 import Glibc
 import Synchronization
 
@@ -22,15 +23,15 @@ public final class SignalListener: Sendable {
     }
 
     /// Opens a signalfd for `signals`; they must already be blocked (`block(_:)`).
-    public init(signals: [Int32]) throws(SystemErrno) {
+    public init(signals: [Int32]) throws(Errno) {
         var set = Self.set(of: signals)
         let descriptor = signalfd(-1, &set, Int32(SFD_CLOEXEC | SFD_NONBLOCK))
-        if descriptor < 0 { throw SystemErrno(errno) }
+        if descriptor < 0 { throw Errno(errno) }
         let stop = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
         if stop < 0 {
             let code = errno
             close(descriptor)
-            throw SystemErrno(code)
+            throw Errno(code)
         }
         signalDescriptor = descriptor
         stopDescriptor = stop

@@ -1,3 +1,4 @@
+import FlavourPOSIX
 import Glibc
 import Logging
 

@@ -1,4 +1,5 @@
 @_spi(ExperimentalCustomExecutors) @_spi(ExperimentalScheduling) import _Concurrency
+import FlavourPOSIX
 import Glibc
 
 /// Swift Concurrency's default (global) executor for flavourd: a fixed set of pthreads

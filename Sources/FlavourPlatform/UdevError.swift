@@ -1,3 +1,5 @@
+import FlavourPOSIX
+
 /// A libudev call that failed: what was asked and the errno it answered.
 public struct UdevError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The libudev function, e.g. `udev_monitor_enable_receiving`.
@@ -13,6 +15,6 @@ public struct UdevError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(operation)(\(argument)) failed: \(SystemErrno(errno))"
+        "\(operation)(\(argument)) failed: \(Errno(errno))"
     }
 }

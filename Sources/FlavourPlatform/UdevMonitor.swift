@@ -1,5 +1,6 @@
 import CFlavourShim
 import CUdev
+import FlavourPOSIX
 import Glibc
 import Synchronization
 

@@ -1,8 +1,8 @@
-import FlavourDaemon
+import FlavourEngine
 import Synchronization
 
 /// Keeps every sd_notify state the daemon sends.
-public final class RecordingNotifier: DaemonNotifier, @unchecked Sendable {
+public final class RecordingNotifier: DaemonNotifier, Sendable {
     public init() {}
     public let states = Mutex<[String]>([])
     public func ready(status: String) { states.withLock { $0.append("READY=1") } }

@@ -1,8 +1,8 @@
-import FlavourDaemon
+import FlavourEngine
 import Synchronization
 
 /// The test kernel's uevents as the daemon's event source (a netlink listener's view).
-public final class TestEventSource: DeviceEventSource, @unchecked Sendable {
+public final class TestEventSource: DeviceEventSource, Sendable {
     public let name = "test"
     let kernel: TestKernel
     private let continuation = Mutex<AsyncStream<DeviceEvent>.Continuation?>(nil)

@@ -66,7 +66,9 @@ extension TestKernel {
         case "uevent":
             return [try synthUevent(address, value, fail: fail)]
         case "remove":
-            return remove(address, in: &state)
+            // drivers/pci/pci-sysfs.c, remove_store: a number (kstrtoul); 0 does nothing.
+            guard let number = Self.kstrtoul(value) else { throw fail(EINVAL) }
+            return number == 0 ? [] : remove(address, in: &state)
         case "driver_flavour" where state.hasFlavourAttribute:
             return try writeFlavour(address, value, in: &state, fail: fail)
         default:
@@ -112,6 +114,23 @@ extension TestKernel {
             }
         }
         return KernelUevent(action: action, address: address, properties: properties)
+    }
+
+    /// `lib/kstrtox.c`, kstrtoul with base 0, as sysfs attributes parse numbers: an optional
+    /// `+`, `0x` for hex, a leading `0` for octal, one trailing newline; nothing else, and
+    /// no overflow. Nil for what the kernel refuses.
+    static func kstrtoul(_ text: String) -> UInt64? {
+        var digits = Substring(text.hasSuffix("\n") ? String(text.dropLast()) : text)
+        if digits.hasPrefix("+") { digits = digits.dropFirst() }
+        var radix = 10
+        if digits.count > 2, digits.hasPrefix("0x") || digits.hasPrefix("0X"), digits.dropFirst(2).first!.isHexDigit {
+            radix = 16
+            digits = digits.dropFirst(2)
+        } else if digits.hasPrefix("0") {
+            radix = 8
+        }
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isHexDigit }) else { return nil }
+        return UInt64(digits, radix: radix)
     }
 
     static func isUUID(_ text: String) -> Bool {
@@ -261,13 +280,19 @@ extension TestKernel {
         return uevents
     }
 
-    /// `drivers/pci/iov.c`, sriov_numvfs_store: EBUSY when changing a non-zero count.
+    /// `drivers/pci/iov.c`, sriov_numvfs_store: a u16 (kstrtou16, else EINVAL), at most
+    /// sriov_totalvfs (ERANGE); the count it has already is a no-op; otherwise the PF's
+    /// driver makes the VFs (its sriov_configure), so a PF without one is ENOENT; and a
+    /// non-zero count changes only through 0 (EBUSY).
     private func setNumVFs(_ pf: PCIAddress, _ value: String, in state: inout State, fail: (Int32) -> SysfsError) throws(SysfsError) -> [KernelUevent] {
         let spec = state.devices[pf]!.spec
         guard spec.totalVFs > 0 else { throw fail(EACCES) }
-        guard let count = Int(value.trimmingNewline), count >= 0, count <= spec.totalVFs else { throw fail(EINVAL) }
+        guard let number = Self.kstrtoul(value), number <= UInt64(UInt16.max) else { throw fail(EINVAL) }
+        let count = Int(number)
+        guard count <= spec.totalVFs else { throw fail(ERANGE) }
         let current = state.devices[pf]!.numVFs
         if count == current { return [] }
+        guard state.devices[pf]!.driver != nil else { throw fail(ENOENT) }
         if count == 0 { return removeVFs(of: pf, in: &state) }
         guard current == 0 else { throw fail(EBUSY) }
         state.devices[pf]!.numVFs = count

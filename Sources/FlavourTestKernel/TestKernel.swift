@@ -23,8 +23,10 @@ import Glibc
 ///
 /// Writes come in through `SysfsWriter`; reads go to the files, which are kept as the
 /// kernel would show them. Thread-safe: one lock, as the driver core's device lock.
-public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
-    public let root: String
+public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
+    /// The kernel's tree (`sys`, `proc`, `modules`, `config`, and `run` for the daemon).
+    private let directory: TemporaryDirectory
+    public var root: String { directory.path }
     let state: Mutex<State>
     private let listeners = Mutex<[@Sendable (KernelUevent) -> Void]>([])
     /// CPU time spent inside the simulated kernel. An atomic, not a field under `state`:
@@ -56,7 +58,6 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
         var writeErrors: [String: Int32] = [:]
         var events: [KernelEvent] = []
         var hasFlavourAttribute = false
-        var bindDelay: UInt32 = 0
         var beforeWrite: (@Sendable (String) -> Void)?
         /// The host's use of devices (TestKernel+Host).
         var host = TestHost()
@@ -68,11 +69,7 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
     public init(
         modules: [TestModule] = [], loaded: [TestModule] = [], devices: [TestDevice] = [], flavourAttribute: Bool = false
     ) throws {
-        let base = Self.temporaryBase()
-        var template = Array("\(base)/flavour-testkernel-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw SysfsError(.write, path: base, errno: errno) }
-        root = String(cString: made)
-        Self.live.remember(root)
+        directory = try TemporaryDirectory(prefix: "flavour-testkernel")
         state = Mutex(State())
         for dir in ["sys/bus/pci/devices", "sys/bus/pci/drivers", "sys/module", "sys/kernel/iommu_groups", "modules", "config"] {
             try Tree.makeDirectories(root + "/" + dir)
@@ -84,28 +81,6 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
         try writeModulesAlias()
         for module in loaded { try load(module.name) }
         for device in devices { try addDevice(device) }
-    }
-
-    deinit {
-        Tree.removeAll(root)
-        Self.live.forget(root)
-    }
-
-    /// Trees not yet removed, so that they go at exit too: a kernel still held by a thread
-    /// that outlives its test (a bind thread lingering) never reaches deinit.
-    private static let live = LiveTrees()
-
-    /// `$TMPDIR` when set; else /dev/shm when it is writable and roomy, as ext4's inode
-    /// allocation makes thousands of small rewrites slow and a real sysfs lives in memory
-    /// too; else /tmp. Containers often give /dev/shm 64 MiB, less than a 1,000-device
-    /// tree takes, hence the room check.
-    static func temporaryBase() -> String {
-        if let tmpdir = getenv("TMPDIR").map({ String(cString: $0) }), !tmpdir.isEmpty { return tmpdir }
-        var fs = statvfs()
-        guard access("/dev/shm", W_OK) == 0, statvfs("/dev/shm", &fs) == 0,
-              UInt64(fs.f_bavail) * UInt64(fs.f_frsize) >= 1 << 30
-        else { return "/tmp" }
-        return "/dev/shm"
     }
 
     public var sysfsRoot: String { root + "/sys" }
@@ -158,12 +133,6 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
     /// Makes loading a module fail with `errno`.
     public func failLoad(_ module: String, errno: Int32?) {
         state.withLock { $0.loadErrors[ModuleName(module)!] = errno }
-    }
-
-    /// Makes every bind and drivers_probe take this long, as a real probe does; the
-    /// delay is outside the kernel's lock, so binds of different devices overlap.
-    public func setBindDelay(microseconds: UInt32) {
-        state.withLock { $0.bindDelay = microseconds }
     }
 
     /// Runs before every write is handled (outside the lock): lets a test remove a
@@ -225,9 +194,8 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
         defer {
             cpuNanoseconds.add(Self.threadCPU() - start, ordering: .relaxed)
         }
-        let (delay, hook) = state.withLock { ($0.bindDelay, $0.beforeWrite) }
+        let hook = state.withLock { $0.beforeWrite }
         hook?(path)
-        if delay > 0, path.hasSuffix("/bind") || path.hasSuffix("/drivers_probe") { usleep(delay) }
         let uevents = try state.withLock { state throws(SysfsError) -> [KernelUevent] in
             if let injected = state.writeErrors[path] { throw SysfsError(.write, path: path, value: value, errno: injected) }
             return try handleWrite(value, path: path, in: &state)
@@ -275,37 +243,4 @@ public final class TestKernel: SysfsWriter, ModuleLoader, @unchecked Sendable {
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
         return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
     }
-}
-
-/// Something the simulated kernel did, for tests to assert on.
-public enum KernelEvent: Hashable, Sendable {
-    case probe(PCIAddress, driver: String, errno: Int32?)
-    case bound(PCIAddress, driver: String)
-    case unbound(PCIAddress, driver: String)
-    case moduleLoaded(String)
-    case overrideWritten(PCIAddress, value: String)
-}
-
-/// A uevent as a netlink listener receives it.
-public struct KernelUevent: Hashable, Sendable {
-    public let action: String
-    public let address: PCIAddress
-    public let properties: [String: String]
-}
-
-/// The roots of the test kernels alive in this process, removed by an atexit handler.
-private final class LiveTrees: Sendable {
-    private let roots = Mutex<Set<String>>([])
-
-    init() {
-        atexit { TestKernel.removeLiveTrees() }
-    }
-
-    func remember(_ root: String) { roots.withLock { _ = $0.insert(root) } }
-    func forget(_ root: String) { roots.withLock { _ = $0.remove(root) } }
-    func removeAll() { roots.withLock { $0 }.forEach(Tree.removeAll) }
-}
-
-extension TestKernel {
-    fileprivate static func removeLiveTrees() { live.removeAll() }
 }

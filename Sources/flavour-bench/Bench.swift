@@ -3,7 +3,7 @@ import FlavourEngine
 import FlavourPlatform
 import Logging
 
-/// The measurements of issue 2's benchmark: parse time, per-lookup cost of the match
+/// What flavour-bench measures: parse time, per-lookup cost of the match
 /// table against libkmod's `kmod_module_new_from_lookup` on the same keys in the `pci:`
 /// and `vfio_pci:` forms, a naive text scan for reference, agreement of the answers,
 /// and peak memory.

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-// flavour-bench: issue 2's benchmark. Exits non-zero on errors (bad input, answers that
+// flavour-bench: the match table against libkmod on a real modules.alias. Exits non-zero on errors (bad input, answers that
 // differ from libkmod's), never on a missed target: it prints figures.
 /// stderr without touching libc's global FILE pointer (not concurrency-safe in Swift 6).
 func warn(_ message: String) {

@@ -1,5 +1,6 @@
 import FlavourCLI
 import FlavourPlatform
+import FlavourSystem
 import Logging
 
 #if canImport(Glibc)
@@ -16,4 +17,9 @@ LoggingSystem.bootstrap { label in
     }
     return MultiplexLogHandler(handlers)
 }
-exit(Flavourctl.run(arguments: Array(CommandLine.arguments.dropFirst())))
+// Writes never follow a link out of the sysfs root (openat2 RESOLVE_BENEATH); modules load
+// through libkmod.
+let context = CLIContext.terminal(
+    makeWriter: { root in ConfinedSysfsWriter(root: root) },
+    makeLoader: { directory, logger in try KmodModuleLoader(modulesDirectory: directory, logger: logger) })
+exit(Flavourctl.run(arguments: Array(CommandLine.arguments.dropFirst()), context: context))

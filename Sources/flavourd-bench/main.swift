@@ -10,7 +10,7 @@ import Synchronization
 import Glibc
 #endif
 
-// flavourd-bench: the daemon's figures (issue 3). Part 1 runs the daemon's services in
+// flavourd-bench: the daemon's figures (CPU per device, idle RSS, idle wake-ups). Part 1 runs the daemon's services in
 // this process against the test kernel with 1,000 VFs and measures the time from the first
 // request to the last verified bind and the daemon's own CPU per device (process CPU minus
 // the simulated kernel's). Part 2 starts the real flavourd binary against an idle
@@ -49,7 +49,7 @@ func cpuNanoseconds() -> UInt64 {
 }
 
 /// Counts outcome entries (the ones with a MESSAGE_ID), formats nothing.
-final class OutcomeCounter: @unchecked Sendable {
+final class OutcomeCounter: Sendable {
     let count = Atomic<Int>(0)
     /// Outcomes other than "bound", kept whole to say what went wrong if the run fails.
     let unusual = Mutex<[String]>([])
@@ -64,7 +64,7 @@ final class OutcomeCounter: @unchecked Sendable {
         func log(event: LogEvent) {
             guard let metadata = event.metadata, metadata["message_id"] != nil else { return }
             counter.count.add(1, ordering: .relaxed)
-            if event.message.description != "Device bound to flavour driver" {
+            if event.message != OutcomeKind.bound.message {
                 let fields = metadata.keys.sorted().map { "\($0)=\(metadata[$0]!)" }.joined(separator: " ")
                 counter.unusual.withLock { $0.append("\(event.message) \(fields)") }
             }
@@ -93,6 +93,7 @@ func storm(_ options: Options) async throws -> StormResult {
             sysfsRoot: kernel.sysfsRoot, modulesDirectory: kernel.modulesDirectory, configDirectory: kernel.configDirectory,
             runDirectory: kernel.root + "/run", maxInFlight: options.maxInFlight),
         source: TestEventSource(kernel: kernel), makeLoader: { _ in kernel }, writer: kernel, notifier: notifier,
+        releaseFreeMemory: Heap.releaseFreeMemory,
         logger: Logger(label: "bench") { _ in OutcomeCounter.Handler(counter: counter) })
     let task = Task { try await service.run() }
     while !notifier.isReady { try await Task.sleep(for: .milliseconds(2)) }

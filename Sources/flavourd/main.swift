@@ -1,6 +1,7 @@
 import FlavourDaemon
 import FlavourEngine
 import FlavourPlatform
+import FlavourSystem
 import Glibc
 import Logging
 
@@ -56,15 +57,13 @@ enum Flavourd {
                 "fix": "install udev-rules/\(Self.rulesFile) into /usr/lib/udev/rules.d and run udevadm control --reload",
             ])
         }
-        var settings = DaemonSettings(
-            sysfsRoot: options.sysfsRoot, modulesDirectory: options.modulesDirectory,
-            configDirectory: options.configDirectory, runDirectory: options.runDirectory, maxInFlight: options.maxInFlight)
-        settings.procRoot = options.procRoot
         let service = FlavourService(
-            settings: settings,
-            source: try UdevDeviceEventSource(source: kind, tag: "driver_flavour", logger: logger),
+            settings: DaemonSettings(options),
+            source: try UdevDeviceEventSource(source: kind, tag: "driver_flavour"),
             makeLoader: { directory in try KmodModuleLoader(modulesDirectory: directory, logger: logger) },
-            notifier: SystemdNotifier(logger: logger), logger: logger)
+            // Writes never follow a link out of the sysfs root (openat2 RESOLVE_BENEATH).
+            writer: ConfinedSysfsWriter(root: options.sysfsRoot),
+            notifier: SystemdNotifier(logger: logger), releaseFreeMemory: Heap.releaseFreeMemory, logger: logger)
         // SIGHUPs queue up as one pending reload at most; reloads run one at a time.
         let (hangups, hangup) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let signals = try SignalListener(signals: Self.handledSignals)

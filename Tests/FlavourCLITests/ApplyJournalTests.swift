@@ -19,7 +19,7 @@ import Glibc
         let killed = InFlightJournal(directory: kernel.root + "/run/inflight")
         try killed.begin(InFlightRecord(
             address: e1000e, operation: .bind, previousDriver: DriverName("e1000e"), previousOverride: nil))
-        killed.abandon()
+        killed.close()  // as the kill did: its locks went, the record of its change in flight stayed
         try kernel.sysfs.write("vfio-pci", to: "bus/pci/devices/0000:00:04.0/driver_override")
         try kernel.sysfs.write("0000:00:04.0", to: "bus/pci/drivers/e1000e/unbind")
         let run = Run(kernel: kernel)

@@ -176,7 +176,7 @@ import Glibc
         let run = Self.expectRefused(
             kernel, ["set", "--persist", "0000:00:03.0", "lab_x", "--run-dir", runDirectory],
             "flavourctl: flavour 'lab_x' cannot travel in a synthetic uevent (letters and digits only)")
-        #expect(!FileSystem.exists(kernel.configDirectory + "/" + DaemonSettings.persistedFileName))
+        #expect(!FileSystem.exists(kernel.configDirectory + "/" + DefaultPaths.persistedRequestsFile))
         #expect(run.reloadSignals.isEmpty)
     }
 
@@ -186,7 +186,7 @@ import Glibc
         let run = Self.expectRefused(
             kernel, ["set", "--persist", "0000:00:03.0", "none", "--run-dir", runDirectory],
             "flavourctl: 'none' cannot be persisted: use 'flavourctl unset 0000:00:03.0'")
-        #expect(!FileSystem.exists(kernel.configDirectory + "/" + DaemonSettings.persistedFileName))
+        #expect(!FileSystem.exists(kernel.configDirectory + "/" + DefaultPaths.persistedRequestsFile))
         #expect(run.reloadSignals.isEmpty)
     }
 

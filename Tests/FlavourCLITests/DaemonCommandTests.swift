@@ -79,7 +79,7 @@ import Testing
             let persistCode = await flavourctl(run, ["set", "--persist", "0000:00:04.0", "vfio", "--run-dir", daemon.runDirectory])
             #expect(persistCode == 0, "\(run.output)")
             #expect(run.reloadSignals == [getpid()])
-            let persisted = String(decoding: try FileSystem.read(kernel.configDirectory + "/" + DaemonSettings.persistedFileName), as: UTF8.self)
+            let persisted = String(decoding: try FileSystem.read(kernel.configDirectory + "/" + DefaultPaths.persistedRequestsFile), as: UTF8.self)
             #expect(persisted.contains("request vfio 0000:00:04.0"))
             await daemon.service.reload()  // what the SIGHUP does
             kernel.removeDevice(e1000e)
@@ -89,7 +89,7 @@ import Testing
             let unsetCode = await flavourctl(run, ["unset", "0000:00:04.0", "--run-dir", daemon.runDirectory])
             #expect(unsetCode == 0, "\(run.output)")
             #expect(kernel.driver(of: e1000e) == "e1000e")
-            let after = String(decoding: try FileSystem.read(kernel.configDirectory + "/" + DaemonSettings.persistedFileName), as: UTF8.self)
+            let after = String(decoding: try FileSystem.read(kernel.configDirectory + "/" + DefaultPaths.persistedRequestsFile), as: UTF8.self)
             #expect(!after.contains("0000:00:04.0"))
         }
     }

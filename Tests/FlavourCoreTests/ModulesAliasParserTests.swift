@@ -40,7 +40,7 @@ import Testing
 
     @Test func survivesBinaryGarbage() {
         var bytes: [UInt8] = []
-        var generator = SystemRandomNumberGenerator()
+        var generator = SeededGenerator()
         for _ in 0..<20_000 { bytes.append(UInt8.random(in: 0...255, using: &generator)) }
         let result = ModulesAliasParser.parse(bytes, file: "garbage", prefixes: nil)
         #expect(result.entries.count + result.warnings.count >= 0)
@@ -100,7 +100,7 @@ import Testing
 
     @Test func survivesCorruption() throws {
         let original = try Self.fixture()
-        var generator = SystemRandomNumberGenerator()
+        var generator = SeededGenerator()
         for _ in 0..<2000 {
             var bytes = original
             for _ in 0..<3 { bytes[Int.random(in: 12..<bytes.count, using: &generator)] = UInt8.random(in: 0...255, using: &generator) }

@@ -13,7 +13,7 @@ import Glibc
 
 /// The test kernel's events plus events a test makes up: the udev event source can hand
 /// the daemon any device name and any property set, which the test kernel never sends.
-final class InjectingEventSource: DeviceEventSource, @unchecked Sendable {
+final class InjectingEventSource: DeviceEventSource, Sendable {
     let name = "test"
     private let kernelSource: TestEventSource
     private let continuation = Mutex<AsyncStream<DeviceEvent>.Continuation?>(nil)
@@ -42,7 +42,7 @@ final class InjectingEventSource: DeviceEventSource, @unchecked Sendable {
         let kernel: TestKernel
         let source: InjectingEventSource
         let notifier = RecordingNotifier()
-        let logs = LogRecorder()
+        let logs = DaemonLog()
         let service: FlavourService
 
         init(kernel: TestKernel, maxInFlight: Int = 4) {
@@ -66,7 +66,7 @@ final class InjectingEventSource: DeviceEventSource, @unchecked Sendable {
         }
 
         func waitForOutcomes(_ count: Int) async throws {
-            try await waitUntil("\(count) outcomes (have \(logs.outcomes.count))") { logs.outcomes.count >= count }
+            try await waitUntil("\(count) outcomes (have \(logs.outcomeCount))") { logs.outcomeCount >= count }
         }
     }
 
@@ -170,13 +170,22 @@ final class InjectingEventSource: DeviceEventSource, @unchecked Sendable {
     /// and never carried out.
     @Test func deviceRemovedWhileItsRequestWaitsIsDropped() async throws {
         let kernel = try makeKernel()
-        kernel.setBindDelay(microseconds: 200_000)
+        // 03.0's bind waits in the kernel until 04.0's request is dropped: one bind at a
+        // time, so 04.0's request waits behind it whatever the threads' timing.
+        final class Gate: Sendable { let open = Atomic<Bool>(false) }
+        let gate = Gate()
+        kernel.beforeWrite { path in
+            guard path.hasSuffix("drivers/virtio_vfio_pci/bind") else { return }
+            while !gate.open.load(ordering: .acquiring) { usleep(1_000) }
+        }
         let daemon = Daemon(kernel: kernel, maxInFlight: 1)
         try await daemon.run {
             try kernel.sysfs.write("change \(uuid(1)) DRIVERFLAVOUR=vfio", to: "bus/pci/devices/0000:00:03.0/uevent")
             try kernel.sysfs.write("change \(uuid(2)) DRIVERFLAVOUR=vfio", to: "bus/pci/devices/0000:00:04.0/uevent")
-            // Events are handled in order: 03.0 is in flight (its bind takes 200 ms), 04.0 waits.
+            // Events are handled in order: 03.0 is in flight (held in its bind), 04.0 waits.
             kernel.removeDevice(e1000e)
+            try await daemon.waitForOutcomes(1)
+            gate.open.store(true, ordering: .releasing)
             try await daemon.waitForOutcomes(2)
         }
         let dropped = try #require(daemon.logs.outcomes.first { $0.metadata["pci.slot_name"] == "0000:00:04.0" })
@@ -238,7 +247,7 @@ final class InjectingEventSource: DeviceEventSource, @unchecked Sendable {
             try await daemon.waitForOutcomes(1)
         }
         #expect(kernel.driver(of: virtioNet) == "virtio_vfio_pci")
-        let skipped = daemon.logs.entries.withLock { $0 }.filter { $0.message == "Match table line skipped" }.compactMap { $0.metadata["reason"] }
+        let skipped = daemon.logs.all.filter { $0.message == "Match table line skipped" }.compactMap { $0.metadata["reason"] }
         #expect(skipped.contains("\(kernel.modulesDirectory)/modules.builtin.alias.bin: not a kmod index: bad magic"), "\(skipped)")
         #expect(skipped.contains("\(kernel.modulesDirectory)/modules.alias:3: expected 'alias PATTERN MODULE', skipped: alias broken"), "\(skipped)")
     }
@@ -249,7 +258,7 @@ final class InjectingEventSource: DeviceEventSource, @unchecked Sendable {
         let daemon = Daemon(kernel: kernel)
         await #expect(throws: (any Error).self) { try await daemon.service.run() }
         #expect(!daemon.notifier.isReady)
-        let critical = daemon.logs.entries.withLock { $0 }.first { $0.level == .critical }
+        let critical = daemon.logs.all.first { $0.level == .critical }
         #expect(critical?.message == "Configuration unusable")
         #expect(critical?.metadata["reason"]?.hasSuffix("50-test.conf:1: 'bad/module' is not a module name: use letters, digits, '_' and '-'") == true)
     }

@@ -19,7 +19,7 @@ import Glibc
         #expect(kernel.driver(of: virtioNet) == "virtio-pci")
         let outcome = try #require(daemon.logs.outcomes.first)
         #expect(outcome.metadata["reason"]?.contains("network interface enp0s3 is up and carries the default route") == true)
-        #expect(!daemon.logs.entries.withLock { $0 }.contains { $0.message == "In-use guard overridden" })
+        #expect(!daemon.logs.all.contains { $0.message == "In-use guard overridden" })
     }
 
     @Test func forceOnTheRequestLineTakesItAndIsLogged() async throws {
@@ -28,7 +28,7 @@ import Glibc
         let daemon = DaemonHarness(kernel: kernel)
         try await daemon.run { try await daemon.waitForOutcomes(1) }
         #expect(kernel.driver(of: virtioNet) == "virtio_vfio_pci")
-        let warning = try #require(daemon.logs.entries.withLock { $0 }.first { $0.message == "In-use guard overridden" })
+        let warning = try #require(daemon.logs.all.first { $0.message == "In-use guard overridden" })
         #expect(warning.level == .warning)
         #expect(warning.metadata["pci.slot_name"] == "0000:00:03.0")
     }

@@ -14,7 +14,7 @@ import Glibc
 struct DaemonHarness {
     let kernel: TestKernel
     let notifier = RecordingNotifier()
-    let logs = LogRecorder()
+    let logs = DaemonLog()
     let service: FlavourService
     let runDirectory: String
 
@@ -46,7 +46,7 @@ struct DaemonHarness {
 
     /// Waits until `count` outcomes are logged.
     func waitForOutcomes(_ count: Int, timeout: Duration = .seconds(30)) async throws {
-        try await waitUntil("\(count) outcomes (have \(logs.outcomes.count))", timeout: timeout) { logs.outcomes.count >= count }
+        try await waitUntil("\(count) outcomes (have \(logs.outcomeCount))", timeout: timeout) { logs.outcomeCount >= count }
     }
 }
 

@@ -34,7 +34,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         let outcome = try #require(daemon.logs.outcomes.first)
         #expect(daemon.logs.outcomes.count == 1)
         #expect(outcome.message == "Device bound to flavour driver")
-        #expect(outcome.metadata["message_id"] == OutcomeLog.Kind.bound.messageID)
+        #expect(outcome.metadata["message_id"] == OutcomeKind.bound.messageID)
         #expect(outcome.metadata["pci.slot_name"] == "0000:00:03.0")
         #expect(outcome.metadata["pci.id"] == "1AF4:1041")
         #expect(outcome.metadata["modalias"] == "pci:v00001AF4d00001041sv00001AF4sd00001100bc02sc00i00")
@@ -60,7 +60,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         #expect(daemon.kernel.driver(of: e1000e) == "e1000e")
         #expect(try daemon.kernel.sysfs.read(attribute) == "")
         #expect(daemon.logs.outcomes.map(\.message) == ["Device bound to flavour driver", "Device reverted to default driver"])
-        #expect(daemon.logs.outcomes[1].metadata["message_id"] == OutcomeLog.Kind.reverted.messageID)
+        #expect(daemon.logs.outcomes[1].metadata["message_id"] == OutcomeKind.reverted.messageID)
     }
 
     @Test func failedAttributeRequestClearsTheAttribute() async throws {
@@ -73,7 +73,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         }
         #expect(kernel.driver(of: e1000e) == "e1000e")
         #expect(try kernel.sysfs.read("bus/pci/devices/0000:00:04.0/driver_flavour") == "")
-        #expect(daemon.logs.outcomes[0].metadata["message_id"] == OutcomeLog.Kind.failedRolledBack.messageID)
+        #expect(daemon.logs.outcomes[0].metadata["message_id"] == OutcomeKind.failedRolledBack.messageID)
         #expect(daemon.logs.outcomes[0].metadata["errno"] == "\(EIO)")
     }
 
@@ -99,7 +99,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         }
         #expect(count.writes.load(ordering: .relaxed) == 3)
         #expect(try kernel.sysfs.read(attribute) == "lab")
-        #expect(daemon.logs.outcomes[0].metadata["message_id"] == OutcomeLog.Kind.failedRolledBack.messageID)
+        #expect(daemon.logs.outcomes[0].metadata["message_id"] == OutcomeKind.failedRolledBack.messageID)
         #expect(daemon.logs.outcomes[1].metadata["driver.flavour"] == "lab")
     }
 
@@ -222,7 +222,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
             try await daemon.waitForOutcomes(1)
         }
         #expect(kernel.driver(of: virtioNet) == "virtio_vfio_pci")
-        #expect(daemon.logs.entries.withLock { $0 }.contains { $0.message == "Reload failed, keeping the previous configuration" })
+        #expect(daemon.logs.all.contains { $0.message == "Reload failed, keeping the previous configuration" })
     }
 
     /// After a stop nothing holds on to the daemon's world: no reference cycle (the status
@@ -271,13 +271,28 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
             try kernel.sysfs.write(vf, to: "bus/pci/drivers/nvme/bind")
             try kernel.sysfs.write("\n", to: "bus/pci/devices/\(vf)/driver_override")
         }
-        kernel.setBindDelay(microseconds: 5_000)
+        // The first six binds go through; the next wait in the kernel until the daemon is
+        // stopping, so the stop comes with binds in flight and the rest queued, whatever
+        // the threads' timing.
+        final class Gate: Sendable {
+            let binds = Atomic<Int>(0)
+            let open = Atomic<Bool>(false)
+        }
+        let gate = Gate()
+        kernel.beforeWrite { path in
+            guard path.hasSuffix("drivers/vfio-pci/bind"), gate.binds.add(1, ordering: .relaxed).newValue > 6 else { return }
+            while !gate.open.load(ordering: .acquiring) { usleep(1_000) }
+        }
         let daemon = DaemonHarness(kernel: kernel, maxInFlight: 4)
         let vfs = (0..<64).map { try! PCIAddress(parsing: "0000:02:0\($0 / 8).\($0 % 8)") }
         try await daemon.run {
             for (index, vf) in vfs.enumerated() { try daemon.request(vf, "vfio", uuid: uuid(100 + index)) }
             try await daemon.waitForOutcomes(6)
-        }  // shutdown now, with binds in flight and many queued
+            daemon.service.shutdown()  // with binds in flight and many queued
+            // Every request but the (at most four) held in the kernel has its outcome.
+            try await daemon.waitForOutcomes(60)
+            gate.open.store(true, ordering: .releasing)
+        }
         var bound = 0
         for vf in vfs {
             let driver = kernel.driver(of: vf)
@@ -380,7 +395,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         // The record a SIGKILLed flavourd left: its locks went with it.
         try journal.begin(InFlightRecord(
             address: e1000e, operation: .bind, previousDriver: DriverName("e1000e"), previousOverride: nil))
-        journal.abandon()
+        journal.close()  // as the kill did: its locks went, the record of its change in flight stayed
         try kernel.sysfs.write("vfio-pci", to: "bus/pci/devices/0000:00:04.0/driver_override")
         try kernel.sysfs.write("0000:00:04.0", to: "bus/pci/drivers/e1000e/unbind")
         #expect(kernel.driver(of: e1000e) == nil)
@@ -388,7 +403,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
             #expect(kernel.driver(of: e1000e) == "e1000e")
             #expect(kernel.override(of: e1000e) == nil)
         }
-        #expect(daemon.logs.entries.withLock { $0 }.contains { $0.message == "Interrupted change rolled back" })
+        #expect(daemon.logs.all.contains { $0.message == "Interrupted change rolled back" })
         #expect(journal.records().isEmpty)
     }
 }

@@ -27,13 +27,13 @@ import Glibc
         var count: Int { outcomes.withLock { $0.values.map(\.count).reduce(0, +) } }
     }
 
-    static func scheduler(vfs: Int, maxInFlight: Int, linger: Duration, bindDelay: UInt32 = 0) throws
+    static func scheduler(vfs: Int, maxInFlight: Int, linger: Duration) throws
         -> (RequestScheduler, TestKernel, [PCIAddress], Seen)
     {
-        let kernel = try TestKernel(modules: [.vfioPCI], devices: [.nvmePF("0000:01:00.0", group: 10, totalVFs: vfs)])
+        // The PF on nvme: the kernel makes VFs through the PF's driver (sriov_numvfs).
+        let kernel = try TestKernel(modules: [.vfioPCI], loaded: [.nvme], devices: [.nvmePF("0000:01:00.0", group: 10, totalVFs: vfs)])
         try kernel.sysfs.write("0", to: "bus/pci/devices/0000:01:00.0/sriov_drivers_autoprobe")
         try kernel.sysfs.write("\(vfs)", to: "bus/pci/devices/0000:01:00.0/sriov_numvfs")
-        kernel.setBindDelay(microseconds: bindDelay)
         let loaded = try MatchTableLoader(configDirectory: kernel.configDirectory, modulesDirectory: kernel.modulesDirectory).load()
         let executor = RequestExecutor(
             sysfs: kernel.sysfs, binder: Binder(sysfs: kernel.sysfs, loader: kernel, logger: Logger(label: "t")),
@@ -56,8 +56,22 @@ import Glibc
     }
 
     @Test func neverMoreThanMaxInFlightAndEveryRequestEndsOnce() async throws {
-        let (scheduler, kernel, vfs, seen) = try Self.scheduler(vfs: 64, maxInFlight: 3, linger: .milliseconds(50), bindDelay: 500)
+        let (scheduler, kernel, vfs, seen) = try Self.scheduler(vfs: 64, maxInFlight: 3, linger: .milliseconds(50))
+        // The binds wait in the kernel until three are there at once, so that three in
+        // flight is what happened, not what the threads' timing allowed.
+        final class Gate: Sendable {
+            let inside = Atomic<Int>(0)
+            let open = Atomic<Bool>(false)
+        }
+        let gate = Gate()
+        kernel.beforeWrite { path in
+            guard path.hasSuffix("/bind") else { return }
+            gate.inside.add(1, ordering: .relaxed)
+            while !gate.open.load(ordering: .acquiring) { usleep(1_000) }
+        }
         for vf in vfs { scheduler.submit(FlavourRequest(address: vf, requested: .flavour(.vfio), origin: .synthetic)) }
+        try await waitUntil("three binds in the kernel at once") { gate.inside.load(ordering: .relaxed) >= 3 }
+        gate.open.store(true, ordering: .releasing)
         await scheduler.idle()
         #expect(seen.count == 64)
         #expect(seen.outcomes.withLock { $0.values.allSatisfy { $0 == ["bound"] } })

@@ -177,11 +177,11 @@ import Glibc
 /// libkmod returns at once for a module another process is still loading: the binder waits
 /// for its driver while `initstate` says "coming", and not forever.
 @Suite struct ModuleComingTests {
-    let root: String
+    let directory: TemporaryDirectory
+    var root: String { directory.path }
 
     init() throws {
-        var template = Array("/tmp/flavour-coming-XXXXXX".utf8CString)
-        root = String(cString: try #require(mkdtemp(&template)))
+        directory = try TemporaryDirectory(prefix: "flavour-coming")
         for directory in ["/module", "/module/site_vfio_pci", "/module/site_vfio_pci/drivers", "/bus", "/bus/pci",
                           "/bus/pci/drivers", "/bus/pci/drivers/site-vfio-pci"] {
             mkdir(root + directory, 0o755)
@@ -189,11 +189,14 @@ import Glibc
         try Self.write(root + "/module/site_vfio_pci/initstate", "coming\n")
     }
 
+    /// Whole, by rename: a sysfs attribute never reads empty, and the binder reads
+    /// `initstate` while the other thread changes it.
     static func write(_ path: String, _ text: String) throws {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let fd = open(path + ".new", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         try #require(fd >= 0)
         _ = text.withCString { Glibc.write(fd, $0, strlen($0)) }
         close(fd)
+        try #require(rename(path + ".new", path) == 0)
     }
 
     @Test func theDriverOfAModuleStillComingIsWaitedFor() throws {

@@ -12,7 +12,7 @@ import Glibc
 /// The process making a change, killed after a chosen write: from then on no write of it
 /// reaches the kernel and its journal record stays, as after SIGKILL. The real binder
 /// runs up to that point, so the kernel is left exactly as a crash there would leave it.
-final class DyingProcess: SysfsWriter, BindStepRecorder, @unchecked Sendable {
+final class DyingProcess: SysfsWriter, BindStepRecorder, Sendable {
     let kernel: TestKernel
     let journal: InFlightJournal
     let diesAfter: @Sendable (String) -> Bool
@@ -30,7 +30,7 @@ final class DyingProcess: SysfsWriter, BindStepRecorder, @unchecked Sendable {
         try kernel.write(value, to: path)
         if diesAfter(path) {
             dead.store(true, ordering: .relaxed)
-            journal.abandon()  // its locks go with it, its records stay
+            journal.close()  // its locks go with it, the record of its change in flight stays
         }
     }
 

@@ -1,6 +1,7 @@
 import FlavourCore
 @testable import FlavourEngine
 import FlavourTestKernel
+import InMemoryLogging
 import Logging
 import Testing
 
@@ -263,13 +264,14 @@ import Glibc
     @Test func forceProceedsAndIsLogged() throws {
         try kernel.addBlockDevice(below: Fixture.nvmePF, name: "nvme0n1")
         try kernel.mount("nvme0n1", at: "/")
-        let log = LogRecorder()
-        let logger = log.logger
+        var log = InMemoryLogHandler()
+        log.logLevel = .trace
+        let logger = Logger(label: "test") { [log] _ in log }
         let outcome = try executor(logger: logger).handle(
             address: Fixture.nvmePF, requested: .flavour(.vfio), options: RequestOptions(force: true))
         #expect(outcome.succeeded)
         #expect(kernel.driver(of: Fixture.nvmePF) == "vfio-pci")
-        let warning = try #require(log.all.first { $0.message == "In-use guard overridden" })
+        let warning = try #require(log.entries.first { $0.message == "In-use guard overridden" })
         #expect(warning.level == .warning)
         #expect(warning.metadata["pci.slot_name"] == "0000:01:00.0")
         #expect(warning.metadata["reason"] == "block device nvme0n1 (below it) is mounted at /")
@@ -277,11 +279,12 @@ import Glibc
 
     @Test func freeDeviceProceedsWithoutAWarning() throws {
         try kernel.setInterface("enp0s3", up: true, route: .default)
-        let log = LogRecorder()
-        let logger = log.logger
+        var log = InMemoryLogHandler()
+        log.logLevel = .trace
+        let logger = Logger(label: "test") { [log] _ in log }
         let outcome = try executor(logger: logger).handle(address: Fixture.e1000e, requested: .flavour(.vfio))
         #expect(outcome.result == .bound(driver: DriverName("vfio-pci")!, module: ModuleName("vfio_pci")!))
-        #expect(!log.all.contains { $0.level >= .warning })
+        #expect(!log.entries.contains { $0.level >= .warning })
     }
 
     @Test func revertIsNeverRefused() throws {

@@ -1,6 +1,7 @@
 import FlavourCore
 import FlavourEngine
 import FlavourTestKernel
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -29,7 +30,8 @@ import Glibc
         #expect(try sysfs.read(attribute) == "e1000e")
         try sysfs.write("\n", to: attribute)  // "\n" clears
         #expect(try sysfs.read(attribute) == "(null)")
-        #expect(throws: SysfsError.self) { try sysfs.write(String(repeating: "x", count: 4095), to: attribute) }
+        let tooLong = try #require(throws: SysfsError.self) { try sysfs.write(String(repeating: "x", count: 4095), to: attribute) }
+        #expect(tooLong.errno == EINVAL)
     }
 
     @Test func overrideOnlyIdsMatchOnlyThroughTheOverride() throws {
@@ -87,7 +89,7 @@ import Glibc
     }
 
     @Test func vfsDoNotProbeWithAutoprobeOff() throws {
-        let kernel = try TestKernel(modules: [.nvme, .vfioPCI], devices: [.nvmePF("0000:01:00.0", group: 1, totalVFs: 4)])
+        let kernel = try TestKernel(modules: [.vfioPCI], loaded: [.nvme], devices: [.nvmePF("0000:01:00.0", group: 1, totalVFs: 4)])
         kernel.clearEvents()
         try kernel.sysfs.write("0", to: "bus/pci/devices/0000:01:00.0/sriov_drivers_autoprobe")
         try kernel.sysfs.write("4", to: "bus/pci/devices/0000:01:00.0/sriov_numvfs")
@@ -102,6 +104,48 @@ import Glibc
         #expect(kernel.driver(of: vf) == "vfio-pci")
         // Changing a non-zero VF count is EBUSY.
         #expect(throws: SysfsError.self) { try kernel.sysfs.write("2", to: "bus/pci/devices/0000:01:00.0/sriov_numvfs") }
+    }
+
+    /// `drivers/pci/iov.c`, sriov_numvfs_store: a number, at most sriov_totalvfs, and VFs
+    /// only through the PF's driver.
+    @Test func sriovNumVFsTakesANumberAndNeedsThePFsDriver() throws {
+        let kernel = try TestKernel(modules: [.nvme], devices: [.nvmePF("0000:01:00.0", group: 1, totalVFs: 4)])
+        let attribute = "bus/pci/devices/0000:01:00.0/sriov_numvfs"
+        func errno(_ value: String) -> Int32? {
+            do {
+                try kernel.sysfs.write(value, to: attribute)
+                return nil
+            } catch { return error.errno }
+        }
+        #expect(errno("2") == ENOENT)  // no driver on the PF
+        #expect(errno("0") == nil)  // the count it has: nothing to do, driver or not
+        #expect(errno("two") == EINVAL)
+        #expect(errno("65536") == EINVAL)  // not a u16
+        #expect(errno("5") == ERANGE)  // more than sriov_totalvfs
+        #expect(kernel.addresses.count == 1)
+        try kernel.load(ModuleName("nvme")!)
+        #expect(errno("0x2\n") == nil)
+        #expect(kernel.addresses.count == 3)
+        #expect(errno("3") == EBUSY)
+        #expect(errno("0") == nil)
+        #expect(kernel.addresses.count == 1)
+    }
+
+    /// `drivers/pci/pci-sysfs.c`, remove_store: a number (kstrtoul); 0 leaves the device.
+    @Test(arguments: [
+        ("0", true as Bool?), ("0\n", true), ("00", true), ("1", false), ("+1\n", false), ("0x10", false), ("7", false),
+        ("yes", nil), ("", nil), ("-1", nil), ("1 ", nil), ("08", nil), ("0x", nil),
+    ])
+    func removeTakesANumber(value: String, stays: Bool?) throws {
+        let kernel = try kernel()
+        do {
+            try kernel.sysfs.write(value, to: "bus/pci/devices/0000:00:04.0/remove")
+            #expect(stays != nil, "'\(value)' was taken")
+        } catch {
+            #expect(stays == nil, "'\(value)' was refused")
+            #expect(error.errno == EINVAL)
+        }
+        #expect(kernel.addresses.contains(e1000e) == (stays ?? true))
     }
 
     @Test func vfsProbeTheDefaultDriverWithAutoprobeOn() throws {
@@ -141,20 +185,8 @@ import Glibc
     }
 }
 
-final class Heard: @unchecked Sendable {
-    private let lock = NSLockish()
-    private var events: [KernelUevent] = []
-    func append(_ event: KernelUevent) { lock.with { events.append(event) } }
-    var all: [KernelUevent] { lock.with { events } }
-}
-
-/// A tiny pthread mutex, so tests need not import Foundation.
-final class NSLockish: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    func with<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body()
-    }
+final class Heard: Sendable {
+    private let events = Mutex<[KernelUevent]>([])
+    func append(_ event: KernelUevent) { events.withLock { $0.append(event) } }
+    var all: [KernelUevent] { events.withLock { $0 } }
 }

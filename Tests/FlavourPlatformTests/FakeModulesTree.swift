@@ -20,6 +20,13 @@ struct FakeModulesTree {
         var template = Array((NSTemporaryDirectory() + "flavour-kmod-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else { throw POSIXError(.EIO) }
         root = String(cString: made)
+        do { try build(modules: modules, builtin: builtin) } catch {
+            remove()  // the caller never gets the tree to remove
+            throw error
+        }
+    }
+
+    private func build(modules: [Module], builtin: [Module]) throws {
         let directory = root + "/lib/modules/" + release
         let subdirectory = "kernel/drivers/vfio/pci"
         try FileManager.default.createDirectory(atPath: directory + "/" + subdirectory, withIntermediateDirectories: true)

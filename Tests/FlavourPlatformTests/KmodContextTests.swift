@@ -1,6 +1,7 @@
 import FlavourPlatform
 import Foundation
 import Glibc
+import InMemoryLogging
 import Logging
 import Testing
 
@@ -106,7 +107,9 @@ import Testing
     @Test func loadingAMissingModuleNamesItAndCarriesENOENT() throws {
         let tree = try FakeModulesTree(modules: Self.variants)
         defer { tree.remove() }
-        let (logger, store) = RecordingLogHandler.logger(level: .debug)
+        var log = InMemoryLogHandler()
+        log.logLevel = .debug
+        let logger = Logger(label: "kmod") { [log] _ in log }
         let kmod = try KmodContext(modulesDirectory: tree.modulesDirectory, configPaths: [], logger: logger)
 
         let error = try #require(throws: KmodError.self) {
@@ -118,7 +121,7 @@ import Testing
         #expect(error.description.contains("flavour_no_such_vfio_pci"))
         #expect(error.description.contains("No such file or directory"))
         // libkmod's own complaint came through the va_list shim, formatted.
-        #expect(store.messages.contains { $0.contains("flavour_no_such_vfio_pci") && !$0.hasSuffix("\n") })
+        #expect(log.entries.map(\.message.description).contains { $0.contains("flavour_no_such_vfio_pci") && !$0.hasSuffix("\n") })
         #expect(!kmod.isLoaded("flavour_no_such_vfio_pci"))
     }
 

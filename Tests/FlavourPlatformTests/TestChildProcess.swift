@@ -29,12 +29,18 @@ enum TestChildProcess {
     static func run(
         role: String, launcher: [String] = [], environment: [String: String] = [:], timeout: Duration = .seconds(60)
     ) throws -> Outcome {
+        try run(command: launcher + [executable] + entryArguments, environment: [roleVariable: role].merging(environment) { _, new in new },
+                timeout: timeout, what: "role \(role)")
+    }
+
+    /// Runs `command` with `environment` added to ours, as `run(role:)` does.
+    static func run(
+        command: [String], environment: [String: String] = [:], timeout: Duration = .seconds(60), what: String? = nil
+    ) throws -> Outcome {
         let process = Process()
-        let command = launcher + [executable] + entryArguments
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
         var childEnvironment = ProcessInfo.processInfo.environment
-        childEnvironment[roleVariable] = role
         childEnvironment.merge(environment) { _, new in new }
         process.environment = childEnvironment
         // A file, not a pipe: a hung child must not block the read.
@@ -57,7 +63,7 @@ enum TestChildProcess {
         }
         let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         if timedOut {
-            return Outcome(status: -1, output: "child (role \(role)) killed after \(timeout):\n" + text)
+            return Outcome(status: -1, output: "child (\(what ?? command[0])) killed after \(timeout):\n" + text)
         }
         return Outcome(status: process.terminationStatus, output: text)
     }

@@ -131,7 +131,7 @@ readonly VIRTIO_NET_ID=(1af4 1041) E1000E_ID=(8086 10d3) NVME_ID=(1b36 0010)
 FLAVOURD=flavourd.service
 # shellcheck disable=SC2034
 CONF_DIR=/etc/driver-flavour.d
-# MESSAGE_IDs of flavourd's outcome entries (Sources/FlavourDaemon/OutcomeLog.swift).
+# MESSAGE_IDs of flavourd's outcome entries (Sources/FlavourEngine/OutcomeKind.swift).
 # shellcheck disable=SC2034
 readonly MSG_BOUND=3c5e1e0a9d7f4b2a8f61c2d4b7e90a11 MSG_FELL_BACK=3c5e1e0a9d7f4b2a8f61c2d4b7e90a12 \
     MSG_UNCHANGED=3c5e1e0a9d7f4b2a8f61c2d4b7e90a13 MSG_FAILED_ROLLED_BACK=3c5e1e0a9d7f4b2a8f61c2d4b7e90a14 \

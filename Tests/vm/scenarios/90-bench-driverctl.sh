@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side by side (issue 4, item 4): the same 32 NVMe VFs bound to vfio-pci by
+# Side by side, flavourd against the tool it replaces: the same 32 NVMe VFs bound to vfio-pci by
 #   (a) Debian's driverctl, `driverctl set-override VF vfio-pci` per VF;
 #   (b) flavourd, 32 synthetic requests, from the first request to the last verified bind (the
 #       time of flavourd's last outcome entry);

@@ -1,4 +1,5 @@
-import FlavourDaemon
+import FlavourSystem
+import FlavourTestKernel
 import FlavourEngine
 import Testing
 
@@ -9,12 +10,12 @@ import Glibc
 /// flavourd's sysfs writes never follow a link out of the sysfs root, whatever the tree
 /// given as root holds. Everything here is a temporary directory, never /sys.
 @Suite struct ConfinedSysfsWriterTests {
-    let base: String
+    let directory: TemporaryDirectory
+    var base: String { directory.path }
     var root: String { base + "/sys" }
 
     init() throws {
-        var template = Array("/tmp/flavour-confined-XXXXXX".utf8CString)
-        base = String(cString: try #require(mkdtemp(&template)))
+        directory = try TemporaryDirectory(prefix: "flavour-confined")
         for directory in ["/sys", "/sys/devices", "/sys/devices/pci0000:00", "/sys/devices/pci0000:00/0000:00:03.0", "/sys/bus",
                           "/sys/bus/pci", "/sys/bus/pci/devices", "/outside"] {
             mkdir(base + directory, 0o755)

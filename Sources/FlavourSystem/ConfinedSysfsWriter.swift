@@ -1,4 +1,5 @@
 import FlavourEngine
+import FlavourPOSIX
 import FlavourPlatform
 
 #if canImport(Glibc)

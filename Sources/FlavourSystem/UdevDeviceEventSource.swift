@@ -1,18 +1,17 @@
+import FlavourEngine
+import FlavourPOSIX
 import FlavourPlatform
-import Logging
 
 /// PCI events from a libudev monitor. A dedicated thread sleeps in poll(2) on the
 /// monitor's socket, so an idle daemon takes no CPU and no wake-ups.
-public final class UdevDeviceEventSource: DeviceEventSource, @unchecked Sendable {
+public final class UdevDeviceEventSource: DeviceEventSource, Sendable {
     public let name: String
     private let monitor: UdevMonitor
-    private let logger: Logger
 
     /// `tag`: hear only devices udev tagged for us (udev source only: the kernel source
     /// carries no tags).
-    public init(source: UdevEventSource, tag: String?, logger: Logger) throws {
+    public init(source: UdevEventSource, tag: String?) throws {
         self.name = source.rawValue
-        self.logger = logger
         monitor = try UdevMonitor(source: source, subsystem: "pci", tag: source == .udev ? tag : nil)
     }
 

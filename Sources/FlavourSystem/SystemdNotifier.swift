@@ -1,3 +1,4 @@
+import FlavourEngine
 import FlavourPlatform
 import Logging
 

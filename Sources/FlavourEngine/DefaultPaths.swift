@@ -1,0 +1,25 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where driver-flavour looks when no option says otherwise. Written once here; flavourd's
+/// command line and flavourctl's options both take their defaults from it.
+public enum DefaultPaths {
+    public static let sysfsRoot = "/sys"
+    /// Read by the in-use guard (mounts, swaps, routes).
+    public static let procRoot = "/proc"
+    /// The admin's `*.conf` files, read in lexical order.
+    public static let configDirectory = "/etc/driver-flavour.d"
+    /// flavourd's runtime state (`RunDirectory`).
+    public static let runDirectory = "/run/driver-flavour"
+    /// The file in the config directory `flavourctl set --persist` keeps standing requests in.
+    public static let persistedRequestsFile = "90-flavourctl-persisted.conf"
+
+    /// `/lib/modules/$(uname -r)`.
+    public static func modulesDirectory() -> String {
+        var name = utsname()
+        uname(&name)
+        let release = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return "/lib/modules/" + release
+    }
+}
