@@ -13,27 +13,34 @@ import Glibc
 /// A running daemon on a test kernel.
 struct DaemonHarness {
     let kernel: TestKernel
-    let notifier = RecordingNotifier()
+    let notifier: RecordingNotifier
     let logs = DaemonLog()
+    let source: TestEventSource
     let service: FlavourService
     let runDirectory: String
 
-    init(kernel: TestKernel, maxInFlight: Int = 4) {
+    init(kernel: TestKernel, maxInFlight: Int = 4, stuckAfter: Duration? = DaemonSettings.defaultStuckAfter,
+         watchdogInterval: Duration? = nil) {
         self.kernel = kernel
         runDirectory = kernel.root + "/run"
         var settings = DaemonSettings(
             sysfsRoot: kernel.sysfsRoot, modulesDirectory: kernel.modulesDirectory, configDirectory: kernel.configDirectory,
-            runDirectory: runDirectory, maxInFlight: maxInFlight)
+            runDirectory: runDirectory, maxInFlight: maxInFlight, stuckAfter: stuckAfter)
         settings.procRoot = kernel.procRoot
+        notifier = RecordingNotifier(watchdogInterval: watchdogInterval)
+        source = TestEventSource(kernel: kernel)
         service = FlavourService(
-            settings: settings, source: TestEventSource(kernel: kernel), makeLoader: { _ in kernel },
+            settings: settings, source: source, makeLoader: { _ in kernel },
             writer: kernel, notifier: notifier, logger: logs.logger)
     }
 
-    /// Runs the daemon for the duration of `body`, then shuts it down gracefully.
-    func run(_ body: () async throws -> Void) async throws {
+    /// Runs the daemon for the duration of `body`, then shuts it down gracefully. `body` runs
+    /// once the start's requests have ended, or with `settled: false` right after READY.
+    func run(settled: Bool = true, _ body: () async throws -> Void) async throws {
         let task = Task { try await service.run() }
         try await waitUntil("READY=1") { notifier.isReady }
+        // The start's requests (standing, taken over, pending in driver_flavour) run after READY.
+        if settled { try await waitUntil("the start's requests ended") { service.status.isSettled } }
         try await body()
         service.shutdown()
         try await task.value
