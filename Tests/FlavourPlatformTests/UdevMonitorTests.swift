@@ -38,7 +38,7 @@ import Testing
         let monitor = try UdevMonitor(source: source, subsystem: "flavour-none", tag: tag)
         #expect(monitor.fileDescriptor >= 0)
         #expect(monitor.source == source)
-        #expect(monitor.receive() == nil)
+        #expect(monitor.receive() == .nothing)
         #expect(monitor.wait(timeoutMilliseconds: 0) == false)
 
         let clock = ContinuousClock()
@@ -101,7 +101,7 @@ import Testing
 
         var events: [UdevEvent] = []
         while events.count < 2, monitor.wait(timeoutMilliseconds: 5000) {
-            while let event = monitor.receive() { events.append(event) }
+            while case .event(let event) = monitor.receive() { events.append(event) }
         }
         try #require(events.count == 2, "got \(events)")
         #expect(events.map(\.action) == ["add", "remove"])
@@ -116,7 +116,7 @@ import Testing
             #expect(event.properties["SEQNUM"] == String(event.seqnum))
         }
         #expect(events[1].seqnum > events[0].seqnum)
-        #expect(monitor.receive() == nil)
+        #expect(monitor.receive() == .nothing)
     }
 }
 
