@@ -42,6 +42,9 @@ extension FlavourService {
                        scheduler: scheduler, onlyIfIdle: true)
             }
         case .removed(let address):
+            // A `remove` heard late, after the device came back (a VF re-created, a function
+            // rescanned): the device is there, and its waiting request stays.
+            guard !scheduler.currentExecutor.sysfs.exists(PCIPaths.device(address)) else { return }
             scheduler.deviceRemoved(address)
         case .invalid(let reason):
             outcomes.rejected(

@@ -163,11 +163,11 @@ public final class FlavourService: Sendable {
     /// still with work to do (every bind thread in a driver that never returns, beyond the
     /// replacements) starves it, and systemd restarts the service.
     func feedWatchdog(every interval: Duration, scheduler: RequestScheduler) async {
-        var last = scheduler.progress
+        var last: RequestScheduler.Progress? = nil
         var starved = false
         while !Task.isCancelled {
             let now = scheduler.progress
-            if now.runnable == 0 || now.steps != last.steps {
+            if now.runnable == 0 || now.steps != last?.steps {
                 notifier.watchdog()
                 starved = false
             } else if !starved {

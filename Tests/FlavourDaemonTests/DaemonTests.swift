@@ -210,6 +210,33 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         #expect(!kernel.addresses.contains(virtioNet))
     }
 
+    /// A `remove` heard after the device came back (udevd behind on a VF re-created) does not
+    /// drop the device's waiting request; a `remove` of a device that is gone does.
+    @Test func aRemoveHeardAfterTheDeviceCameBackDropsNothing() async throws {
+        let kernel = try makeKernel()
+        final class Gate: Sendable { let held = Atomic<Bool>(true) }
+        let gate = Gate()
+        kernel.beforeWrite { path in
+            guard path.hasSuffix("drivers/virtio_vfio_pci/bind") else { return }
+            while gate.held.load(ordering: .acquiring) { usleep(1_000) }
+        }
+        let daemon = DaemonHarness(kernel: kernel, maxInFlight: 1)
+        try await daemon.run {
+            try daemon.request(virtioNet, "vfio", uuid: uuid(31))  // held in the kernel: e1000e's request waits
+            try await waitUntil("virtio-net in flight") { daemon.service.requests.pending.count == 1 && kernel.override(of: virtioNet) != nil }
+            try daemon.request(e1000e, "vfio", uuid: uuid(32))
+            daemon.source.inject(DeviceEvent(action: "remove", sysName: "0000:00:04.0", properties: [:]))
+            // Events are handled in order: once this one is recorded, the remove was handled.
+            try daemon.request(virtioNet, "vfio", uuid: uuid(33))
+            try await waitUntil("three requests recorded") { daemon.service.requests.pending.count == 3 }
+            #expect(daemon.logs.outcomes.isEmpty)
+            gate.held.store(false, ordering: .releasing)
+            try await daemon.waitForOutcomes(3)
+        }
+        #expect(kernel.driver(of: e1000e) == "vfio-pci")
+        #expect(!daemon.logs.outcomes.contains { $0.message == "Request dropped" })
+    }
+
     @Test func reloadReadsTheNewConfig() async throws {
         let kernel = try makeKernel()
         let daemon = DaemonHarness(kernel: kernel)

@@ -38,8 +38,8 @@ note "flavourd.service RequiresMountsFor=$mounts"
 [[ " $mounts " != *" /tmp "* && " $mounts " != *" /var/tmp "* ]] || fail "flavourd.service requires the mounts of /tmp and /var/tmp"
 
 e1000e=$(find_dev "${E1000E_ID[@]}")
-[[ "$(systemctl show -p ActiveState,Result --value flavourd-settle.service | paste -sd/)" == active/success ]] ||
-    fail "flavourd-settle.service is $(systemctl show -p ActiveState,Result --value flavourd-settle.service | paste -sd/)"
+[[ "$(systemctl show -p ActiveState --value flavourd-settle.service)/$(systemctl show -p Result --value flavourd-settle.service)" == active/success ]] ||
+    fail "flavourd-settle.service is $(systemctl show -p ActiveState --value flavourd-settle.service)/$(systemctl show -p Result --value flavourd-settle.service)"
 journalctl -b -q --no-pager -u flavourd-settle.service -o cat | tail -n3
 expect_module_driver "$e1000e" flavour_test_vfio_pci
 expect_module e1000e

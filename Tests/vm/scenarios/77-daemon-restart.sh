@@ -29,7 +29,9 @@ trap cleanup EXIT
 expect_daemon
 grep -q '^vfio_pci ' /proc/modules || run modprobe vfio-pci || fail "cannot load vfio-pci"
 test_driver_param block_remove 0
+start=$(date +%s%N)
 vfs_on_driver "$pf" "$NUM_VFS" "$OLD"
+note "$NUM_VFS VFs on $OLD in $((($(date +%s%N) - start) / 1000000)) ms"
 test_driver_param block_remove 1
 pid=$(systemctl show -p MainPID --value "$FLAVOURD")
 mark=$(journal_mark)
@@ -42,8 +44,9 @@ done
 held() {
     flavourctl status --json | jq -e --argjson n "$NUM_VFS" '(.in_flight | length) > 0 and (.in_flight | length) + .queued_count == $n' >/dev/null
 }
+start=$(date +%s%N)
 wait_until 30 held || fail "flavourd did not take all $NUM_VFS requests within 30 s: $(flavourctl status --json | jq -c '{in_flight, queued_count}')"
-note "flavourd (pid $pid) holds the batch: $(flavourctl status --json | jq -c '{in_flight: (.in_flight | length), queued_count}')"
+note "flavourd (pid $pid) holds the batch after $((($(date +%s%N) - start) / 1000000)) ms: $(flavourctl status --json | jq -c '{in_flight: (.in_flight | length), queued_count}')"
 
 run systemctl restart --no-block "$FLAVOURD"
 stopping() { [[ "$(systemctl show -p ActiveState --value "$FLAVOURD")" == deactivating ]]; }
@@ -61,7 +64,10 @@ all_new() {
     local vf
     for vf in "${vfs[@]}"; do on_driver "$vf" "$NEW" || return 1; done
 }
+start=$(date +%s%N)
 wait_until 60 all_new || true
+note "all on $NEW (or 60 s passed) $((($(date +%s%N) - start) / 1000000)) ms after the new flavourd started"
+
 # The outcomes of both daemons: one per request, whichever daemon gave it.
 outcomes=$(flavourd_entries "$mark" | jq -c 'select(.MESSAGE_ID != null and .SYNTH_UUID != null) | {MESSAGE_ID, PCI_SLOT_NAME, SYNTH_UUID, REASON, _PID}')
 bad=0
