@@ -57,6 +57,21 @@ struct DaemonHarness {
     }
 }
 
+/// Holds every bind to `driver` in the test kernel until `release()`, as a probe that takes
+/// its time holds the `bind` write: requests stay in flight whatever the threads' timing.
+final class HeldBinds: Sendable {
+    private let held = Atomic<Bool>(true)
+
+    init(kernel: TestKernel, driver: String) {
+        kernel.beforeWrite { [self] path in
+            guard path.hasSuffix("drivers/\(driver)/bind") else { return }
+            while held.load(ordering: .acquiring) { usleep(1_000) }
+        }
+    }
+
+    func release() { held.store(false, ordering: .releasing) }
+}
+
 func waitUntil(_ what: @autoclosure () -> String, timeout: Duration = .seconds(30), _ condition: () -> Bool) async throws {
     let clock = ContinuousClock()
     let deadline = clock.now + timeout

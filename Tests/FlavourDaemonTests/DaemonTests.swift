@@ -214,12 +214,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
     /// drop the device's waiting request; a `remove` of a device that is gone does.
     @Test func aRemoveHeardAfterTheDeviceCameBackDropsNothing() async throws {
         let kernel = try makeKernel()
-        final class Gate: Sendable { let held = Atomic<Bool>(true) }
-        let gate = Gate()
-        kernel.beforeWrite { path in
-            guard path.hasSuffix("drivers/virtio_vfio_pci/bind") else { return }
-            while gate.held.load(ordering: .acquiring) { usleep(1_000) }
-        }
+        let gate = HeldBinds(kernel: kernel, driver: "virtio_vfio_pci")
         let daemon = DaemonHarness(kernel: kernel, maxInFlight: 1)
         try await daemon.run {
             try daemon.request(virtioNet, "vfio", uuid: uuid(31))  // held in the kernel: e1000e's request waits
@@ -230,7 +225,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
             try daemon.request(virtioNet, "vfio", uuid: uuid(33))
             try await waitUntil("three requests recorded") { daemon.service.requests.pending.count == 3 }
             #expect(daemon.logs.outcomes.isEmpty)
-            gate.held.store(false, ordering: .releasing)
+            gate.release()
             try await daemon.waitForOutcomes(3)
         }
         #expect(kernel.driver(of: e1000e) == "vfio-pci")
@@ -426,12 +421,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
     /// held device in flight and the other request queued; both lists empty out after.
     @Test func statusFileShowsWhatIsInFlightAndQueued() async throws {
         let kernel = try makeKernel()
-        final class Gate: Sendable { let held = Atomic<Bool>(true) }
-        let gate = Gate()
-        kernel.beforeWrite { path in
-            guard path.hasSuffix("drivers/virtio_vfio_pci/bind") else { return }
-            while gate.held.load(ordering: .acquiring) { usleep(1_000) }
-        }
+        let gate = HeldBinds(kernel: kernel, driver: "virtio_vfio_pci")
         let daemon = DaemonHarness(kernel: kernel, maxInFlight: 1)
         func status() throws -> String {
             daemon.service.status.flush()
@@ -443,7 +433,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
             try daemon.request(e1000e, "vfio", uuid: uuid(11))
             try await waitUntil("e1000e queued") { (try? status())?.contains("\"queued\":[\"0000:00:04.0 vfio\"],\"queued_count\":1") ?? false }
             #expect(daemon.logs.outcomes.isEmpty)
-            gate.held.store(false, ordering: .releasing)
+            gate.release()
             try await daemon.waitForOutcomes(2)
             try await waitUntil("nothing in flight or queued") {
                 let text = (try? status()) ?? ""

@@ -39,12 +39,7 @@ import Glibc
     @Test func theUeventOfARequestTheStartTookIsNotASecondOne() async throws {
         let kernel = try makeKernel(flavourAttribute: true)
         try kernel.sysfs.write("vfio", to: Self.attribute)  // heard by nobody: the daemon is not running
-        final class Gate: Sendable { let held = Atomic<Bool>(true) }
-        let gate = Gate()
-        kernel.beforeWrite { path in
-            guard path.hasSuffix("drivers/vfio-pci/bind") else { return }
-            while gate.held.load(ordering: .acquiring) { usleep(1_000) }
-        }
+        let gate = HeldBinds(kernel: kernel, driver: "vfio-pci")
         let daemon = DaemonHarness(kernel: kernel)
         let uevent = DeviceEvent(action: "change", sysName: "0000:00:04.0", properties: [
             "DRIVER_FLAVOUR": "vfio", DriverFlavourState.sequenceKey: "1",
@@ -52,7 +47,7 @@ import Glibc
         try await daemon.run(settled: false) {
             daemon.source.inject(uevent)  // while the start's request for it runs
             try await waitUntil("the uevent handled") { daemon.service.requests.pending.count == 1 }
-            gate.held.store(false, ordering: .releasing)
+            gate.release()
             try await waitUntil("driver_flavour done") { (try? kernel.sysfs.read(Self.attribute)) == "vfio" }
             daemon.source.inject(uevent)  // after it ended
             daemon.source.inject(DeviceEvent(action: "change", sysName: "0000:00:03.0", properties: ["SYNTH_ARG_DRIVERFLAVOUR": "vfio"]))
@@ -107,19 +102,14 @@ import Glibc
             modules: [.vfioPCI, .e1000e], loaded: [.virtioPCI], devices: [.e1000e("0000:00:04.0", group: 4)])
         try kernel.writeConfig("50-test.conf", "request vfio 0000:00:04.0\n")
         #expect(kernel.driver(of: e1000e) == nil)
-        final class Gate: Sendable { let held = Atomic<Bool>(true) }
-        let gate = Gate()
-        kernel.beforeWrite { path in
-            guard path.hasSuffix("drivers/vfio-pci/bind") else { return }
-            while gate.held.load(ordering: .acquiring) { usleep(1_000) }
-        }
+        let gate = HeldBinds(kernel: kernel, driver: "vfio-pci")
         let daemon = DaemonHarness(kernel: kernel)
         try await daemon.run(settled: false) {
             #expect(!daemon.service.status.isSettled)
             #expect(kernel.override(of: e1000e) == "vfio-pci")  // held before READY
             try kernel.load(ModuleName("e1000e")!)  // the trigger loads the default driver
             #expect(kernel.driver(of: e1000e) == nil)
-            gate.held.store(false, ordering: .releasing)
+            gate.release()
             try await waitUntil("settled") { daemon.service.status.isSettled }
         }
         #expect(kernel.driver(of: e1000e) == "vfio-pci")

@@ -54,28 +54,43 @@ settle_on_vfio() {
     printf '%s\n' "$wrong"
 }
 
+# paused_burst WHAT WRITE: stops flavourd, runs `WRITE VF FLAVOUR` for every VF in every round,
+# lets udevd deliver (40 s at most: WatchdogSec= is 60 s), and continues flavourd.
+paused_burst() {
+    local what=$1 write=$2 round flavour vf start
+    pid=$(systemctl show -p MainPID --value "$FLAVOURD")
+    mark=$(journal_mark)
+    run systemctl kill -s SIGSTOP "$FLAVOURD"
+    start=$(date +%s%N)
+    for ((round = 1; round <= ROUNDS; round++)); do
+        flavour=$(flavour_of "$round")
+        for vf in "${vfs[@]}"; do "$write" "$vf" "$flavour"; done
+    done
+    note "$((ROUNDS * NUM_VFS)) $what in $((($(date +%s%N) - start) / 1000000)) ms with flavourd (pid $pid) stopped"
+    udevadm settle --timeout=40 || note "udevd still busy after 40 s"
+    run systemctl kill -s SIGCONT "$FLAVOURD"
+}
+
+# synthetic VF FLAVOUR: a synthetic request, its UUID noted.
+synthetic() {
+    local uuid
+    read -r uuid </proc/sys/kernel/random/uuid
+    printf 'change %s DRIVERFLAVOUR=%s\n' "$uuid" "$2" >"$SYSFS_PCI/$1/uevent"
+    printf '%s\n' "$uuid" >>"$UUIDS"
+}
+
+# attribute VF FLAVOUR: a request through driver_flavour.
+attribute() {
+    printf '%s\n' "$2" >"$SYSFS_PCI/$1/driver_flavour"
+}
+
 expect_daemon
 grep -q '^vfio_pci ' /proc/modules || run modprobe vfio-pci || fail "cannot load vfio-pci"
 
 # ---- 1. synthetic requests, the buffer flavourd asks for ----
 fresh_vfs
-pid=$(systemctl show -p MainPID --value "$FLAVOURD")
-mark=$(journal_mark)
-run systemctl kill -s SIGSTOP "$FLAVOURD"
-start=$(date +%s%N)
-for ((round = 1; round <= ROUNDS; round++)); do
-    flavour=$(flavour_of "$round")
-    for vf in "${vfs[@]}"; do
-        read -r uuid </proc/sys/kernel/random/uuid
-        printf 'change %s DRIVERFLAVOUR=%s\n' "$uuid" "$flavour" >"$SYSFS_PCI/$vf/uevent"
-        printf '%s\n' "$uuid" >>"$UUIDS"
-    done
-done
+paused_burst "synthetic requests" synthetic
 sent=$(wc -l <"$UUIDS")
-note "$sent synthetic requests written in $((($(date +%s%N) - start) / 1000000)) ms with flavourd (pid $pid) stopped"
-# udevd delivers while flavourd stays stopped, for 40 s at most: WatchdogSec= is 60 s.
-udevadm settle --timeout=40 || note "udevd still busy after 40 s"
-run systemctl kill -s SIGCONT "$FLAVOURD"
 start=$(date +%s%N)
 wrong=$(settle_on_vfio)
 note "$((NUM_VFS - wrong)) of $NUM_VFS VFs on vfio-pci $((($(date +%s%N) - start) / 1000000)) ms after SIGCONT"
@@ -98,17 +113,7 @@ if ! grep -q '^driver_flavour ' /proc/modules; then
 fi
 fresh_vfs
 daemon_options --receive-buffer 65536
-pid=$(systemctl show -p MainPID --value "$FLAVOURD")
-mark=$(journal_mark)
-run systemctl kill -s SIGSTOP "$FLAVOURD"
-start=$(date +%s%N)
-for ((round = 1; round <= ROUNDS; round++)); do
-    flavour=$(flavour_of "$round")
-    for vf in "${vfs[@]}"; do printf '%s\n' "$flavour" >"$SYSFS_PCI/$vf/driver_flavour"; done
-done
-note "$((ROUNDS * NUM_VFS)) driver_flavour writes in $((($(date +%s%N) - start) / 1000000)) ms with flavourd (pid $pid) stopped"
-udevadm settle --timeout=40 || note "udevd still busy after 40 s"
-run systemctl kill -s SIGCONT "$FLAVOURD"
+paused_burst "driver_flavour writes" attribute
 wrong=$(settle_on_vfio)
 lost_entry=$(wait_entry 30 "$mark" MESSAGE_ID="$MSG_EVENTS_LOST" _PID="$pid")
 show_entry "$lost_entry"
@@ -117,8 +122,13 @@ resync=$(wait_entry 30 "$mark" MESSAGE_ID="$MSG_RESYNCED" _PID="$pid")
 jq -c '{MESSAGE, RESYNC_MS, RESYNC_REQUESTS, RESYNC_DEVICES}' <<<"$resync"
 note "BENCH burst attribute: $((ROUNDS * NUM_VFS)) writes, 64 KiB buffer: resync took $(jq -r .RESYNC_MS <<<"$resync") ms over $(jq -r .RESYNC_DEVICES <<<"$resync") devices, $wrong VFs not as their newest request says"
 ((wrong == 0)) || fail "$wrong of $NUM_VFS VFs are not on vfio-pci after the overrun and the resync"
-for vf in "${vfs[@]}"; do
-    read -r value <"$SYSFS_PCI/$vf/driver_flavour" || true
-    [[ "$value" == vfio ]] || fail "$vf's driver_flavour reads '$value' after the burst, not vfio"
-done
+# all_done: every VF's driver_flavour reads vfio, the request finished (flavourd's `done N`).
+all_done() {
+    local vf value
+    for vf in "${vfs[@]}"; do
+        read -r value <"$SYSFS_PCI/$vf/driver_flavour" || true
+        [[ "$value" == vfio ]] || return 1
+    done
+}
+wait_until 10 all_done || fail "not every VF's driver_flavour reads vfio after the burst (${vfs[0]}: $(head -n1 "$SYSFS_PCI/${vfs[0]}/driver_flavour"))"
 note "ok: after the overrun and the resync every VF is on vfio-pci and its driver_flavour reads vfio"

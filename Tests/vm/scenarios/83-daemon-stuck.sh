@@ -56,7 +56,7 @@ for vf in "${held[@]}"; do
 done
 note "the $HELD held devices reported stuck within $((($(date +%s%N) - start) / 1000000)) ms (deadline 3 s)"
 show_entry "$entry"
-jq -c '{MESSAGE, PCI_SLOT_NAME, STUCK_STEP, STUCK_SECONDS}' <<<"$entry"
+jq -c '{MESSAGE, PCI_SLOT_NAME, DRIVER_FLAVOUR, STUCK_SECONDS}' <<<"$entry"
 stuck=$(flavourctl status --json | jq -r '.stuck[]' | sort | paste -sd' ')
 [[ "$stuck" == "$(printf '%s\n' "${held[@]}" | sort | paste -sd' ')" ]] || fail "flavourctl status --json lists '$stuck' as stuck"
 flavourctl status | grep -E '^stuck' || fail "flavourctl status does not show the stuck devices"
