@@ -146,11 +146,13 @@ public final class FlavourService: Sendable {
         status.set(state: "stopping")
         let snapshot = scheduler.snapshot()
         logger.info("Stopping", metadata: ["in_flight": "\(snapshot.inFlight.count)", "queued": "\(snapshot.queuedCount)"])
-        let kept = await scheduler.stop()
+        await scheduler.stop()
         state.uninstall()
-        if !kept.isEmpty {
+        // Whoever stopped the scheduler first (shutdown() or this), what waits is in the journal.
+        let kept = requests.pending.count
+        if kept > 0 {
             logger.notice("Requests kept for the next start", metadata: [
-                "requests": "\(kept.count)", "journal": "\(settings.runDirectory.requests)",
+                "requests": "\(kept)", "journal": "\(settings.runDirectory.requests)",
             ])
         }
         journal.close()
