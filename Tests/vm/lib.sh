@@ -408,3 +408,15 @@ expect_no_flavourd() {
     ! pgrep -x flavourd >/dev/null || fail "a flavourd process is still running (pid $(pgrep -x flavourd | paste -sd,))"
     note "ok: $FLAVOURD $state, no flavourd process"
 }
+
+# boot_times: when the boot reached local-fs.target, the late mount and sysinit.target (seconds
+# since the kernel started, from systemd's monotonic timestamps; systemd-analyze says nothing
+# while the boot, which runs the scenarios, has not finished).
+boot_times() {
+    local unit us out=
+    for unit in local-fs.target srv-late.mount sysinit.target; do
+        us=$(systemctl show -p ActiveEnterTimestampMonotonic --value "$unit")
+        out+="$unit $(awk -v us="$us" 'BEGIN { printf "%.2f s", us / 1e6 }'), "
+    done
+    printf '%s\n' "${out%, }"
+}

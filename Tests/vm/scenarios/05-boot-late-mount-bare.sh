@@ -12,4 +12,4 @@ findmnt -n /srv/late >/dev/null || fail "/srv/late is not mounted"
 state=$(systemctl is-system-running || true)
 [[ "$state" == running || "$state" == starting ]] || fail "the system is '$state'"
 note "ok: /srv/late mounted, system state $state, flavourd masked"
-note "BENCH boot-late-mount-bare: $(systemd-analyze 2>/dev/null | head -n1)"
+note "BENCH boot-late-mount-bare: $(boot_times)"

@@ -52,5 +52,5 @@ settled=$(systemctl show -p ExecMainExitTimestampMonotonic --value flavourd-sett
 bound=$(flavourd_entries "" MESSAGE_ID="$MSG_BOUND" PCI_SLOT_NAME="$e1000e" | jq -r '.__MONOTONIC_TIMESTAMP' | head -n1)
 ((bound <= settled)) || fail "flavourd-settle.service ended (${settled} us) before $e1000e was bound (${bound} us)"
 note "ok: flavourd-settle.service ended after the standing request was applied"
-note "BENCH boot-late-mount: $(systemd-analyze 2>/dev/null | head -n1)"
+note "BENCH boot-late-mount: $(boot_times)"
 systemd-analyze critical-chain --no-pager multi-user.target 2>/dev/null | head -n 12 || true
