@@ -94,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "flavourctl",
             dependencies: [
-                "FlavourCLI", "FlavourSystem", "FlavourPlatform", .product(name: "Logging", package: "swift-log"),
+                "FlavourCLI", "FlavourSystem", "FlavourPlatform", "FlavourEngine", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

@@ -16,8 +16,9 @@ public struct CLIContext: Sendable {
     /// Errors (the command could not run: bad input, no root, broken config) and usage.
     public var errorOutput: @Sendable (String) -> Void
     public var isRoot: @Sendable () -> Bool
-    /// Asks the daemon with this pid to reload (SIGHUP).
-    public var signalReload: @Sendable (Int32) -> Void
+    /// Asks the daemon to reload (SIGHUP), only while the process is still that one: 0, or
+    /// the errno why not (ESRCH: it is gone, or its pid belongs to another process now).
+    public var signalReload: @Sendable (ProcessIdentity) -> Int32
 
     public init(
         makeWriter: @escaping @Sendable (String) -> any SysfsWriter,
@@ -25,7 +26,7 @@ public struct CLIContext: Sendable {
         output: @escaping @Sendable (String) -> Void,
         errorOutput: (@Sendable (String) -> Void)? = nil,
         isRoot: @escaping @Sendable () -> Bool,
-        signalReload: @escaping @Sendable (Int32) -> Void
+        signalReload: @escaping @Sendable (ProcessIdentity) -> Int32
     ) {
         self.makeWriter = makeWriter
         self.makeLoader = makeLoader
@@ -36,11 +37,12 @@ public struct CLIContext: Sendable {
     }
 
     /// flavourctl on a terminal: reports on standard output, errors on standard error, root
-    /// by the effective uid, reloads by SIGHUP; the kernel reached through `makeWriter` and
-    /// `makeLoader`.
+    /// by the effective uid; the kernel reached through `makeWriter` and `makeLoader`, the
+    /// daemon signalled through `signalReload` (a pidfd, FlavourPlatform's ProcessSignal).
     public static func terminal(
         makeWriter: @escaping @Sendable (String) -> any SysfsWriter,
-        makeLoader: @escaping @Sendable (String, Logger) throws -> any ModuleLoader
+        makeLoader: @escaping @Sendable (String, Logger) throws -> any ModuleLoader,
+        signalReload: @escaping @Sendable (ProcessIdentity) -> Int32
     ) -> CLIContext {
         CLIContext(
             makeWriter: makeWriter, makeLoader: makeLoader,
@@ -50,7 +52,7 @@ public struct CLIContext: Sendable {
                 _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
             },
             isRoot: { geteuid() == 0 },
-            signalReload: { pid in kill(pid, SIGHUP) })
+            signalReload: signalReload)
     }
 
     /// The context of the running invocation (`Flavourctl.run(arguments:context:)`).

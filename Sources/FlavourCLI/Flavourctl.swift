@@ -13,6 +13,7 @@ public struct Flavourctl: ParsableCommand {
             """,
         subcommands: [
             ExplainCommand.self, ApplyCommand.self, ListCommand.self, SetCommand.self, UnsetCommand.self, StatusCommand.self,
+            SettleCommand.self,
         ])
 
     public init() {}

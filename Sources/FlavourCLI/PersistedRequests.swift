@@ -7,13 +7,19 @@ struct PersistedRequests {
     let configDirectory: String
     var path: String { configDirectory + "/" + DefaultPaths.persistedRequestsFile }
 
-    func set(_ address: PCIAddress, flavour: String) throws {
-        try rewrite { lines in lines.filter { !Self.names(address, $0) } + ["request \(flavour) \(address)"] }
+    /// Writes the request; with `checkOnly`, only checks that the config would still parse.
+    func set(_ address: PCIAddress, flavour: String, checkOnly: Bool = false) throws {
+        try rewrite(checkOnly: checkOnly) { lines in lines.filter { !Self.names(address, $0) } + ["request \(flavour) \(address)"] }
     }
 
-    func remove(_ address: PCIAddress) throws {
-        guard FileSystem.exists(path) else { return }
+    /// Forgets the device's request; false when the file had none.
+    @discardableResult
+    func remove(_ address: PCIAddress) throws -> Bool {
+        guard let bytes = try? FileSystem.read(path),
+              String(decoding: bytes, as: UTF8.self).split(separator: "\n").contains(where: { Self.names(address, String($0)) })
+        else { return false }
         try rewrite { lines in lines.filter { !Self.names(address, $0) } }
+        return true
     }
 
     static func names(_ address: PCIAddress, _ line: String) -> Bool {
@@ -21,7 +27,7 @@ struct PersistedRequests {
         return words.count >= 3 && words[0] == "request" && words[2] == address.description
     }
 
-    private func rewrite(_ change: ([String]) -> [String]) throws {
+    private func rewrite(checkOnly: Bool = false, _ change: ([String]) -> [String]) throws {
         let existing = (try? FileSystem.read(path)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         let header = "# Written by flavourctl set --persist / unset. One standing request per line."
         let lines = change(existing.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") && !$0.isEmpty })
@@ -36,6 +42,7 @@ struct PersistedRequests {
         do { _ = try FlavourConfig.parse(files: files) } catch {
             throw CLIError("not persisted: the config would be broken:\n\(error.description)")
         }
+        if checkOnly { return }
         do { try FileSystem.writeAtomically(Array(text.utf8), to: path) } catch {
             throw CLIError("not persisted: \(error.description)")
         }

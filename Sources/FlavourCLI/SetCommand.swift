@@ -1,6 +1,7 @@
 import ArgumentParser
 import FlavourCore
 import FlavourEngine
+import FlavourPOSIX
 
 #if canImport(Glibc)
 import Glibc
@@ -80,15 +81,18 @@ struct SetCommand: ParsableCommand {
                 "flavour '\(flavour)' cannot travel in a synthetic uevent (letters and digits only); load the driver_flavour module or use 'flavourctl apply'")
         }
         guard let status = DaemonStatusFile.read(runDirectory: runDirectory), status.isAlive else {
+            let stale = DaemonStatusFile.read(runDirectory: runDirectory).map { " (status.json is stale: \($0.staleness))" } ?? ""
             throw CLIError(
-                "flavourd is not running (no live daemon in \(runDirectory)/status.json): nothing was sent; start it (systemctl start flavourd) or use 'flavourctl apply'")
+                "flavourd is not running (no live daemon in \(runDirectory)/status.json\(stale)): nothing was sent; start it (systemctl start flavourd) or use 'flavourctl apply'")
         }
+        let persisted = PersistedRequests(configDirectory: global.configDir)
         switch persist {
         case .keep: break
-        case .add: try PersistedRequests(configDirectory: global.configDir).set(address, flavour: flavour)
-        case .remove: try PersistedRequests(configDirectory: global.configDir).remove(address)
+        case .add: try persisted.set(address, flavour: flavour, checkOnly: true)
+        case .remove:
+            // Forgotten before the revert is sent: the reload then queues nothing for the device.
+            if try persisted.remove(address) { try reload(status, persisted) }
         }
-        if persist != .keep { CLIContext.active.signalReload(status.pid) }  // the daemon now holds the standing request
 
         let started = DaemonStatusFile.realtimeNanoseconds()
         let uuid = randomUUID()
@@ -103,16 +107,43 @@ struct SetCommand: ParsableCommand {
         }
         let requested = flavour.isEmpty ? Flavour.revertName : flavour
         let deadline = started + UInt64(timeout * 1e9)
-        while DaemonStatusFile.realtimeNanoseconds() < deadline {
-            if let current = DaemonStatusFile.read(runDirectory: runDirectory),
-               let outcome = current.lastOutcomes.first(where: { $0.address == address.description }),
-               viaAttribute ? (outcome.finishedAtNs >= started && outcome.requested == requested) : outcome.uuid == uuid {
-                return outcome
+        var answer: DaemonStatusFile.Outcome?
+        while answer == nil, DaemonStatusFile.realtimeNanoseconds() < deadline {
+            if let current = DaemonStatusFile.read(runDirectory: runDirectory) {
+                answer = viaAttribute
+                    ? current.lastOutcomes.first { $0.address == address.description && $0.finishedAtNs >= started && $0.requested == requested }
+                    : current.outcome(uuid: uuid)
             }
-            usleep(20_000)
+            if answer == nil { usleep(20_000) }
         }
-        throw CLIError(
-            "sent \(requested) to \(address) \(viaAttribute ? "through driver_flavour" : "as uevent \(uuid)"), but flavourd gave no outcome within \(timeout) s; see journalctl -u flavourd")
+        guard let outcome = answer else {
+            throw CLIError(
+                "sent \(requested) to \(address) \(viaAttribute ? "through driver_flavour" : "as uevent \(uuid)"), but flavourd gave no outcome within \(timeout) s; see journalctl -u flavourd")
+        }
+        // Kept in the config only once it worked, and the daemon told after the device moved:
+        // its reload then finds the device as requested and queues nothing for it.
+        if persist == .add {
+            if outcome.succeeded {
+                try persisted.set(address, flavour: flavour)
+                try reload(status, persisted)
+            } else {
+                CLIContext.active.errorOutput("not persisted: the request ended \(outcome.result)")
+            }
+        }
+        return outcome
+    }
+
+    /// Tells the daemon that wrote `status` to reload, if it is still that process.
+    static func reload(_ status: DaemonStatusFile, _ persisted: PersistedRequests) throws {
+        guard let daemon = status.daemon else {
+            throw CLIError(
+                "\(persisted.path) changed, but status.json does not say which process pid \(status.pid) must be (an older flavourd): not signalled; run systemctl reload flavourd")
+        }
+        let errno = CLIContext.active.signalReload(daemon)
+        guard errno == 0 else {
+            throw CLIError(
+                "\(persisted.path) changed, but flavourd (\(daemon)) could not be told to reload (\(Errno.name(errno)): \(Errno.message(errno))): run systemctl reload flavourd")
+        }
     }
 
     static func print(_ outcome: DaemonStatusFile.Outcome, json: Bool) throws {

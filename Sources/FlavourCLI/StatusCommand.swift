@@ -15,17 +15,21 @@ struct StatusCommand: ParsableCommand {
 
     struct Report: Encodable {
         let running: Bool
+        /// Why status.json does not describe a running daemon, when there is one.
+        let stale: Nullable<String>
         let pid: Nullable<Int32>
         let state: Nullable<String>
         let source: Nullable<String>
+        let settled: Nullable<Bool>
         let driverFlavourModule: Bool
         let standingRequests: [String]
         let inFlight: [String]
+        let stuck: [String]
         let queued: [String]
         let queuedCount: Int
         let lastOutcomes: [SetCommand.OutcomeLine]
         enum CodingKeys: String, CodingKey {
-            case running, pid, state, source, queued
+            case running, stale, pid, state, source, settled, stuck, queued
             case queuedCount = "queued_count"
             case driverFlavourModule = "driver_flavour_module", standingRequests = "standing_requests"
             case inFlight = "in_flight", lastOutcomes = "last_outcomes"
@@ -37,24 +41,31 @@ struct StatusCommand: ParsableCommand {
         let running = status?.isAlive ?? false
         let module = global.sysfs.exists("module/driver_flavour")
         let report = Report(
-            running: running, pid: Nullable(running ? status?.pid : nil), state: Nullable(running ? status?.state : nil),
-            source: Nullable(running ? status?.source : nil), driverFlavourModule: module,
+            running: running, stale: Nullable(running ? nil : status?.staleness), pid: Nullable(running ? status?.pid : nil),
+            state: Nullable(running ? status?.state : nil), source: Nullable(running ? status?.source : nil),
+            settled: Nullable(running ? status?.settled : nil), driverFlavourModule: module,
             standingRequests: status?.standingRequests ?? [], inFlight: running ? status?.inFlight ?? [] : [],
-            queued: running ? status?.queued ?? [] : [],
+            stuck: running ? status?.stuck ?? [] : [], queued: running ? status?.queued ?? [] : [],
             queuedCount: running ? status?.queuedCount ?? status?.queued.count ?? 0 : 0, lastOutcomes: (status?.lastOutcomes ?? []).map(SetCommand.OutcomeLine.init))
         if json {
             say(try JSONOutput.render(report))
             return
         }
         if running, let status {
-            say("flavourd:        running (pid \(status.pid)), \(status.state), listening to \(status.source) events")
+            let settling = status.settled == false ? ", still carrying out the requests of its start" : ""
+            say("flavourd:        running (pid \(status.pid)), \(status.state)\(settling), listening to \(status.source) events")
+        } else if let status {
+            say("flavourd:        not running; status.json is stale (\(status.staleness)): what follows is from a stopped daemon")
         } else {
-            say("flavourd:        not running\(status == nil ? "" : " (last status below is from a stopped daemon)")")
+            say("flavourd:        not running")
         }
         say("driver_flavour:  \(module ? "module loaded: /sys/bus/pci/devices/*/driver_flavour takes requests" : "module not loaded: requests travel as synthetic uevents")")
         say("standing requests:\(report.standingRequests.isEmpty ? " none" : "")")
         for request in report.standingRequests { say("  \(request)") }
         if !report.inFlight.isEmpty { say("in flight: \(report.inFlight.joined(separator: ", "))") }
+        if !report.stuck.isEmpty {
+            say("stuck:     \(report.stuck.joined(separator: ", ")) (a sysfs write for it has not returned: see journalctl -u flavourd)")
+        }
         if !report.queued.isEmpty {
             let more = report.queuedCount > report.queued.count ? ", … (\(report.queuedCount) in all)" : ""
             say("queued:    \(report.queued.joined(separator: ", "))\(more)")

@@ -12,6 +12,10 @@ public struct DaemonCommandLine: Equatable, Sendable {
     public var runDirectory = DefaultPaths.runDirectory
     public var procRoot = DefaultPaths.procRoot
     public var maxInFlight = DaemonSettings.defaultMaxInFlight
+    /// Seconds a sysfs write may take before the device is reported stuck; 0: never.
+    public var stuckAfterSeconds: Double = 30
+    /// Bytes asked for the event monitor's receive buffer.
+    public var receiveBufferBytes: Int32 = 8 * 1024 * 1024
     /// udev, kernel, or auto (udev when udevd runs).
     public var source = "auto"
     public var logLevel = Logger.Level.info
@@ -32,6 +36,8 @@ public struct DaemonCommandLine: Equatable, Sendable {
           --run-dir DIR          runtime state: status.json, in-flight journal (default \(DefaultPaths.runDirectory))
           --proc-root DIR        root of procfs, read by the in-use guard (default \(DefaultPaths.procRoot))
           --max-in-flight N      devices bound concurrently (default \(DaemonSettings.defaultMaxInFlight))
+          --stuck-after SECONDS  report a device stuck when a sysfs write takes longer; 0: never (default 30)
+          --receive-buffer BYTES the event monitor's receive buffer (default 8388608)
           --source SOURCE        udev, kernel, or auto: udev when udevd runs (default auto)
           --log-level LEVEL      trace, debug, info, notice, warning, error, critical (default info)
           -h, --help             this text
@@ -53,7 +59,7 @@ public struct DaemonCommandLine: Equatable, Sendable {
                 value = String(argument[argument.index(after: equals)...])
             }
             let known = ["--sysfs-root", "--modules-dir", "--config-dir", "--run-dir", "--proc-root", "--max-in-flight",
-                         "--source", "--log-level"]
+                         "--stuck-after", "--receive-buffer", "--source", "--log-level"]
             guard known.contains(name) else { return .error("unknown option '\(argument)'") }
             if value == nil {
                 index += 1
@@ -70,6 +76,16 @@ public struct DaemonCommandLine: Equatable, Sendable {
             case "--max-in-flight":
                 guard let number = Int(text), number >= 1 else { return .error("--max-in-flight must be a whole number, at least 1") }
                 options.maxInFlight = number
+            case "--stuck-after":
+                guard let seconds = Double(text), seconds.isFinite, (0...86_400).contains(seconds) else {
+                    return .error("--stuck-after must be a number of seconds from 0 to 86400")
+                }
+                options.stuckAfterSeconds = seconds
+            case "--receive-buffer":
+                guard let bytes = Int32(text), bytes >= 4096 else {
+                    return .error("--receive-buffer must be a number of bytes from 4096 to \(Int32.max)")
+                }
+                options.receiveBufferBytes = bytes
             case "--source":
                 guard ["auto", "udev", "kernel"].contains(text) else { return .error("--source must be udev, kernel or auto") }
                 options.source = text

@@ -11,13 +11,18 @@ public struct DaemonSettings: Sendable {
     public var maxInFlight: Int
     /// Root of procfs, read by the in-use guard (mounts, swaps, routes).
     public var procRoot: String
+    /// How long a request may wait for a sysfs write before it is reported stuck (and stops
+    /// counting against `maxInFlight`); nil: never.
+    public var stuckAfter: Duration?
 
     public static let defaultMaxInFlight = 4
+    public static let defaultStuckAfter = Duration.seconds(30)
 
     public init(
         sysfsRoot: String = DefaultPaths.sysfsRoot, modulesDirectory: String? = nil,
         configDirectory: String = DefaultPaths.configDirectory, runDirectory: String = DefaultPaths.runDirectory,
-        maxInFlight: Int = DaemonSettings.defaultMaxInFlight, procRoot: String = DefaultPaths.procRoot
+        maxInFlight: Int = DaemonSettings.defaultMaxInFlight, procRoot: String = DefaultPaths.procRoot,
+        stuckAfter: Duration? = DaemonSettings.defaultStuckAfter
     ) {
         self.sysfsRoot = sysfsRoot
         self.modulesDirectory = modulesDirectory ?? DefaultPaths.modulesDirectory()
@@ -25,6 +30,7 @@ public struct DaemonSettings: Sendable {
         self.runDirectory = RunDirectory(runDirectory)
         self.maxInFlight = maxInFlight
         self.procRoot = procRoot
+        self.stuckAfter = stuckAfter
     }
 
     /// The settings flavourd's command line asks for.
@@ -32,6 +38,7 @@ public struct DaemonSettings: Sendable {
         self.init(
             sysfsRoot: commandLine.sysfsRoot, modulesDirectory: commandLine.modulesDirectory,
             configDirectory: commandLine.configDirectory, runDirectory: commandLine.runDirectory,
-            maxInFlight: commandLine.maxInFlight, procRoot: commandLine.procRoot)
+            maxInFlight: commandLine.maxInFlight, procRoot: commandLine.procRoot,
+            stuckAfter: commandLine.stuckAfterSeconds > 0 ? .milliseconds(Int64(commandLine.stuckAfterSeconds * 1000)) : nil)
     }
 }

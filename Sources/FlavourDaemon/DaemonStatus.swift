@@ -7,7 +7,8 @@ import Glibc
 #endif
 
 /// What `flavourctl status` and `flavourctl set` read: the daemon's state, the
-/// requests it holds and the last outcome per device, in `<run>/status.json`.
+/// requests it holds, the last outcome per device and the recent outcomes of synthetic
+/// requests by UUID, in `<run>/status.json`.
 /// Written shortly after a change (coalesced), never on a timer: an idle daemon does not wake.
 /// Recording is synchronous, under a lock, so outcomes land in the order they happen.
 public final class DaemonStatus: Sendable {
@@ -22,6 +23,13 @@ public final class DaemonStatus: Sendable {
         /// The last outcome of each device, as JSON made once when it is recorded: a flush
         /// only joins them.
         var lastJSON: [PCIAddress: String] = [:]
+        /// Outcomes of requests with a SYNTH_UUID, newest last, at most `keptByUUID`: a newer
+        /// outcome for the same device (a reload's, another request's) must not hide the one
+        /// `flavourctl set` waits for.
+        var byUUID: [(uuid: String, address: PCIAddress, json: String)] = []
+        /// Whether every request of the start (taken over, pending in driver_flavour,
+        /// standing) has ended: what `flavourctl settle` waits for.
+        var settled = false
         var flushScheduled = false
         var finished = false
     }
@@ -29,12 +37,25 @@ public final class DaemonStatus: Sendable {
     private let path: String
     private let contents = Mutex(Contents())
     private let startedAt = DaemonStatus.realtimeNanoseconds()
+    /// This process as /proc tells it apart from a later one with its pid: flavourctl signals
+    /// the pid only while it is still this process.
+    private let identity = ProcessIdentity.current()
+
+    /// Outcomes kept by UUID besides each device's last.
+    static let keptByUUID = 256
 
     public init(path: String) { self.path = path }
 
     public func set(state: String) {
         changed { $0.state = state }
     }
+
+    /// Every request the start made or took over has ended (or none was made).
+    public func set(settled: Bool) {
+        changed { $0.settled = settled }
+    }
+
+    public var isSettled: Bool { contents.withLock { $0.settled } }
 
     public func set(source: String, standing: [StandingRequest]) {
         let standing = standing.map { "\($0.flavourName) \($0.selector) (\($0.source))" }
@@ -68,25 +89,32 @@ public final class DaemonStatus: Sendable {
             summary = why
         }
         store(request.address, requested: request.requested.description, kind: kind, driver: driver, uuid: request.uuid,
-              summary: summary)
+              origin: request.origin, summary: summary)
     }
 
     private func store(
-        _ address: PCIAddress, requested: String, kind: OutcomeKind, driver: String?, uuid: String?, summary: String
+        _ address: PCIAddress, requested: String, kind: OutcomeKind, driver: String?, uuid: String?, origin: RequestOrigin?,
+        summary: String
     ) {
         let json = JSONText.object([
             ("address", JSONText.string(address.description)), ("requested", JSONText.string(requested)),
             ("result", JSONText.string(kind.name)), ("driver", JSONText.optional(driver)),
-            ("uuid", JSONText.optional(uuid)), ("finished_at_ns", String(Self.realtimeNanoseconds())),
-            ("summary", JSONText.string(summary)),
+            ("uuid", JSONText.optional(uuid)), ("origin", JSONText.optional(origin?.rawValue)),
+            ("finished_at_ns", String(Self.realtimeNanoseconds())), ("summary", JSONText.string(summary)),
         ])
-        changed { $0.lastJSON[address] = json }
+        changed { contents in
+            contents.lastJSON[address] = json
+            if let uuid {
+                contents.byUUID.append((uuid, address, json))
+                if contents.byUUID.count > Self.keptByUUID { contents.byUUID.removeFirst(contents.byUUID.count - Self.keptByUUID) }
+            }
+        }
     }
 
     /// A request refused before it reached the scheduler (unknown flavour), so that
     /// `flavourctl set` hears about it too.
     public func rejected(_ address: PCIAddress, value: String, uuid: String?, reason: String) {
-        store(address, requested: value, kind: .rejected, driver: nil, uuid: uuid, summary: reason)
+        store(address, requested: value, kind: .rejected, driver: nil, uuid: uuid, origin: nil, summary: reason)
     }
 
     /// Writes the file now (at shutdown, and in tests). After the `final` flush (the
@@ -100,21 +128,26 @@ public final class DaemonStatus: Sendable {
             guard !contents.finished else { return nil }
             contents.finished = final
             if final { contents.queue = nil }  // the scheduler's report holds this status: end the cycle
-            return render(contents, snapshot ?? RequestScheduler.Snapshot(inFlight: [], queued: [], queuedCount: 0))
+            return render(contents, snapshot ?? RequestScheduler.Snapshot())
         }
         if let text { Self.writeAtomically(path, text) }
     }
 
     private func render(_ contents: Contents, _ snapshot: RequestScheduler.Snapshot) -> String {
         let outcomes = contents.lastJSON.keys.sorted().map { contents.lastJSON[$0]! }
+        // Those still a device's last outcome are in last_outcomes already.
+        let earlier = contents.byUUID.filter { contents.lastJSON[$0.address] != $0.json }.map(\.json)
         return JSONText.object([
-            ("pid", String(getpid())), ("state", JSONText.string(contents.state)), ("source", JSONText.string(contents.source)),
-            ("started_at_ns", String(startedAt)),
+            ("pid", String(getpid())), ("start_time", identity.map { String($0.startTime) } ?? "null"),
+            ("state", JSONText.string(contents.state)), ("source", JSONText.string(contents.source)),
+            ("started_at_ns", String(startedAt)), ("settled", contents.settled ? "true" : "false"),
             ("standing_requests", JSONText.array(contents.standing.map(JSONText.string))),
             ("in_flight", JSONText.array(snapshot.inFlight.map { JSONText.string($0.description) })),
+            ("stuck", JSONText.array(snapshot.stuck.map { JSONText.string($0.description) })),
             ("queued", JSONText.array(snapshot.queued.map { JSONText.string("\($0.address) \($0.requested)") })),
             ("queued_count", String(snapshot.queuedCount)),
             ("last_outcomes", JSONText.array(outcomes)),
+            ("earlier_outcomes", JSONText.array(earlier)),
         ]) + "\n"
     }
 

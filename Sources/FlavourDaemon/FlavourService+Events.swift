@@ -5,72 +5,46 @@ import FlavourEngine
 import Glibc  // EBUSY (reflect)
 #endif
 
-/// What flavourd does with each event: a flavour request goes to the scheduler, a device's
-/// `add` may fall under a standing request, a `remove` drops its waiting request; and the
-/// standing requests applied to every present device at start and on reload (coldplug).
+/// What flavourd does with each event: a flavour request is recorded and goes to the
+/// scheduler, a device's `add` may fall under a standing request, a `remove` drops its
+/// waiting request, and news of lost events starts a resync.
 extension FlavourService {
-    /// Every present device a standing request covers; and PFs whose every future VF it
-    /// covers get `sriov_drivers_autoprobe` 0 first, so no default driver ever probes those
-    /// VFs (`VFAutoprobe`, which also turns it back on when the requests change).
-    func coldplug(executor: RequestExecutor, scheduler: RequestScheduler) async {
-        let requests = executor.config.requests
-        let autoprobe = autoprobe(executor.sysfs)
-        guard !requests.isEmpty || autoprobe.hasMarkers else { return }
-        for device in executor.sysfs.pciDevices() {
-            autoprobe.update(device, requests: requests)
-            if let (requested, options) = Self.standingRequest(for: device, in: executor) {
-                scheduler.submit(FlavourRequest(
-                    address: device.address, requested: requested, origin: .coldplug, options: options))
-            }
-        }
-    }
-
-    func autoprobe(_ sysfs: Sysfs) -> VFAutoprobe {
-        VFAutoprobe(sysfs: sysfs, markers: settings.runDirectory.autoprobeOff, logger: logger)
-    }
-
-    static func standingRequest(
-        for device: PCIDevice, in executor: RequestExecutor
-    ) -> (RequestedFlavour, RequestOptions)? {
-        guard let request = executor.config.requests.first(where: { $0.covers(address: device.address, modalias: device.modalias) }),
-              let flavour = executor.config.flavour(named: request.flavourName)
-        else { return nil }
-        return (.flavour(flavour), request.options)
-    }
-
     func handle(_ event: DeviceEvent, scheduler: RequestScheduler) async {
-        let request = UeventRequest(action: event.action, sysName: event.sysName, properties: event.properties)
-        if state.shuttingDown {
-            if case let .flavour(address, value, origin) = request {
-                let uuid = event.properties["SYNTH_UUID"]
-                guard let requested = scheduler.currentExecutor.resolve(value) else {
-                    await reject(address, event: event, value: value, reason: "unknown flavour '\(value)'", uuid: uuid)
-                    return
-                }
-                let dropped = FlavourRequest(address: address, requested: requested, origin: origin, uuid: uuid)
-                outcomes.record(dropped, .dropped("the daemon is stopping"))
-                status.record(dropped, .dropped("the daemon is stopping"))
-            }
+        if event.eventsLost {
+            resync(scheduler: scheduler)
             return
         }
+        let request = UeventRequest(action: event.action, sysName: event.sysName, properties: event.properties)
         switch request {
         case let .flavour(address, value, origin):
             let executor = scheduler.currentExecutor
-            guard let requested = executor.resolve(value) else {
-                await reject(address, event: event, value: value,
-                             reason: "unknown flavour '\(value)'; known: \(executor.knownFlavours)", uuid: event.properties["SYNTH_UUID"])
+            let uuid = event.properties["SYNTH_UUID"]
+            let sequence = origin == .attribute ? event.properties[DriverFlavourState.sequenceKey].flatMap { UInt64($0) } : nil
+            // Taken already (by the start's or a resync's read of the attribute), or replaced
+            // in the attribute by a newer request, whose own event follows: nothing to do.
+            if let sequence,
+               scheduler.holds(address, where: { $0.sequence == sequence }) || !Self.isPending(sequence, on: address, sysfs: executor.sysfs) {
                 return
             }
-            scheduler.submit(FlavourRequest(
-                address: address, requested: requested, origin: origin, uuid: event.properties["SYNTH_UUID"]))
+            guard let requested = executor.resolve(value) else {
+                reject(address, value: value, reason: "unknown flavour '\(value)'; known: \(executor.knownFlavours)",
+                       uuid: uuid, sequence: sequence)
+                return
+            }
+            accept(FlavourRequest(address: address, requested: requested, origin: origin, uuid: uuid, sequence: sequence),
+                   scheduler: scheduler)
         case let .added(address, _):
             let executor = scheduler.currentExecutor
             guard let device = try? executor.sysfs.pciDevice(address) else { return }
             autoprobe(executor.sysfs).update(device, requests: executor.config.requests)
             if let (requested, options) = Self.standingRequest(for: device, in: executor) {
-                scheduler.submit(FlavourRequest(address: address, requested: requested, origin: .hotplug, options: options))
+                accept(FlavourRequest(address: address, requested: requested, origin: .hotplug, options: options),
+                       scheduler: scheduler, onlyIfIdle: true)
             }
         case .removed(let address):
+            // A `remove` heard late, after the device came back (a VF re-created, a function
+            // rescanned): the device is there, and its waiting request stays.
+            guard !scheduler.currentExecutor.sysfs.exists(PCIPaths.device(address)) else { return }
             scheduler.deviceRemoved(address)
         case .invalid(let reason):
             outcomes.rejected(
@@ -81,23 +55,56 @@ extension FlavourService {
         }
     }
 
-    /// Logs a refused request and records it for `flavourctl set`.
-    func reject(_ address: PCIAddress, event: DeviceEvent, value: String, reason: String, uuid: String?) async {
-        outcomes.rejected(device: event.sysName, value: value, reason: reason, uuid: uuid)
-        status.rejected(address, value: value, uuid: uuid, reason: reason)
+    /// The monitor lost uevents (its receive buffer overran): what they asked for is read
+    /// from sysfs instead. driver_flavour holds each device's newest request, standing
+    /// requests cover added devices, and VF autoprobe is brought in line; a synthetic request
+    /// leaves no trace in sysfs, so those lost stay lost, and the journal says so.
+    func resync(scheduler: RequestScheduler) {
+        let lost = JournalNotice.eventsLost
+        logger.log(level: lost.level, lost.message, metadata: ["message_id": "\(lost.messageID)", "source": "\(source.name)"])
+        let clock = ContinuousClock()
+        let start = clock.now
+        let executor = scheduler.currentExecutor
+        var queued = pendingAttributeRequests(executor: executor, scheduler: scheduler)
+        queued += coldplug(executor: executor, scheduler: scheduler, pin: false)
+        let elapsed = clock.now - start
+        let done = JournalNotice.resynced
+        logger.log(level: done.level, done.message, metadata: [
+            "message_id": "\(done.messageID)", "resync.ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
+            "resync.requests": "\(queued.count)", "resync.devices": "\(executor.sysfs.list(PCIPaths.devices).count)",
+        ])
     }
 
-    /// Keeps the driver_flavour attribute (where the kernel module provides it) honest:
-    /// after a revert or a failed request it is cleared with `-<the value read>`, which sends
-    /// no uevent and clears only while the attribute still holds that value.
+    /// Logs a request refused before it reached the scheduler, records it for `flavourctl
+    /// set`, and clears it from driver_flavour when it came from there.
+    func reject(_ address: PCIAddress, value: String, reason: String, uuid: String?, sequence: UInt64?) {
+        outcomes.rejected(device: address.description, value: value, reason: reason, uuid: uuid)
+        status.rejected(address, value: value, uuid: uuid, reason: reason)
+        if let sequence {
+            try? sysfs.write(DriverFlavourState.finish(sequence, carriedOut: false), to: PCIPaths.attribute("driver_flavour", of: address))
+        }
+    }
+
+    /// Keeps the driver_flavour attribute (where the kernel module provides it) honest.
+    /// An attribute request is finished by its sequence number: `done N` when the device
+    /// ended as asked, `clear N` otherwise; the module refuses either (EBUSY) when a newer
+    /// request was written since, which then stands. After a request of another origin that
+    /// left the device without the flavour the attribute claims (a revert, another flavour, a
+    /// failure), that finished flavour is cleared with `-NAME`, never a pending request.
     static func reflect(_ request: FlavourRequest, _ outcome: RequestOutcome, sysfs: Sysfs) {
-        guard case .done(let bind) = outcome, !bind.succeeded || request.requested == .revert else { return }
         let attribute = PCIPaths.attribute("driver_flavour", of: request.address)
-        guard let current = try? sysfs.read(attribute), !current.isEmpty else { return }
+        if let sequence = request.sequence {
+            if case .dropped = outcome { return }  // the device went away, and the attribute with it
+            try? sysfs.write(DriverFlavourState.finish(sequence, carriedOut: outcome.kind.succeeded), to: attribute)
+            return
+        }
+        guard case .done(let bind) = outcome, case .done(let claimed)? = sysfs.driverFlavour(of: request.address),
+              !bind.succeeded || request.requested.description != claimed
+        else { return }
         do {
-            try sysfs.write("-" + current, to: attribute)
+            try sysfs.write(DriverFlavourState.clear(ifDone: claimed), to: attribute)
         } catch where error.errno == EBUSY {
-            // A newer request was written since the read: leave it; its own uevent is on the way.
+            // A request was written since the read: it stays; its own uevent is on the way.
         } catch {
             // The module unloaded or the device went away: nothing left to clear.
         }

@@ -3,10 +3,16 @@ import FlavourEngine
 import Logging
 
 /// flavourd: hears PCI uevents, turns them into requests, and carries them out.
-/// Start-up: read config and the match table, start listening, apply standing requests
-/// to the devices present (coldplug), then tell systemd READY=1. `shutdown()` (SIGTERM)
-/// stops listening and lets the binds in flight finish, so no device is left half-bound;
-/// `run()` returns after that.
+///
+/// Start-up (`FlavourService+StartUp`): read config and the match table, settle the binds a
+/// killed predecessor left half done, take over the requests it accepted and never answered,
+/// start listening, queue what driver_flavour attributes still ask for and what standing
+/// requests cover (setting driver_override first on covered devices that have no driver
+/// yet), then tell systemd READY=1 without waiting for a bind: a driver whose probe hangs
+/// must not hold up the boot. status.json says `settled` once the start's requests have
+/// ended (`flavourctl settle`). `shutdown()` (SIGTERM) stops listening and lets the binds
+/// in flight finish, so no device is left half-bound; the requests still waiting stay in
+/// the request journal for the next start. `run()` returns after that.
 public final class FlavourService: Sendable {
     public typealias LoaderFactory = @Sendable (_ modulesDirectory: String) throws -> any ModuleLoader
 
@@ -22,6 +28,10 @@ public final class FlavourService: Sendable {
     let outcomes: OutcomeLog
     public let status: DaemonStatus
     let state = ServiceState()
+    /// The crash journal: records of this process's binds in flight, and the device locks.
+    let journal: InFlightJournal
+    /// Every request accepted and not yet answered (`RUN_DIR/requests/`).
+    public let requests: RequestJournal
 
     public init(
         settings: DaemonSettings, source: any DeviceEventSource, makeLoader: @escaping LoaderFactory,
@@ -38,11 +48,10 @@ public final class FlavourService: Sendable {
         self.outcomes = OutcomeLog(logger: logger)
         self.status = DaemonStatus(path: settings.runDirectory.statusFile)
         self.journal = InFlightJournal(directory: settings.runDirectory.inFlight)
+        self.requests = RequestJournal(directory: settings.runDirectory.requests)
     }
 
     var sysfs: Sysfs { Sysfs(root: settings.sysfsRoot, writer: writer) }
-    /// The crash journal: records of this process's binds in flight, and the device locks.
-    let journal: InFlightJournal
 
     /// Reads config and the match table into a new executor; throws on a broken config.
     func makeExecutor() throws -> RequestExecutor {
@@ -62,6 +71,26 @@ public final class FlavourService: Sendable {
             config: loaded.config, table: loaded.table, procRoot: settings.procRoot)
     }
 
+    /// How every request ends: one journal entry, the driver_flavour attribute told (for an
+    /// attribute request) or kept honest, status.json, the request journal's record ended, a
+    /// pin the start set undone when the request failed. Captures no service, so a stopped
+    /// daemon's scheduler holds nothing alive.
+    func makeReport() -> RequestScheduler.Report {
+        let (outcomes, sysfs, status, requests, state, notifier, source) =
+            (outcomes, sysfs, status, requests, state, notifier, source.name)
+        return { request, outcome in
+            outcomes.record(request, outcome)
+            Self.reflect(request, outcome, sysfs: sysfs)
+            if let pin = state.unpin(request.address), !outcome.kind.succeeded { Self.unpin(request.address, pin, sysfs: sysfs) }
+            status.record(request, outcome)
+            requests.finish(request)
+            if state.ended(request.id) {
+                status.set(settled: true)
+                notifier.status("Listening for flavour requests (\(source) events); start-up requests done")
+            }
+        }
+    }
+
     public func run() async throws {
         let executor: RequestExecutor
         do { executor = try makeExecutor() } catch {
@@ -69,31 +98,36 @@ public final class FlavourService: Sendable {
             throw error
         }
         let status = status
-        let outcomes = outcomes
-        let sysfs = sysfs
+        let logger = logger
+        let report = makeReport()
         let scheduler = RequestScheduler(
-            executor: executor, maxInFlight: settings.maxInFlight,
-            observe: { _, _ in status.queueChanged() }
-        ) { request, outcome in
-            outcomes.record(request, outcome)
-            Self.reflect(request, outcome, sysfs: sysfs)
-            status.record(request, outcome)
-        }
+            executor: executor, maxInFlight: settings.maxInFlight, stuckAfter: settings.stuckAfter,
+            observe: { _, _ in status.queueChanged() },
+            stuck: { request, elapsed in
+                logger.log(level: JournalNotice.stuck.level, JournalNotice.stuck.message, metadata: [
+                    "message_id": "\(JournalNotice.stuck.messageID)", "pci.slot_name": "\(request.address)",
+                    "driver.flavour": "\(request.requested)", "request.origin": "\(request.origin.rawValue)",
+                    "stuck.seconds": "\(elapsed.components.seconds)",
+                ].merging(request.uuid.map { ["synth.uuid": "\($0)"] } ?? [:]) { $1 })
+                status.queueChanged()
+            },
+            report: report)
         let stopRequested = state.install(scheduler)
         if stopRequested { await scheduler.stop() }
         status.watch { scheduler.snapshot() }
         // Binds a killed predecessor left half-done go back first, before any new request.
         let recovered = journal.recover(binder: executor.binder, logger: logger)
         if !recovered.isEmpty { notifier.status("Rolled back \(recovered.count) interrupted bind(s)") }
+        // Then the requests it took on: recorded in this process's journal before its file goes.
+        let taken = requests.recover()
         let events = try source.start()
         status.set(source: source.name, standing: executor.config.requests)
         notifier.status("Applying standing requests to present devices")
-        await coldplug(executor: executor, scheduler: scheduler)
-        await scheduler.idle()
+        await startUp(taken: taken, executor: executor, scheduler: scheduler, report: report)
         releaseFreeMemory()  // what parsing the match table and coldplug freed
         status.set(state: "ready")
         notifier.ready(status: "Listening for flavour requests (\(source.name) events)")
-        logger.info("Ready", metadata: ["source": "\(source.name)"])
+        logger.info("Ready", metadata: ["source": "\(source.name)", "requests_taken_over": "\(taken.count)"])
 
         // shutdown() before the source started could not stop it: stop it now.
         if state.shuttingDown { source.stop() }
@@ -103,28 +137,55 @@ public final class FlavourService: Sendable {
             }
             let notifier = self.notifier
             if let interval = notifier.watchdogInterval {
-                group.addTask {
-                    while !Task.isCancelled {
-                        notifier.watchdog()
-                        try? await Task.sleep(for: interval / 2)
-                    }
-                }
+                group.addTask { await self.feedWatchdog(every: interval / 2, scheduler: scheduler) }
             }
             await group.next()  // the event stream ended: shutting down
             group.cancelAll()
         }
         notifier.stopping(status: "Finishing binds in flight")
         status.set(state: "stopping")
-        let inFlight = scheduler.inFlight.count
-        logger.info("Stopping", metadata: ["in_flight": "\(inFlight)"])
+        let snapshot = scheduler.snapshot()
+        logger.info("Stopping", metadata: ["in_flight": "\(snapshot.inFlight.count)", "queued": "\(snapshot.queuedCount)"])
         await scheduler.stop()
+        state.uninstall()
+        // Whoever stopped the scheduler first (shutdown() or this), what waits is in the journal.
+        let kept = requests.pending.count
+        if kept > 0 {
+            logger.notice("Requests kept for the next start", metadata: [
+                "requests": "\(kept)", "journal": "\(settings.runDirectory.requests)",
+            ])
+        }
         journal.close()
+        requests.close()
         status.flush(final: true)
     }
 
-    /// Graceful shutdown (SIGTERM): take no new requests; what is still buffered is answered
-    /// as dropped, what is queued is dropped now, and only the binds in flight run to their
-    /// end. `run()` returns once they have. Callable from any thread, any number of times.
+    /// systemd's watchdog, fed only while the scheduler gets on: nothing waits that could
+    /// start, or a request started or ended since the last look. A scheduler that stands
+    /// still with work to do (every bind thread in a driver that never returns, beyond the
+    /// replacements) starves it, and systemd restarts the service.
+    func feedWatchdog(every interval: Duration, scheduler: RequestScheduler) async {
+        var last: RequestScheduler.Progress? = nil
+        var starved = false
+        while !Task.isCancelled {
+            let now = scheduler.progress
+            if now.runnable == 0 || now.steps != last?.steps {
+                notifier.watchdog()
+                starved = false
+            } else if !starved {
+                starved = true
+                logger.error("Watchdog not fed: requests wait and none started or ended", metadata: [
+                    "waiting": "\(now.runnable)", "interval": "\(interval)",
+                ])
+            }
+            last = now
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Graceful shutdown (SIGTERM): take no new requests; the binds in flight run to their
+    /// end, and what waits, or is still buffered, stays in the request journal for the next
+    /// start. `run()` returns once they have. Callable from any thread, any number of times.
     public func shutdown() {
         let (first, scheduler) = state.beginShutdown()
         guard first else { return }
@@ -142,7 +203,7 @@ public final class FlavourService: Sendable {
             scheduler.replaceExecutor(executor)
             status.set(source: source.name, standing: executor.config.requests)
             logger.info("Configuration reloaded")
-            await coldplug(executor: executor, scheduler: scheduler)
+            _ = coldplug(executor: executor, scheduler: scheduler, pin: false)
         } catch {
             logger.error("Reload failed, keeping the previous configuration", metadata: ["reason": "\(error)"])
         }

@@ -2,7 +2,10 @@
 public protocol DeviceEventSource: Sendable {
     /// What status shows, e.g. `udev` or `kernel`.
     var name: String { get }
-    /// Starts receiving; events sent after this returns are never lost.
+    /// Starts receiving; events sent after this returns are never lost unnoticed: when some
+    /// are (an overrun), the stream carries `DeviceEvent.lost` where they went missing.
     func start() throws -> AsyncStream<DeviceEvent>
+    /// Stops receiving. What the source had already received is still delivered, then the
+    /// stream ends.
     func stop()
 }

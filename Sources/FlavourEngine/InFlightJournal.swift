@@ -31,6 +31,9 @@ public final class InFlightJournal: BindStepRecorder, Sendable {
         var files: (records: Int32, devices: Int32)?
         var recordsName: String?
         var current: [PCIAddress: InFlightRecord] = [:]
+        /// Devices whose byte of `.lock` this journal holds, and whether `lock` took it (held
+        /// until `unlock`) rather than `begin` (dropped at `end`).
+        var held: [PCIAddress: Bool] = [:]
         /// `.lock`, when recovery opened it before the first `begin`.
         var recoveryDevices: Int32?
     }
@@ -66,18 +69,29 @@ public final class InFlightJournal: BindStepRecorder, Sendable {
 
     // MARK: - BindStepRecorder
 
+    public func lock(_ address: PCIAddress) throws(InFlightRecord.Refusal) {
+        let refusal: InFlightRecord.Refusal? = state.withLock { state in
+            if state.held[address] != nil { return nil }
+            do throws(InFlightRecord.Refusal) { try take(address, &state) } catch { return error }
+            state.held[address] = true
+            return nil
+        }
+        if let refusal { throw refusal }
+    }
+
     public func begin(_ record: InFlightRecord) throws(InFlightRecord.Refusal) {
         let refusal: InFlightRecord.Refusal? = state.withLock { state in
-            let files: (records: Int32, devices: Int32)
-            do throws(InFlightRecord.Refusal) { files = try openFiles(&state) } catch { return error }
-            guard Self.setLock(files.devices, at: record.address.lockOffset, F_WRLCK) else {
-                return .busy(owner(of: record.address))
+            let tookLock = state.held[record.address] == nil
+            if tookLock {
+                do throws(InFlightRecord.Refusal) { try take(record.address, &state) } catch { return error }
+                state.held[record.address] = false
             }
+            let files = state.files!
             state.current[record.address] = record
             let errno = Self.writeRecords(state.current, to: files.records)
             guard errno == 0 else {
                 state.current[record.address] = nil
-                _ = Self.setLock(files.devices, at: record.address.lockOffset, F_UNLCK)
+                if tookLock { release(record.address, &state) }
                 return .unrecorded(directory: directory, errno: errno)
             }
             return nil
@@ -87,10 +101,32 @@ public final class InFlightJournal: BindStepRecorder, Sendable {
 
     public func end(address: PCIAddress) {
         state.withLock { state in
-            guard let files = state.files, state.current.removeValue(forKey: address) != nil else { return }
-            _ = Self.writeRecords(state.current, to: files.records)
-            _ = Self.setLock(files.devices, at: address.lockOffset, F_UNLCK)
+            if let files = state.files, state.current.removeValue(forKey: address) != nil {
+                _ = Self.writeRecords(state.current, to: files.records)
+            }
+            if state.held[address] == false { release(address, &state) }
         }
+    }
+
+    public func unlock(_ address: PCIAddress) {
+        state.withLock { state in
+            if let files = state.files, state.current.removeValue(forKey: address) != nil {
+                _ = Self.writeRecords(state.current, to: files.records)
+            }
+            if state.held[address] != nil { release(address, &state) }
+        }
+    }
+
+    /// With the lock held: the device's byte of `.lock`, or why not.
+    private func take(_ address: PCIAddress, _ state: inout State) throws(InFlightRecord.Refusal) {
+        let files = try openFiles(&state)
+        guard Self.setLock(files.devices, at: address.lockOffset, F_WRLCK) else { throw .busy(owner(of: address)) }
+    }
+
+    /// With the lock held: lets the device's byte of `.lock` go.
+    private func release(_ address: PCIAddress, _ state: inout State) {
+        state.held[address] = nil
+        if let files = state.files { _ = Self.setLock(files.devices, at: address.lockOffset, F_UNLCK) }
     }
 
     /// With the lock held: this process's record file (created and locked) and `.lock`.
@@ -134,19 +170,7 @@ public final class InFlightJournal: BindStepRecorder, Sendable {
         Syscall.retrying { open(directory + "/" + Self.devicesFile, O_RDWR | O_CREAT | O_CLOEXEC, 0o600) }
     }
 
-    /// Takes or drops one byte-range lock without waiting; false when another open file
-    /// description holds a conflicting one.
-    static func setLock(_ fd: Int32, at offset: Int64, _ type: Int32) -> Bool {
-        var range = flock()
-        range.l_type = Int16(type)
-        range.l_whence = Int16(SEEK_SET)
-        range.l_start = off_t(offset)
-        range.l_len = 1
-        return Syscall.retrying { fcntl(fd, Self.setOFDLock, &range) } == 0
-    }
-
-    /// F_OFD_SETLK (Linux 3.15), hidden from Swift's Glibc module behind _GNU_SOURCE.
-    static let setOFDLock: Int32 = 37
+    static func setLock(_ fd: Int32, at offset: Int64, _ type: Int32) -> Bool { FileLock.set(fd, at: offset, type) }
 
     static func monotonicNanoseconds() -> UInt64 {
         var time = timespec()

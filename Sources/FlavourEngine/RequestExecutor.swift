@@ -41,9 +41,22 @@ public struct RequestExecutor: Sendable {
     }
 
     /// Carries out the request on its scope: one outcome for a device, one per member for a
-    /// group (`RequestExecutor+Group`). The device is read here, once, and passed down. A
-    /// request that would take a device the host uses is refused unless `options.force`.
+    /// group (`RequestExecutor+Group`). Every device of the scope is locked first (the crash
+    /// journal's device locks), and only then read, once, and passed down: what the change
+    /// starts from, and what a failure restores, is what the device had while nobody else
+    /// (flavourctl apply, another flavourd) could move it. A request that would take a device
+    /// the host uses is refused unless `options.force`.
     public func carryOut(_ requested: RequestedFlavour, on scope: RequestScope, options: RequestOptions) -> [BindOutcome] {
+        let held = scope.devices.sorted()
+        var locked: [PCIAddress] = []
+        defer { locked.forEach(binder.steps.unlock) }
+        for address in held {
+            do throws(InFlightRecord.Refusal) { try binder.steps.lock(address) } catch {
+                return [BindOutcome(address: scope.address, requested: requested.description, previousDriver: nil,
+                                    result: .refused(error.description), attempts: [])]
+            }
+            locked.append(address)
+        }
         let device: PCIDevice
         do { device = try sysfs.pciDevice(scope.address) } catch {
             return [BindOutcome(address: scope.address, requested: requested.description, previousDriver: nil,

@@ -9,6 +9,8 @@ public struct RunDirectory: Hashable, Sendable {
     public var statusFile: String { path + "/status.json" }
     /// The crash journal (`InFlightJournal`), shared by flavourd and `flavourctl apply`.
     public var inFlight: String { path + "/inflight" }
+    /// The request journal: every request flavourd accepted and has not answered yet.
+    public var requests: String { path + "/requests" }
     /// One empty file per PF whose VF autoprobe flavourd turned off (`VFAutoprobe`).
     public var autoprobeOff: String { path + "/autoprobe-off" }
 }

@@ -22,13 +22,24 @@ public final class UdevMonitor: Sendable {
     /// Becomes readable, and stays so, after `cancelWaits()`.
     private let cancelDescriptor: Int32
     public let source: UdevEventSource
-    /// Why the large receive buffer could not be set (e.g. no CAP_NET_ADMIN to exceed
-    /// net.core.rmem_max); the monitor works, but an event storm may overrun it.
+    /// Why the receive buffer could not be set to the size asked for (SO_RCVBUFFORCE needs
+    /// CAP_NET_ADMIN to exceed net.core.rmem_max); the monitor works, but an event storm may
+    /// overrun it.
     public let receiveBufferError: UdevError?
 
-    /// Bytes asked of the kernel for the socket's receive queue, so a storm of
+    /// Bytes asked of the kernel for the socket's receive queue by default, so a storm of
     /// uevents (1,000 VFs appearing at once) is queued rather than dropped (ENOBUFS).
     public static let receiveBufferSize: Int32 = 8 * 1024 * 1024
+
+    /// What one `receive` found.
+    public enum Received: Equatable, Sendable {
+        case event(UdevEvent)
+        /// Nothing queued.
+        case nothing
+        /// The receive buffer overran (ENOBUFS): events were dropped by the kernel. Said once;
+        /// what was queued after the overrun is received next.
+        case overrun
+    }
 
     /// - Parameters:
     ///   - source: the netlink group; see `UdevEventSource.detect()`.
@@ -36,7 +47,12 @@ public final class UdevMonitor: Sendable {
     ///   - tag: only events of devices udev tagged with this; tags are set by udev rules,
     ///     so the filter applies to the `udev` source only (kernel events carry no tags
     ///     and a tag filter would silence a `kernel` monitor completely).
-    public init(source: UdevEventSource, subsystem: String = "pci", tag: String? = nil) throws(UdevError) {
+    ///   - receiveBufferSize: bytes asked for the socket's receive queue (the kernel doubles it
+    ///     for its own bookkeeping, `net/core/sock.c`).
+    public init(
+        source: UdevEventSource, subsystem: String = "pci", tag: String? = nil,
+        receiveBufferSize: Int32 = UdevMonitor.receiveBufferSize
+    ) throws(UdevError) {
         guard let udev = udev_new() else {
             throw UdevError(operation: "udev_new", argument: "", errno: errno)
         }
@@ -57,9 +73,9 @@ public final class UdevMonitor: Sendable {
             result = udev_monitor_filter_add_match_tag(monitor, tag)
             if result < 0 { throw fail("udev_monitor_filter_add_match_tag", "tag \(tag)", result) }
         }
-        result = udev_monitor_set_receive_buffer_size(monitor, Self.receiveBufferSize)
+        result = udev_monitor_set_receive_buffer_size(monitor, receiveBufferSize)
         receiveBufferError = result < 0
-            ? UdevError(operation: "udev_monitor_set_receive_buffer_size", argument: "\(Self.receiveBufferSize) bytes", errno: -result)
+            ? UdevError(operation: "udev_monitor_set_receive_buffer_size", argument: "\(receiveBufferSize) bytes", errno: -result)
             : nil
         result = udev_monitor_enable_receiving(monitor)
         if result < 0 { throw fail("udev_monitor_enable_receiving", "source \(source.rawValue)", result) }
@@ -81,13 +97,26 @@ public final class UdevMonitor: Sendable {
         close(cancelDescriptor)
     }
 
-    /// The next queued event, or nil when none is queued (never blocks).
-    public func receive() -> UdevEvent? {
+    /// The next queued event, nothing, or an overrun (never blocks). libudev returns NULL for
+    /// all but an event; only errno tells an overrun (recvmsg's ENOBUFS, passed on by
+    /// sd-device's monitor) from an empty queue.
+    public func receive() -> Received {
         handles.withLock { handles in
-            guard let device = udev_monitor_receive_device(handles.monitor) else { return nil }
+            guard let device = udev_monitor_receive_device(handles.monitor) else {
+                return errno == ENOBUFS ? .overrun : .nothing
+            }
             defer { udev_device_unref(device) }
-            return UdevEvent(device: device)
+            return .event(UdevEvent(device: device))
         }
+    }
+
+    /// The receive buffer the kernel gave the socket (SO_RCVBUF: twice what was asked for, or
+    /// net.core.rmem_max doubled when asking failed).
+    public var receiveBufferBytes: Int {
+        var size: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fileDescriptor, SOL_SOCKET, SO_RCVBUF, &size, &length) == 0 else { return 0 }
+        return Int(size)
     }
 
     /// Blocks in poll(2), without spinning, until an event can be received (true),

@@ -9,21 +9,36 @@ public final class UdevDeviceEventSource: DeviceEventSource, Sendable {
     private let monitor: UdevMonitor
 
     /// `tag`: hear only devices udev tagged for us (udev source only: the kernel source
-    /// carries no tags).
-    public init(source: UdevEventSource, tag: String?) throws {
+    /// carries no tags). `receiveBufferSize`: bytes asked for the socket's receive queue.
+    public init(source: UdevEventSource, tag: String?, receiveBufferSize: Int32 = UdevMonitor.receiveBufferSize) throws {
         self.name = source.rawValue
-        monitor = try UdevMonitor(source: source, subsystem: "pci", tag: source == .udev ? tag : nil)
+        monitor = try UdevMonitor(
+            source: source, subsystem: "pci", tag: source == .udev ? tag : nil, receiveBufferSize: receiveBufferSize)
     }
+
+    /// Why the receive buffer is not the size asked for, if it is not.
+    public var receiveBufferError: UdevError? { monitor.receiveBufferError }
+    /// The receive buffer the kernel gave the socket, in bytes.
+    public var receiveBufferBytes: Int { monitor.receiveBufferBytes }
 
     public func start() throws -> AsyncStream<DeviceEvent> {
         let (stream, continuation) = AsyncStream<DeviceEvent>.makeStream(bufferingPolicy: .unbounded)
         let monitor = monitor
         PosixThread.detach(name: "flavourd-udev") {
             while true {
-                guard monitor.wait(timeoutMilliseconds: -1) else { break }  // false: cancelled
-                while let event = monitor.receive() {
-                    continuation.yield(DeviceEvent(action: event.action, sysName: event.sysName, properties: event.properties))
+                let readable = monitor.wait(timeoutMilliseconds: -1)  // false: cancelled
+                // After a stop too: what the socket already holds is delivered, not dropped.
+                drain: while true {
+                    switch monitor.receive() {
+                    case .event(let event):
+                        continuation.yield(DeviceEvent(action: event.action, sysName: event.sysName, properties: event.properties))
+                    case .overrun:
+                        continuation.yield(.lost)
+                    case .nothing:
+                        break drain
+                    }
                 }
+                if !readable { break }
             }
             continuation.finish()
         }

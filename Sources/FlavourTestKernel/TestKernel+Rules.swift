@@ -76,23 +76,49 @@ extension TestKernel {
         }
     }
 
-    /// The driver_flavour attribute of the project's kernel module.
+    /// The driver_flavour attribute of the project's kernel module (kernel/driver_flavour/):
+    /// a request is stored pending with the device's next sequence number and sent; `done N`
+    /// and `clear N` finish request N (EBUSY unless it is the one pending); `-NAME` clears a
+    /// finished NAME (EBUSY otherwise); none of those three sends a uevent.
     private func writeFlavour(
         _ address: PCIAddress, _ value: String, in state: inout State, fail: (Int32) -> SysfsError
     ) throws(SysfsError) -> [KernelUevent] {
         let text = value.hasSuffix("\n") ? String(value.dropLast()) : value
-        if text.hasPrefix("-") {  // compare-and-clear "-NAME": clears only while it holds NAME; no uevent
+        var device = state.devices[address]!
+        if text.contains(" ") {  // df_finish: "done N", "clear N"
+            let words = text.split(separator: " ", omittingEmptySubsequences: false)
+            guard words.count == 2, words[0] == "done" || words[0] == "clear", words[1].first?.isNumber == true,
+                  words[1].count <= 32, let sequence = UInt64(words[1])
+            else { throw fail(EINVAL) }
+            guard device.flavourPending, device.flavourSequence == sequence else { throw fail(EBUSY) }
+            if words[0] == "done", device.flavour != Flavour.revertName {
+                device.flavourPending = false
+            } else {
+                device.flavour = nil
+                device.flavourPending = false
+            }
+            state.devices[address] = device
+            try syncDevice(address, in: state)
+            return []
+        }
+        if text.hasPrefix("-") {  // "-NAME": clears a finished NAME, never a pending request
             let name = String(text.dropFirst())
             guard Flavour.isValidName(name), !name.hasPrefix("-") else { throw fail(EINVAL) }
-            guard state.devices[address]!.flavour == name else { throw fail(EBUSY) }
-            state.devices[address]!.flavour = nil
+            guard !device.flavourPending, device.flavour == name else { throw fail(EBUSY) }
+            device.flavour = nil
+            state.devices[address] = device
             try syncDevice(address, in: state)
             return []
         }
         guard Flavour.isValidName(text) else { throw fail(EINVAL) }
-        state.devices[address]!.flavour = text == Flavour.revertName ? nil : text
+        device.flavourSequence += 1
+        device.flavour = text
+        device.flavourPending = true
+        state.devices[address] = device
         try syncDevice(address, in: state)
-        return [KernelUevent(action: "change", address: address, properties: ["DRIVER_FLAVOUR": text])]
+        return [KernelUevent(action: "change", address: address, properties: [
+            "DRIVER_FLAVOUR": text, DriverFlavourState.sequenceKey: String(device.flavourSequence),
+        ])]
     }
 
     /// `lib/kobject_uevent.c`, kobject_synth_uevent: `ACTION [UUID [KEY=VALUE ...]]`,
@@ -341,7 +367,11 @@ extension TestKernel {
         try Tree.writeFile(dir + "/class", hex(spec.classCode, 6) + "\n")
         try Tree.writeFile(dir + "/modalias", spec.modalias.description + "\n")
         try Tree.writeFile(dir + "/driver_override", (device.override ?? "(null)") + "\n")
-        if state.hasFlavourAttribute { try Tree.writeFile(dir + "/driver_flavour", (device.flavour ?? "") + "\n") }
+        if state.hasFlavourAttribute {
+            let text = device.flavourPending
+                ? "\(device.flavour ?? "") pending \(device.flavourSequence)" : device.flavour ?? ""
+            try Tree.writeFile(dir + "/driver_flavour", text + "\n")
+        }
         if spec.totalVFs > 0 {
             try Tree.writeFile(dir + "/sriov_totalvfs", "\(spec.totalVFs)\n")
             try Tree.writeFile(dir + "/sriov_numvfs", "\(device.numVFs)\n")

@@ -41,7 +41,11 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         var autoprobe = true
         var numVFs = 0
         var physfn: PCIAddress?
+        /// The driver_flavour attribute: the stored value, its request's sequence number, and
+        /// whether the daemon has yet to finish it.
         var flavour: String?
+        var flavourSequence: UInt64 = 0
+        var flavourPending = false
     }
 
     struct State {
@@ -59,6 +63,7 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         var events: [KernelEvent] = []
         var hasFlavourAttribute = false
         var beforeWrite: (@Sendable (String) -> Void)?
+        var beforeWriteValue: (@Sendable (String, String) -> Void)?
         /// The host's use of devices (TestKernel+Host).
         var host = TestHost()
     }
@@ -141,6 +146,11 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         state.withLock { $0.beforeWrite = hook }
     }
 
+    /// The same with the value written too (the device a `bind` write names, say).
+    public func beforeWrite(withValue hook: (@Sendable (_ path: String, _ value: String) -> Void)?) {
+        state.withLock { $0.beforeWriteValue = hook }
+    }
+
     /// Makes writes to one attribute (relative to the sysfs root) fail with `errno`.
     public func failWrite(_ relative: String, errno: Int32?) {
         state.withLock { $0.writeErrors[sysfsRoot + "/" + relative] = errno }
@@ -194,8 +204,9 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         defer {
             cpuNanoseconds.add(Self.threadCPU() - start, ordering: .relaxed)
         }
-        let hook = state.withLock { $0.beforeWrite }
+        let (hook, valueHook) = state.withLock { ($0.beforeWrite, $0.beforeWriteValue) }
         hook?(path)
+        valueHook?(path, value)
         let uevents = try state.withLock { state throws(SysfsError) -> [KernelUevent] in
             if let injected = state.writeErrors[path] { throw SysfsError(.write, path: path, value: value, errno: injected) }
             return try handleWrite(value, path: path, in: &state)

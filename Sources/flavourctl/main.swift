@@ -1,4 +1,5 @@
 import FlavourCLI
+import FlavourEngine
 import FlavourPlatform
 import FlavourSystem
 import Logging
@@ -18,8 +19,11 @@ LoggingSystem.bootstrap { label in
     return MultiplexLogHandler(handlers)
 }
 // Writes never follow a link out of the sysfs root (openat2 RESOLVE_BENEATH); modules load
-// through libkmod.
+// through libkmod; flavourd is signalled through a pidfd, after its start time is checked.
 let context = CLIContext.terminal(
     makeWriter: { root in ConfinedSysfsWriter(root: root) },
-    makeLoader: { directory, logger in try KmodModuleLoader(modulesDirectory: directory, logger: logger) })
+    makeLoader: { directory, logger in try KmodModuleLoader(modulesDirectory: directory, logger: logger) },
+    signalReload: { daemon in
+        ProcessSignal.send(SIGHUP, to: daemon.pid, startTime: daemon.startTime) { ProcessIdentity.of($0)?.startTime }
+    })
 exit(Flavourctl.run(arguments: Array(CommandLine.arguments.dropFirst()), context: context))

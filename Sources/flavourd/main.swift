@@ -57,9 +57,20 @@ enum Flavourd {
                 "fix": "install udev-rules/\(Self.rulesFile) into /usr/lib/udev/rules.d and run udevadm control --reload",
             ])
         }
+        let source = try UdevDeviceEventSource(source: kind, tag: "driver_flavour", receiveBufferSize: options.receiveBufferBytes)
+        // SO_RCVBUFFORCE needs CAP_NET_ADMIN (the unit grants it); without it the kernel's
+        // net.core.rmem_max caps the buffer, and a storm of uevents may overrun it.
+        if let error = source.receiveBufferError {
+            logger.warning("Event monitor's receive buffer not enlarged: an event storm may overrun it (flavourd then resyncs from sysfs)", metadata: [
+                "reason": "\(error)", "receive_buffer.bytes": "\(source.receiveBufferBytes)",
+                "fix": "run flavourd with CAP_NET_ADMIN (flavourd.service's CapabilityBoundingSet has it)",
+            ])
+        } else {
+            logger.info("Event monitor's receive buffer set", metadata: ["receive_buffer.bytes": "\(source.receiveBufferBytes)"])
+        }
         let service = FlavourService(
             settings: DaemonSettings(options),
-            source: try UdevDeviceEventSource(source: kind, tag: "driver_flavour"),
+            source: source,
             makeLoader: { directory in try KmodModuleLoader(modulesDirectory: directory, logger: logger) },
             // Writes never follow a link out of the sysfs root (openat2 RESOLVE_BENEATH).
             writer: ConfinedSysfsWriter(root: options.sysfsRoot),

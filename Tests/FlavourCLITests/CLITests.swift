@@ -15,7 +15,13 @@ final class Run: @unchecked Sendable {
     private var outLines: [String] = []
     private var errLines: [String] = []
 
-    init(kernel: TestKernel) { self.kernel = kernel }
+    /// What a SIGHUP does to the daemon, when the test has one running (its reload).
+    let reload: (@Sendable () -> Void)?
+
+    init(kernel: TestKernel, reload: (@Sendable () -> Void)? = nil) {
+        self.kernel = kernel
+        self.reload = reload
+    }
 
     private var signals: [Int32] = []
 
@@ -38,7 +44,13 @@ final class Run: @unchecked Sendable {
             output: { line in self.lock.withLock { self.lines.append(line); self.outLines.append(line) } },
             errorOutput: { line in self.lock.withLock { self.lines.append(line); self.errLines.append(line) } },
             isRoot: { root },
-            signalReload: { pid in self.lock.withLock { self.signals.append(pid) } })
+            // As ProcessSignal does it, without the signal: only while the pid is still that process.
+            signalReload: { daemon in
+                guard daemon.isRunning() else { return ESRCH }
+                self.lock.withLock { self.signals.append(daemon.pid) }
+                self.reload?()
+                return 0
+            })
         // The test kernel's /proc too, so the in-use guard never reads this machine's.
         var paths = ["--sysfs-root", kernel.sysfsRoot, "--modules-dir", kernel.modulesDirectory, "--config-dir", kernel.configDirectory]
         if !arguments.contains("--proc-root") { paths += ["--proc-root", kernel.procRoot] }

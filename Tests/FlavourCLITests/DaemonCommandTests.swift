@@ -30,7 +30,7 @@ import Testing
 
         func run(_ body: () async throws -> Void) async throws {
             let task = Task { try await service.run() }
-            while !notifier.isReady { try await Task.sleep(for: .milliseconds(5)) }
+            while !notifier.isReady || !service.status.isSettled { try await Task.sleep(for: .milliseconds(5)) }
             service.status.flush()
             try await body()
             service.shutdown()
@@ -91,6 +91,101 @@ import Testing
             #expect(kernel.driver(of: e1000e) == "e1000e")
             let after = String(decoding: try FileSystem.read(kernel.configDirectory + "/" + DefaultPaths.persistedRequestsFile), as: UTF8.self)
             #expect(!after.contains("0000:00:04.0"))
+        }
+    }
+
+    /// `set --persist` on a device not yet on its flavour: flavourctl gets the outcome of its
+    /// own request, and the reload it signals adds no second request for the device (the
+    /// reload used to queue one through the new standing request, whose outcome then hid
+    /// flavourctl's and made it time out).
+    @Test func setPersistGetsItsOwnOutcomeAndTheReloadAddsNoRequest() async throws {
+        let kernel = try makeKernel()
+        let daemon = Daemon(kernel: kernel)
+        let service = daemon.service
+        // The SIGHUP, as flavourd's signal listener handles it: a reload, run to its end.
+        let run = Run(kernel: kernel) {
+            let done = DispatchSemaphore(value: 0)
+            Task {
+                await service.reload()
+                done.signal()
+            }
+            done.wait()
+        }
+        try await daemon.run {
+            let code = await flavourctl(run, ["set", "--persist", "--timeout", "10", "0000:00:04.0", "vfio", "--run-dir", daemon.runDirectory])
+            #expect(code == 0, "\(run.output)")
+            #expect(run.output == "0000:00:04.0: bound, driver vfio-pci")
+            #expect(run.reloadSignals == [getpid()])
+            #expect(kernel.driver(of: e1000e) == "vfio-pci")
+            let persisted = String(decoding: try FileSystem.read(kernel.configDirectory + "/" + DefaultPaths.persistedRequestsFile), as: UTF8.self)
+            #expect(persisted.contains("request vfio 0000:00:04.0"))
+            // Nothing queued by the reload: the device's last outcome is still flavourctl's own.
+            daemon.service.status.flush()
+            let report = try #require(try run.json("status", "--run-dir", daemon.runDirectory) as? [String: Any])
+            #expect((report["in_flight"] as? [String])?.isEmpty == true)
+            #expect(report["queued_count"] as? Int == 0)
+            let status = try JSONSerialization.jsonObject(with: Data(try FileSystem.read(daemon.runDirectory + "/status.json"))) as? [String: Any]
+            let last = try #require((status?["last_outcomes"] as? [[String: Any]])?.first { $0["address"] as? String == "0000:00:04.0" })
+            #expect(last["origin"] as? String == "synthetic")
+            #expect(last["uuid"] is String)
+        }
+    }
+
+    /// A request that fails is not persisted: flavourctl says so, and nothing is signalled.
+    @Test func setPersistOfAFailedRequestPersistsNothing() async throws {
+        let kernel = try makeKernel()
+        kernel.failProbe(driver: "vfio-pci", errno: EIO)
+        let daemon = Daemon(kernel: kernel)
+        let run = Run(kernel: kernel)
+        try await daemon.run {
+            let code = await flavourctl(run, ["set", "--persist", "0000:00:04.0", "vfio", "--run-dir", daemon.runDirectory])
+            #expect(code == 1)
+            #expect(run.standardError.contains("not persisted: the request ended failed-rolled-back"), "\(run.output)")
+            #expect(run.reloadSignals.isEmpty)
+            #expect(!FileSystem.exists(kernel.configDirectory + "/" + DefaultPaths.persistedRequestsFile))
+        }
+    }
+
+    /// A status.json whose pid now belongs to another process (the daemon that wrote it died
+    /// and the pid was reused; here the test's own pid, with another start time): `set
+    /// --persist` sends nothing and signals nobody, `status` and `settle` say the file is stale.
+    @Test func aStalePidInTheStatusFileIsNeitherSignalledNorTrusted() throws {
+        let kernel = try makeKernel()
+        let directory = kernel.root + "/stale-run"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let me = try #require(ProcessIdentity.current())
+        let json = #"{"pid": \#(me.pid), "start_time": \#(me.startTime + 1), "state": "ready", "source": "udev", "settled": true, "standing_requests": [], "in_flight": [], "stuck": [], "queued": [], "queued_count": 0, "last_outcomes": []}"#
+        try json.write(toFile: directory + "/status.json", atomically: true, encoding: .utf8)
+        kernel.clearEvents()
+        let run = Run(kernel: kernel)
+        #expect(run("set", "--persist", "0000:00:04.0", "vfio", "--run-dir", directory) == 1)
+        #expect(run.output.contains("status.json is stale: pid \(me.pid) is another process now, not the flavourd that wrote it"), "\(run.output)")
+        #expect(run.reloadSignals.isEmpty)
+        #expect(kernel.events.isEmpty)
+        #expect(!FileSystem.exists(kernel.configDirectory + "/" + DefaultPaths.persistedRequestsFile))
+        #expect(run("status", "--run-dir", directory) == 0)
+        #expect(run.output.contains("flavourd:        not running; status.json is stale (pid \(me.pid) is another process now"), "\(run.output)")
+        let report = try #require(try run.json("status", "--run-dir", directory) as? [String: Any])
+        #expect(report["running"] as? Bool == false)
+        #expect((report["stale"] as? String)?.contains("another process") == true)
+        #expect(run("settle", "--timeout", "1", "--run-dir", directory) == 1)
+        #expect(run.output.contains("status.json is stale"), "\(run.output)")
+        // The same file with the right start time is a running daemon's.
+        let fresh = json.replacingOccurrences(of: "\(me.startTime + 1)", with: "\(me.startTime)")
+        try fresh.write(toFile: directory + "/status.json", atomically: true, encoding: .utf8)
+        #expect(run("settle", "--timeout", "1", "--run-dir", directory) == 0, "\(run.output)")
+    }
+
+    /// `settle` waits for the start's requests: here they have ended when it runs.
+    @Test func settleReturnsOnceTheStartsRequestsEnded() async throws {
+        let kernel = try makeKernel(config: "request vfio 0000:00:04.0\n")
+        let daemon = Daemon(kernel: kernel)
+        let run = Run(kernel: kernel)
+        try await daemon.run {
+            daemon.service.status.flush()
+            let code = await flavourctl(run, ["settle", "--timeout", "10", "--run-dir", daemon.runDirectory])
+            #expect(code == 0, "\(run.output)")
+            #expect(kernel.driver(of: e1000e) == "vfio-pci")
         }
     }
 

@@ -60,6 +60,7 @@ final class InjectingEventSource: DeviceEventSource, Sendable {
         func run(_ body: () async throws -> Void) async throws {
             let task = Task { try await service.run() }
             try await waitUntil("READY=1") { notifier.isReady }
+            try await waitUntil("the start's requests ended") { service.status.isSettled }
             try await body()
             service.shutdown()
             try await task.value
@@ -212,27 +213,50 @@ final class InjectingEventSource: DeviceEventSource, Sendable {
         #expect(try kernel.sysfs.read("bus/pci/devices/0000:00:04.0/driver_flavour") == "")
     }
 
-    /// The model's compare-and-clear `-NAME`, as the module does it: EBUSY and unchanged unless
-    /// the attribute holds NAME, cleared when it does; no uevent either way.
-    @Test func driverFlavourAttributeCompareAndClear() throws {
+    /// The model's writes as the module has them: a request is stored pending with the next
+    /// sequence number and sent with it; `done N` and `clear N` finish only the pending
+    /// request N (EBUSY otherwise); `-NAME` clears only a finished NAME; none of those three
+    /// sends a uevent.
+    @Test func driverFlavourAttributeSequenceNumbers() throws {
         let kernel = try makeKernel(flavourAttribute: true)
         let attribute = "bus/pci/devices/0000:00:04.0/driver_flavour"
         let thirtyTwo = String(repeating: "a", count: 32)
         try kernel.sysfs.write(thirtyTwo + "\n", to: attribute)
-        kernel.clearEvents()
-        for wrong in ["-wrong", "-none", "-" + String(thirtyTwo.dropLast())] {
+        #expect(try kernel.sysfs.read(attribute) == thirtyTwo + " pending 1")
+        final class Heard: Sendable { let uevents = Mutex<[KernelUevent]>([]) }
+        let heard = Heard()
+        kernel.subscribe { uevent in heard.uevents.withLock { $0.append(uevent) } }
+        func refused(_ value: String, _ errno: Int32) {
             do {
-                try kernel.sysfs.write(wrong, to: attribute)
-                Issue.record("accepted \(wrong)")
+                try kernel.sysfs.write(value, to: attribute)
+                Issue.record("accepted \(value)")
             } catch {
-                #expect(error.errno == EBUSY)
+                #expect(error.errno == errno, "\(value)")
             }
-            #expect(try kernel.sysfs.read(attribute) == thirtyTwo)
         }
+        // A pending request is the user's: no -NAME clears it, no other sequence number finishes it.
+        for wrong in ["-wrong", "-none", "-" + thirtyTwo, "done 2", "clear 0", "done 18446744073709551615"] { refused(wrong, EBUSY) }
+        for bad in ["done x", "done -1", "done  1", "finish 1", "done 1 2", "clear 99999999999999999999999"] { refused(bad, EINVAL) }
+        #expect(try kernel.sysfs.read(attribute) == thirtyTwo + " pending 1")
+        try kernel.sysfs.write("done 1\n", to: attribute)
+        #expect(try kernel.sysfs.read(attribute) == thirtyTwo)
+        refused("done 1", EBUSY)  // finished already
+        refused("-" + String(thirtyTwo.dropLast()), EBUSY)
         try kernel.sysfs.write("-" + thirtyTwo + "\n", to: attribute)
         #expect(try kernel.sysfs.read(attribute) == "")
-        #expect(throws: SysfsError.self) { try kernel.sysfs.write("-" + thirtyTwo, to: attribute) }  // empty now: EBUSY
-        #expect(kernel.events.isEmpty, "\(kernel.events)")
+        refused("-" + thirtyTwo, EBUSY)  // empty now
+        // The next request is number 2; `clear` drops it, `none` is cleared by `done`.
+        #expect(heard.uevents.withLock { $0 }.isEmpty)
+        try kernel.sysfs.write("vfio", to: attribute)
+        #expect(try kernel.sysfs.read(attribute) == "vfio pending 2")
+        #expect(heard.uevents.withLock { $0 }.map(\.properties) == [["DRIVER_FLAVOUR": "vfio", "DRIVER_FLAVOUR_SEQNUM": "2"]])
+        try kernel.sysfs.write("clear 2", to: attribute)
+        #expect(try kernel.sysfs.read(attribute) == "")
+        try kernel.sysfs.write("none", to: attribute)
+        #expect(try kernel.sysfs.read(attribute) == "none pending 3")
+        try kernel.sysfs.write("done 3", to: attribute)
+        #expect(try kernel.sysfs.read(attribute) == "")
+        #expect(heard.uevents.withLock { $0 }.count == 2)  // the two requests, none for done, clear or -NAME
     }
 
     /// A corrupt modules.builtin.alias.bin is a warning naming the file; the daemon starts and

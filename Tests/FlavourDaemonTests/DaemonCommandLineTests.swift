@@ -12,6 +12,20 @@ import Testing
         #expect(options.maxInFlight == 4)
         #expect(options.source == "auto")
         #expect(options.logLevel == .info)
+        #expect(options.stuckAfterSeconds == 30)
+        #expect(options.receiveBufferBytes == 8 << 20)
+        #expect(DaemonSettings(options).stuckAfter == .seconds(30))
+    }
+
+    @Test func stuckAfterAndReceiveBuffer() {
+        guard case .run(let options) = DaemonCommandLine.parse(["--stuck-after", "2.5", "--receive-buffer=65536"]) else {
+            Issue.record("not run")
+            return
+        }
+        #expect(options.receiveBufferBytes == 65536)
+        #expect(DaemonSettings(options).stuckAfter == .milliseconds(2500))
+        guard case .run(let never) = DaemonCommandLine.parse(["--stuck-after=0"]) else { Issue.record("not run"); return }
+        #expect(DaemonSettings(never).stuckAfter == nil)
     }
 
     @Test func everyOptionInBothSpellings() {
@@ -38,6 +52,9 @@ import Testing
         (["--max-in-flight", "many"], "--max-in-flight must be a whole number, at least 1"),
         (["--source", "netlink"], "--source must be udev, kernel or auto"),
         (["--log-level=loud"], "unknown --log-level 'loud'"),
+        (["--stuck-after", "-1"], "--stuck-after must be a number of seconds from 0 to 86400"),
+        (["--stuck-after", "soon"], "--stuck-after must be a number of seconds from 0 to 86400"),
+        (["--receive-buffer", "100"], "--receive-buffer must be a number of bytes from 4096 to 2147483647"),
     ])
     func badArgumentsSayWhat(arguments: [String], message: String) {
         #expect(DaemonCommandLine.parse(arguments) == .error(message))

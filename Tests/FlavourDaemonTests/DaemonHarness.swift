@@ -13,27 +13,34 @@ import Glibc
 /// A running daemon on a test kernel.
 struct DaemonHarness {
     let kernel: TestKernel
-    let notifier = RecordingNotifier()
+    let notifier: RecordingNotifier
     let logs = DaemonLog()
+    let source: TestEventSource
     let service: FlavourService
     let runDirectory: String
 
-    init(kernel: TestKernel, maxInFlight: Int = 4) {
+    init(kernel: TestKernel, maxInFlight: Int = 4, stuckAfter: Duration? = DaemonSettings.defaultStuckAfter,
+         watchdogInterval: Duration? = nil) {
         self.kernel = kernel
         runDirectory = kernel.root + "/run"
         var settings = DaemonSettings(
             sysfsRoot: kernel.sysfsRoot, modulesDirectory: kernel.modulesDirectory, configDirectory: kernel.configDirectory,
-            runDirectory: runDirectory, maxInFlight: maxInFlight)
+            runDirectory: runDirectory, maxInFlight: maxInFlight, stuckAfter: stuckAfter)
         settings.procRoot = kernel.procRoot
+        notifier = RecordingNotifier(watchdogInterval: watchdogInterval)
+        source = TestEventSource(kernel: kernel)
         service = FlavourService(
-            settings: settings, source: TestEventSource(kernel: kernel), makeLoader: { _ in kernel },
+            settings: settings, source: source, makeLoader: { _ in kernel },
             writer: kernel, notifier: notifier, logger: logs.logger)
     }
 
-    /// Runs the daemon for the duration of `body`, then shuts it down gracefully.
-    func run(_ body: () async throws -> Void) async throws {
+    /// Runs the daemon for the duration of `body`, then shuts it down gracefully. `body` runs
+    /// once the start's requests have ended, or with `settled: false` right after READY.
+    func run(settled: Bool = true, _ body: () async throws -> Void) async throws {
         let task = Task { try await service.run() }
         try await waitUntil("READY=1") { notifier.isReady }
+        // The start's requests (standing, taken over, pending in driver_flavour) run after READY.
+        if settled { try await waitUntil("the start's requests ended") { service.status.isSettled } }
         try await body()
         service.shutdown()
         try await task.value
@@ -48,6 +55,21 @@ struct DaemonHarness {
     func waitForOutcomes(_ count: Int, timeout: Duration = .seconds(30)) async throws {
         try await waitUntil("\(count) outcomes (have \(logs.outcomeCount))", timeout: timeout) { logs.outcomeCount >= count }
     }
+}
+
+/// Holds every bind to `driver` in the test kernel until `release()`, as a probe that takes
+/// its time holds the `bind` write: requests stay in flight whatever the threads' timing.
+final class HeldBinds: Sendable {
+    private let held = Atomic<Bool>(true)
+
+    init(kernel: TestKernel, driver: String) {
+        kernel.beforeWrite { [self] path in
+            guard path.hasSuffix("drivers/\(driver)/bind") else { return }
+            while held.load(ordering: .acquiring) { usleep(1_000) }
+        }
+    }
+
+    func release() { held.store(false, ordering: .releasing) }
 }
 
 func waitUntil(_ what: @autoclosure () -> String, timeout: Duration = .seconds(30), _ condition: () -> Bool) async throws {

@@ -1,3 +1,4 @@
+import FlavourEngine
 import InMemoryLogging
 import Logging
 
@@ -25,12 +26,17 @@ struct DaemonLog {
 
     var all: [Entry] { handler.entries.map(Self.entry) }
 
-    /// Entries that are request outcomes (they carry a MESSAGE_ID).
+    /// Entries that are request outcomes (they carry an outcome kind's MESSAGE_ID; the
+    /// notices of `JournalNotice` carry theirs).
     var outcomes: [Entry] { handler.entries.filter(Self.isOutcome).map(Self.entry) }
 
     var outcomeCount: Int { handler.entries.count(where: Self.isOutcome) }
 
-    private static func isOutcome(_ entry: InMemoryLogHandler.Entry) -> Bool { entry.metadata["message_id"] != nil }
+    private static let outcomeIDs = Set(OutcomeKind.allCases.map(\.messageID))
+
+    private static func isOutcome(_ entry: InMemoryLogHandler.Entry) -> Bool {
+        entry.metadata["message_id"].map { outcomeIDs.contains($0.description) } ?? false
+    }
 
     private static func entry(_ entry: InMemoryLogHandler.Entry) -> Entry {
         Entry(level: entry.level, message: entry.message.description, metadata: entry.metadata.mapValues(\.description))

@@ -53,7 +53,8 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
             try daemon.kernel.sysfs.write("vfio\n", to: attribute)
             try await daemon.waitForOutcomes(1)
             #expect(daemon.kernel.driver(of: e1000e) == "vfio-pci")
-            #expect(try daemon.kernel.sysfs.read(attribute) == "vfio")  // still reads the flavour after the bind
+            // Still reads the flavour after the bind, no longer pending (written right after the outcome is logged).
+            try await waitUntil("driver_flavour done") { (try? daemon.kernel.sysfs.read(attribute)) == "vfio" }
             try daemon.kernel.sysfs.write("none", to: attribute)
             try await daemon.waitForOutcomes(2)
         }
@@ -77,29 +78,39 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         #expect(daemon.logs.outcomes[0].metadata["errno"] == "\(EIO)")
     }
 
-    /// flavourd clears the attribute with `-<value it read>`: a request written between its read
-    /// and its write makes the module answer EBUSY; that request stays in the attribute and
-    /// flavourd hears it.
+    /// flavourd finishes an attribute request by its sequence number (`clear 1` after a
+    /// failure): a request written between its read and its write is number 2, so the module
+    /// answers EBUSY and the newer request stays pending; flavourd hears it and carries it
+    /// out (a flavour it does not know: rejected, and cleared with `clear 2`).
     @Test func requestWrittenWhileTheAttributeIsReflectedStays() async throws {
         let kernel = try makeKernel(flavourAttribute: true)
         kernel.failProbe(driver: "vfio-pci", errno: EIO)
         let attribute = "bus/pci/devices/0000:00:04.0/driver_flavour"
-        final class Count: Sendable { let writes = Atomic<Int>(0) }
+        final class Count: Sendable {
+            let writes = Atomic<Int>(0)
+            let beforeFourth = Mutex<String?>(nil)
+        }
         let count = Count()
         kernel.beforeWrite { [weak kernel] path in
             guard path.hasSuffix("0000:00:04.0/driver_flavour") else { return }
-            // The first write is the test's request, the second flavourd's clear: a user's newer
-            // request lands just before that.
-            if count.writes.add(1, ordering: .relaxed).newValue == 2 { try? kernel?.sysfs.write("lab", to: attribute) }
+            switch count.writes.add(1, ordering: .relaxed).newValue {
+            // The first write is the test's request, the second flavourd's `clear 1`: a user's
+            // newer request lands just before that (the third write).
+            case 2: try? kernel?.sysfs.write("lab", to: attribute)
+            case 4: count.beforeFourth.withLock { $0 = try? kernel?.sysfs.read(attribute) }
+            default: break
+            }
         }
         let daemon = DaemonHarness(kernel: kernel)
         try await daemon.run {
             try kernel.sysfs.write("vfio", to: attribute)
             try await daemon.waitForOutcomes(2)
         }
-        #expect(count.writes.load(ordering: .relaxed) == 3)
-        #expect(try kernel.sysfs.read(attribute) == "lab")
+        #expect(count.writes.load(ordering: .relaxed) == 4)
+        #expect(count.beforeFourth.withLock { $0 } == "lab pending 2")  // `clear 1` left the newer request
+        #expect(try kernel.sysfs.read(attribute) == "")  // and its rejection cleared it
         #expect(daemon.logs.outcomes[0].metadata["message_id"] == OutcomeKind.failedRolledBack.messageID)
+        #expect(daemon.logs.outcomes[1].metadata["message_id"] == OutcomeKind.rejected.messageID)
         #expect(daemon.logs.outcomes[1].metadata["driver.flavour"] == "lab")
     }
 
@@ -199,6 +210,28 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         #expect(!kernel.addresses.contains(virtioNet))
     }
 
+    /// A `remove` heard after the device came back (udevd behind on a VF re-created) does not
+    /// drop the device's waiting request; a `remove` of a device that is gone does.
+    @Test func aRemoveHeardAfterTheDeviceCameBackDropsNothing() async throws {
+        let kernel = try makeKernel()
+        let gate = HeldBinds(kernel: kernel, driver: "virtio_vfio_pci")
+        let daemon = DaemonHarness(kernel: kernel, maxInFlight: 1)
+        try await daemon.run {
+            try daemon.request(virtioNet, "vfio", uuid: uuid(31))  // held in the kernel: e1000e's request waits
+            try await waitUntil("virtio-net in flight") { daemon.service.requests.pending.count == 1 && kernel.override(of: virtioNet) != nil }
+            try daemon.request(e1000e, "vfio", uuid: uuid(32))
+            daemon.source.inject(DeviceEvent(action: "remove", sysName: "0000:00:04.0", properties: [:]))
+            // Events are handled in order: once this one is recorded, the remove was handled.
+            try daemon.request(virtioNet, "vfio", uuid: uuid(33))
+            try await waitUntil("three requests recorded") { daemon.service.requests.pending.count == 3 }
+            #expect(daemon.logs.outcomes.isEmpty)
+            gate.release()
+            try await daemon.waitForOutcomes(3)
+        }
+        #expect(kernel.driver(of: e1000e) == "vfio-pci")
+        #expect(!daemon.logs.outcomes.contains { $0.message == "Request dropped" })
+    }
+
     @Test func reloadReadsTheNewConfig() async throws {
         let kernel = try makeKernel()
         let daemon = DaemonHarness(kernel: kernel)
@@ -244,22 +277,28 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
     }
 
     /// SIGTERM while the daemon is still starting (before its scheduler or its event source
-    /// run): it starts nothing, drops the standing request with the reason, and returns.
+    /// run): it starts nothing, touches no device, and keeps the standing request it had
+    /// accepted in the request journal, unanswered, for the next start.
     @Test(.timeLimit(.minutes(1))) func shutdownBeforeStartUpEndsRunAndTouchesNoDevice() async throws {
         let kernel = try makeKernel(config: "request vfio 0000:00:03.0\n")
         let daemon = DaemonHarness(kernel: kernel)
         daemon.service.shutdown()
         daemon.service.shutdown()  // a second SIGTERM changes nothing
         try await daemon.service.run()
-        let virtioNet = try PCIAddress(parsing: "0000:00:03.0")
         #expect(kernel.driver(of: virtioNet) == "virtio-pci")
         #expect(kernel.override(of: virtioNet) == nil)
-        #expect(daemon.logs.outcomes.map(\.message) == ["Request dropped"])
-        #expect(daemon.logs.outcomes.first?.metadata["reason"] == "the daemon is stopping")
+        #expect(daemon.logs.outcomes.isEmpty)
+        let files = FileSystem.list(daemon.runDirectory + "/requests")
+        let kept = RequestJournal(directory: daemon.runDirectory + "/requests").recover()
+        #expect(kept.map { "\($0.address) \($0.flavour) \($0.origin)" } == ["0000:00:03.0 vfio coldplug"], "\(files) \(daemon.logs.all.map(\.message))")
         #expect(daemon.notifier.states.withLock { $0 }.contains("STOPPING=1"))
     }
 
-    @Test func gracefulShutdownInTheMiddleOfABatchLeavesNoDeviceDriverless() async throws {
+    /// A restart (SIGTERM, then a new daemon) in the middle of a batch of 64 VF requests:
+    /// the binds in flight finish, the requests still waiting are kept under the run
+    /// directory and carried out by the next daemon, and every request ends with exactly one
+    /// outcome, none of them "dropped"; no VF is left driverless.
+    @Test func restartInTheMiddleOfABatchCarriesOutEveryRequestOnce() async throws {
         let kernel = try makeKernel(totalVFs: 64)
         try kernel.sysfs.write("0", to: "bus/pci/devices/0000:01:00.0/sriov_drivers_autoprobe")
         try kernel.load(ModuleName("nvme")!)
@@ -283,30 +322,31 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
             guard path.hasSuffix("drivers/vfio-pci/bind"), gate.binds.add(1, ordering: .relaxed).newValue > 6 else { return }
             while !gate.open.load(ordering: .acquiring) { usleep(1_000) }
         }
-        let daemon = DaemonHarness(kernel: kernel, maxInFlight: 4)
+        let first = DaemonHarness(kernel: kernel, maxInFlight: 4)
         let vfs = (0..<64).map { try! PCIAddress(parsing: "0000:02:0\($0 / 8).\($0 % 8)") }
-        try await daemon.run {
-            for (index, vf) in vfs.enumerated() { try daemon.request(vf, "vfio", uuid: uuid(100 + index)) }
-            try await daemon.waitForOutcomes(6)
-            daemon.service.shutdown()  // with binds in flight and many queued
-            // Every request but the (at most four) held in the kernel has its outcome.
-            try await daemon.waitForOutcomes(60)
+        try await first.run {
+            for (index, vf) in vfs.enumerated() { try first.request(vf, "vfio", uuid: uuid(100 + index)) }
+            try await first.waitForOutcomes(6)
+            try await waitUntil("all 64 requests taken") { first.service.requests.pending.count == 64 - first.logs.outcomeCount }
+            first.service.shutdown()  // with binds in flight and many queued
             gate.open.store(true, ordering: .releasing)
         }
-        var bound = 0
-        for vf in vfs {
-            let driver = kernel.driver(of: vf)
-            #expect(driver == "nvme" || driver == "vfio-pci", "\(vf) ended on \(driver ?? "no driver")")
-            if driver == "vfio-pci" { bound += 1 }
+        let done = first.logs.outcomes.compactMap { $0.metadata["synth.uuid"] }
+        #expect(done.count < 64)  // the stop really came mid-batch
+        #expect(!first.logs.outcomes.contains { $0.message == "Request dropped" })
+        #expect(FileSystem.list(first.runDirectory + "/inflight") == [".lock"])  // no bind left half done
+        // What waited is in the stopped daemon's request file, for the next start.
+        #expect(FileSystem.list(first.runDirectory + "/requests").count == 1)
+        let second = DaemonHarness(kernel: kernel, maxInFlight: 4)
+        try await second.run {
+            try await second.waitForOutcomes(64 - done.count)
         }
-        #expect(bound < 64)  // the shutdown really came mid-batch
-        // Every request has exactly one outcome: done, or dropped because the daemon stopped.
-        let uuids = daemon.logs.outcomes.compactMap { $0.metadata["synth.uuid"] }
-        #expect(uuids.count == 64)
-        #expect(Set(uuids).count == 64)
-        #expect(daemon.logs.outcomes.filter { $0.message == "Request dropped" }.count == 64 - bound)
-        // A clean stop leaves no record file, only the device lock file.
-        #expect(FileSystem.list(daemon.runDirectory + "/inflight") == [".lock"])
+        let resumed = second.logs.outcomes.compactMap { $0.metadata["synth.uuid"] }
+        #expect((done + resumed).sorted() == (0..<64).map { uuid(100 + $0) }.sorted())  // each request once
+        #expect(!second.logs.outcomes.contains { $0.message == "Request dropped" })
+        for vf in vfs { #expect(kernel.driver(of: vf) == "vfio-pci", "\(vf)") }
+        #expect(second.service.requests.pending.isEmpty)
+        #expect(FileSystem.list(second.runDirectory + "/requests").isEmpty)  // its file goes with the last request
     }
 
     @Test func stormOfRequestsLosesNoneAndLogsExactlyOneOutcomeEach() async throws {
@@ -342,8 +382,13 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         try await daemon.run {
             try daemon.request(virtioNet, "vfio", uuid: uuid(9))
             try await daemon.waitForOutcomes(2)
-            daemon.service.status.flush()
-            let text = String(decoding: try FileSystem.read(daemon.runDirectory + "/status.json"), as: UTF8.self)
+            // status.json learns an outcome right after the journal does.
+            func read() -> String {
+                daemon.service.status.flush()
+                return String(decoding: (try? FileSystem.read(daemon.runDirectory + "/status.json")) ?? [], as: UTF8.self)
+            }
+            try await waitUntil("the outcome in status.json") { read().contains(uuid(9)) }
+            let text = read()
             #expect(text.contains("\"state\":\"ready\""))
             #expect(text.contains("\"source\":\"test\""))
             #expect(text.contains("\"standing_requests\":[\"vfio 0000:00:04.0 ("))
@@ -351,16 +396,32 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
         }
     }
 
+    /// A newer outcome for the same device (another request's, a reload's) does not hide
+    /// the outcome of a synthetic request: status.json keeps it by UUID for `flavourctl set`.
+    @Test func statusFileKeepsEarlierOutcomesByUUID() async throws {
+        let kernel = try makeKernel()
+        let daemon = DaemonHarness(kernel: kernel)
+        try await daemon.run {
+            try daemon.request(virtioNet, "vfio", uuid: uuid(21))
+            try await daemon.waitForOutcomes(1)
+            try daemon.request(virtioNet, "none", uuid: uuid(22))
+            try await daemon.waitForOutcomes(2)
+            func read() -> String {
+                daemon.service.status.flush()
+                return String(decoding: (try? FileSystem.read(daemon.runDirectory + "/status.json")) ?? [], as: UTF8.self)
+            }
+            try await waitUntil("the outcome in status.json") { read().contains(uuid(22)) }
+            let text = read()
+            #expect(text.contains("\"last_outcomes\":[{\"address\":\"0000:00:03.0\",\"requested\":\"none\",\"result\":\"reverted\""), "\(text)")
+            #expect(text.contains("\"earlier_outcomes\":[{\"address\":\"0000:00:03.0\",\"requested\":\"vfio\",\"result\":\"bound\",\"driver\":\"virtio_vfio_pci\",\"uuid\":\"\(uuid(21))\""), "\(text)")
+        }
+    }
+
     /// With one bind at a time and the first bind held in the kernel, status.json shows the
     /// held device in flight and the other request queued; both lists empty out after.
     @Test func statusFileShowsWhatIsInFlightAndQueued() async throws {
         let kernel = try makeKernel()
-        final class Gate: Sendable { let held = Atomic<Bool>(true) }
-        let gate = Gate()
-        kernel.beforeWrite { path in
-            guard path.hasSuffix("drivers/virtio_vfio_pci/bind") else { return }
-            while gate.held.load(ordering: .acquiring) { usleep(1_000) }
-        }
+        let gate = HeldBinds(kernel: kernel, driver: "virtio_vfio_pci")
         let daemon = DaemonHarness(kernel: kernel, maxInFlight: 1)
         func status() throws -> String {
             daemon.service.status.flush()
@@ -372,7 +433,7 @@ func makeKernel(config: String = "", flavourAttribute: Bool = false, totalVFs: I
             try daemon.request(e1000e, "vfio", uuid: uuid(11))
             try await waitUntil("e1000e queued") { (try? status())?.contains("\"queued\":[\"0000:00:04.0 vfio\"],\"queued_count\":1") ?? false }
             #expect(daemon.logs.outcomes.isEmpty)
-            gate.held.store(false, ordering: .releasing)
+            gate.release()
             try await daemon.waitForOutcomes(2)
             try await waitUntil("nothing in flight or queued") {
                 let text = (try? status()) ?? ""

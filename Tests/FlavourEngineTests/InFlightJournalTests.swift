@@ -34,8 +34,10 @@ final class DyingProcess: SysfsWriter, BindStepRecorder, Sendable {
         }
     }
 
+    func lock(_ address: PCIAddress) throws(InFlightRecord.Refusal) { try journal.lock(address) }
     func begin(_ record: InFlightRecord) throws(InFlightRecord.Refusal) { try journal.begin(record) }
     func end(address: PCIAddress) { if !dead.load(ordering: .relaxed) { journal.end(address: address) } }
+    func unlock(_ address: PCIAddress) { if !dead.load(ordering: .relaxed) { journal.unlock(address) } }
 }
 
 /// A process killed in the middle of a change leaves the kernel as it was at that moment

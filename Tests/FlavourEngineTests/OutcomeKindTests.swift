@@ -26,6 +26,18 @@ import Testing
         #expect(kind.succeeded == succeeded)
     }
 
+    /// The other entries selected by MESSAGE_ID follow the outcomes' IDs, and never change.
+    @Test(arguments: [
+        (JournalNotice.stuck, "3c5e1e0a9d7f4b2a8f61c2d4b7e90a1b", Logger.Level.warning),
+        (.eventsLost, "3c5e1e0a9d7f4b2a8f61c2d4b7e90a1c", .warning),
+        (.resynced, "3c5e1e0a9d7f4b2a8f61c2d4b7e90a1d", .notice),
+    ])
+    func eachNoticeKeepsItsMessageID(notice: JournalNotice, messageID: String, level: Logger.Level) {
+        #expect(notice.messageID == messageID)
+        #expect(notice.level == level)
+        #expect(!OutcomeKind.allCases.map(\.messageID).contains(messageID))
+    }
+
     @Test func everyKindIsListed() {
         #expect(OutcomeKind.allCases.count == 10)
         #expect(Set(OutcomeKind.allCases.map(\.messageID)).count == 10)

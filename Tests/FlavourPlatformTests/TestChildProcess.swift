@@ -76,6 +76,7 @@ enum TestChildProcess {
     case JournalLogHandlerTests.senderRole: try JournalLogHandlerTests.runSender()
     case ServiceNotifierTests.notifierRole: try ServiceNotifierTests.runNotifier()
     case UdevMonitorTests.netnsRole: try UdevMonitorTests.runInPrivateNetworkNamespace()
+    case UdevMonitorTests.overrunRole: try UdevMonitorTests.overrunInPrivateNetworkNamespace()
     default: Issue.record("unknown child role \(role)")
     }
 }

@@ -136,7 +136,12 @@ CONF_DIR=/etc/driver-flavour.d
 readonly MSG_BOUND=3c5e1e0a9d7f4b2a8f61c2d4b7e90a11 MSG_FELL_BACK=3c5e1e0a9d7f4b2a8f61c2d4b7e90a12 \
     MSG_UNCHANGED=3c5e1e0a9d7f4b2a8f61c2d4b7e90a13 MSG_FAILED_ROLLED_BACK=3c5e1e0a9d7f4b2a8f61c2d4b7e90a14 \
     MSG_REVERTED=3c5e1e0a9d7f4b2a8f61c2d4b7e90a16 MSG_REJECTED=3c5e1e0a9d7f4b2a8f61c2d4b7e90a18 \
-    MSG_DROPPED=3c5e1e0a9d7f4b2a8f61c2d4b7e90a1a
+    MSG_SUPERSEDED=3c5e1e0a9d7f4b2a8f61c2d4b7e90a19 MSG_DROPPED=3c5e1e0a9d7f4b2a8f61c2d4b7e90a1a
+# MESSAGE_IDs of flavourd's other entries that scenarios match on (Sources/FlavourEngine/JournalNotice.swift):
+# a request whose sysfs write has not returned by the deadline, and a resync after lost uevents.
+# shellcheck disable=SC2034
+readonly MSG_STUCK=3c5e1e0a9d7f4b2a8f61c2d4b7e90a1b MSG_EVENTS_LOST=3c5e1e0a9d7f4b2a8f61c2d4b7e90a1c \
+    MSG_RESYNCED=3c5e1e0a9d7f4b2a8f61c2d4b7e90a1d
 
 # daemon_state: flavourd's ActiveState/SubState, e.g. active/running.
 daemon_state() {
@@ -285,6 +290,29 @@ inflight_addresses() {
     grep -h '^address=' /run/driver-flavour/inflight/[0-9]* 2>/dev/null | cut -d= -f2 | sort -u || true
 }
 
+# test_driver_param NAME VALUE: sets a parameter of the project's test variant driver
+# (Tests/vm/modules/flavour_test_vfio_pci: fail_probe, block_remove), loading it first.
+test_driver_param() {
+    grep -q '^flavour_test_vfio_pci ' /proc/modules || modprobe flavour_test_vfio_pci || fail "cannot load flavour_test_vfio_pci"
+    echo "$2" >"/sys/module/flavour_test_vfio_pci/parameters/$1" || fail "cannot set flavour_test_vfio_pci's $1 to $2"
+}
+
+# daemon_options OPTIONS...: restarts flavourd with extra command-line options (FLAVOURD_OPTIONS,
+# which the unit's ExecStart passes on) through a runtime drop-in; no OPTIONS: without them.
+DAEMON_DROPIN=/run/systemd/system/flavourd.service.d/90-vmtest-options.conf
+daemon_options() {
+    if (($#)); then
+        mkdir -p "${DAEMON_DROPIN%/*}"
+        printf '[Service]\nEnvironment="FLAVOURD_OPTIONS=%s"\n' "$*" >"$DAEMON_DROPIN"
+    else
+        rm -f "$DAEMON_DROPIN"
+    fi
+    systemctl daemon-reload
+    run systemctl restart "$FLAVOURD" || fail "systemctl restart $FLAVOURD exited $?"
+    expect_daemon
+    note "flavourd (pid $(systemctl show -p MainPID --value "$FLAVOURD")) runs with options '${*:-}'"
+}
+
 # daemon_set ADDR FLAVOUR: flavourctl set (through the daemon), failing the scenario when the
 # request fails; prints flavourctl's line.
 daemon_set() {
@@ -348,11 +376,7 @@ hold_devices() {
     printf '%s\n' "deny vfio vfio_pci:v00001AF4d00001041* virtio_vfio_pci" "request vfio $vnet" >"$HOLD_CONF"
     reload_daemon
     wait_until 30 on_driver "$vnet" vfio-pci || fail "$vnet is on '$(driver_of "$vnet")', not vfio-pci, 30 s after the standing request"
-    # flavourctl waits for the outcome of its own uevent, but the reload --persist signals also
-    # requests the device (coldplug), and when that outcome is the newer one flavourctl times out
-    # although the device was bound: what counts here is where the device ends and the file.
-    run flavourctl set --persist --timeout 5 "$e1000e" vfio || note "flavourctl set --persist exited $? (its outcome lost to the reload's, see above)"
-    wait_until 30 on_driver "$e1000e" flavour-test-vfio-pci || fail "$e1000e is on '$(driver_of "$e1000e")' after flavourctl set --persist"
+    run flavourctl set --persist "$e1000e" vfio || fail "flavourctl set --persist $e1000e vfio exited $?"
     expect_module_driver "$e1000e" flavour_test_vfio_pci
     grep -q "^request vfio $e1000e" "$PERSISTED" || fail "$PERSISTED has no request for $e1000e"
     note "ok: $vnet held on vfio-pci (standing request), $e1000e on flavour-test-vfio-pci (persisted)"
@@ -383,4 +407,16 @@ expect_no_flavourd() {
         fail "$FLAVOURD is $state after the package was removed"
     ! pgrep -x flavourd >/dev/null || fail "a flavourd process is still running (pid $(pgrep -x flavourd | paste -sd,))"
     note "ok: $FLAVOURD $state, no flavourd process"
+}
+
+# boot_times: when the boot reached local-fs.target, the late mount and sysinit.target (seconds
+# since the kernel started, from systemd's monotonic timestamps; systemd-analyze says nothing
+# while the boot, which runs the scenarios, has not finished).
+boot_times() {
+    local unit us out=
+    for unit in local-fs.target srv-late.mount sysinit.target; do
+        us=$(systemctl show -p ActiveEnterTimestampMonotonic --value "$unit")
+        out+="$unit $(awk -v us="$us" 'BEGIN { printf "%.2f s", us / 1e6 }'), "
+    done
+    printf '%s\n' "${out%, }"
 }

@@ -3,22 +3,34 @@
  * driver_flavour: a "driver_flavour" request attribute for every PCI device.
  *
  * Writing a flavour name (for example "vfio") to
- * /sys/bus/pci/devices/<address>/driver_flavour stores it and emits a
- * KOBJ_CHANGE uevent carrying DRIVER_FLAVOUR=<name>.  The driver-flavour
- * daemon listens for that event and does the actual driver selection and
- * binding in userspace.  This module never binds or unbinds anything.
+ * /sys/bus/pci/devices/<address>/driver_flavour stores it as a pending
+ * request with the device's next sequence number and emits a KOBJ_CHANGE
+ * uevent carrying DRIVER_FLAVOUR=<name> and DRIVER_FLAVOUR_SEQNUM=<n>.  The
+ * driver-flavour daemon listens for that event and does the actual driver
+ * selection and binding in userspace, then says how the request ended.
+ * This module never binds or unbinds anything.
  *
  * Write rules (one trailing newline is ignored):
  *   - a name: 1 to 32 characters from [a-z0-9_-], not starting with '-';
- *     stored, and sent as DRIVER_FLAVOUR=<name>;
- *   - "none" clears the stored value and sends DRIVER_FLAVOUR=none;
- *   - "-<name>" clears the stored value if it is <name>, else fails with
- *     -EBUSY; no event either way.  The daemon uses it to reflect a revert
- *     or a failed request without wiping a request written since it read
- *     the value;
+ *     stored as pending with the next sequence number, and sent;
+ *   - "none" is a request like a name (back to the default driver);
+ *   - "done <n>": request n was carried out: it stays as the device's
+ *     flavour, no longer pending ("none" is cleared); -EBUSY unless
+ *     request n is the one pending.  No event;
+ *   - "clear <n>": request n ended without being carried out (failed,
+ *     rejected, replaced): the value is cleared; -EBUSY unless request n
+ *     is the one pending.  No event;
+ *   - "-<name>": the device no longer has flavour <name> (a revert or
+ *     another request moved it): cleared if <name> is the stored value and
+ *     no request is pending, else -EBUSY.  No event;
  *   - anything else fails with -EINVAL and sends no event.
- * Reading returns the stored value followed by a newline, or just a
- * newline when nothing is stored.
+ * The sequence number lets the daemon finish exactly the request it was
+ * told about: a request written since then is never taken for it.
+ *
+ * Reading returns "<name> pending <n>" while request n waits for the
+ * daemon, "<name>" once carried out, or an empty line; each followed by a
+ * newline.  So after a restart the daemon tells a request still to be
+ * done from one it did.
  *
  * Bridges (any header type but normal) get no attribute: flavourd binds
  * endpoint functions only, and a bridge's driver (pcieport) serves the
@@ -54,16 +66,21 @@
 #define DF_ATTR_NAME		"driver_flavour"
 #define DF_MAX_LEN		32
 #define DF_ENV_KEY		"DRIVER_FLAVOUR="
+#define DF_ENV_SEQ		"DRIVER_FLAVOUR_SEQNUM="
 #define DF_VALUE_CLEAR		"none"
 #define DF_CLEAR_IF		'-'
+#define DF_DONE			"done "
+#define DF_CLEAR		"clear "
 #define DF_HASH_BITS		8
 
 struct df_entry {
 	struct hlist_node node;		/* in df_table, under df_registry_lock */
 	struct device *dev;		/* holds a reference */
 	struct device_attribute attr;
-	struct mutex lock;		/* serialises flavour and its uevent */
+	struct mutex lock;		/* serialises the fields below and the uevent */
 	char flavour[DF_MAX_LEN + 1];
+	u64 seq;			/* of the last request stored */
+	bool pending;			/* the daemon has not finished request seq */
 };
 
 static DEFINE_MUTEX(df_registry_lock);
@@ -96,9 +113,64 @@ static ssize_t df_show(struct device *dev, struct device_attribute *attr,
 	ssize_t ret;
 
 	mutex_lock(&e->lock);
-	ret = sysfs_emit(buf, "%s\n", e->flavour);
+	if (e->pending)
+		ret = sysfs_emit(buf, "%s pending %llu\n", e->flavour, e->seq);
+	else
+		ret = sysfs_emit(buf, "%s\n", e->flavour);
 	mutex_unlock(&e->lock);
 
+	return ret;
+}
+
+static void df_clear_locked(struct df_entry *e)
+{
+	lockdep_assert_held(&e->lock);
+	e->flavour[0] = '\0';
+	e->pending = false;
+}
+
+/*
+ * "done <n>" and "clear <n>": the daemon ends request n.  Returns -EINVAL
+ * for another text, -EBUSY when request n is not the pending one.
+ */
+static ssize_t df_finish(struct df_entry *e, const char *text, size_t len,
+			 size_t count)
+{
+	char number[DF_MAX_LEN + 1];
+	const char *rest;
+	bool done;
+	u64 seq;
+	ssize_t ret;
+
+	if (len > strlen(DF_DONE) && !strncmp(text, DF_DONE, strlen(DF_DONE))) {
+		done = true;
+		rest = text + strlen(DF_DONE);
+	} else if (len > strlen(DF_CLEAR) &&
+		   !strncmp(text, DF_CLEAR, strlen(DF_CLEAR))) {
+		done = false;
+		rest = text + strlen(DF_CLEAR);
+	} else {
+		return -EINVAL;
+	}
+	len -= rest - text;
+	if (len > DF_MAX_LEN || rest[0] < '0' || rest[0] > '9')
+		return -EINVAL;
+	memcpy(number, rest, len);
+	number[len] = '\0';
+	if (kstrtou64(number, 10, &seq))
+		return -EINVAL;
+
+	mutex_lock(&e->lock);
+	if (!e->pending || e->seq != seq) {
+		ret = -EBUSY;
+	} else {
+		if (done && strcmp(e->flavour, DF_VALUE_CLEAR))
+			e->pending = false;
+		else
+			df_clear_locked(e);
+		ret = count;
+	}
+	mutex_unlock(&e->lock);
 	return ret;
 }
 
@@ -107,7 +179,8 @@ static ssize_t df_store(struct device *dev, struct device_attribute *attr,
 {
 	struct df_entry *e = container_of(attr, struct df_entry, attr);
 	char env[sizeof(DF_ENV_KEY) + DF_MAX_LEN];
-	char *envp[2];
+	char env_seq[sizeof(DF_ENV_SEQ) + 20];
+	char *envp[3];
 	char value[DF_MAX_LEN + 1];
 	const char *name = buf;
 	size_t len = count;
@@ -117,6 +190,8 @@ static ssize_t df_store(struct device *dev, struct device_attribute *attr,
 
 	if (len && buf[len - 1] == '\n')
 		len--;
+	if (memchr(buf, ' ', len))
+		return df_finish(e, buf, len, count);
 	clear_if = len && buf[0] == DF_CLEAR_IF;
 	if (clear_if) {
 		name++;
@@ -130,35 +205,36 @@ static ssize_t df_store(struct device *dev, struct device_attribute *attr,
 	mutex_lock(&e->lock);
 
 	if (clear_if) {
-		/* A request stored after the caller read the value must stay. */
-		if (strcmp(e->flavour, value)) {
+		/* Only a request carried out; a pending one is the user's. */
+		if (e->pending || strcmp(e->flavour, value)) {
 			ret = -EBUSY;
 		} else {
-			e->flavour[0] = '\0';
+			df_clear_locked(e);
 			ret = count;
 		}
 		goto out;
 	}
 
 	/*
-	 * Send the event first and change the stored value only when it went
-	 * out, so that the value never claims a request nobody was told about.
+	 * Send the event first and store the request only when it went out,
+	 * so that the value never claims a request nobody was told about.
 	 * Holding e->lock across the send keeps events in the same order as
 	 * the stored values for concurrent writers.
 	 */
 	snprintf(env, sizeof(env), DF_ENV_KEY "%s", value);
+	snprintf(env_seq, sizeof(env_seq), DF_ENV_SEQ "%llu", e->seq + 1);
 	envp[0] = env;
-	envp[1] = NULL;
+	envp[1] = env_seq;
+	envp[2] = NULL;
 	err = kobject_uevent_env(&dev->kobj, KOBJ_CHANGE, envp);
 	if (err) {
 		ret = err;
 		goto out;
 	}
 
-	if (!strcmp(value, DF_VALUE_CLEAR))
-		e->flavour[0] = '\0';
-	else
-		strscpy(e->flavour, value, sizeof(e->flavour));
+	e->seq++;
+	strscpy(e->flavour, value, sizeof(e->flavour));
+	e->pending = true;
 	ret = count;
 
 out:

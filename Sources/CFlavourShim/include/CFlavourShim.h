@@ -23,4 +23,11 @@ void flavour_kmod_set_log(struct kmod_ctx *ctx, flavour_kmod_log_fn callback, vo
  * -1 with errno (EXDEV for a path that would escape; ENOSYS before Linux 5.6). */
 int flavour_open_beneath(int dirfd, const char *path, int flags);
 
+/* pidfd_open(2) and pidfd_send_signal(2) (Linux 5.3, 5.1): a descriptor for a process that
+ * keeps naming it after its pid is reused, and a signal through it. glibc 2.36 has no
+ * wrapper for the second, and syscall(2) is variadic. -1 with errno on failure (ESRCH: the
+ * process has exited). */
+int flavour_pidfd_open(int pid);
+int flavour_pidfd_send_signal(int pidfd, int signal);
+
 #endif

@@ -37,6 +37,11 @@ dpkg-query -S "$fragment" 2>/dev/null | grep -q '^driver-flavour:' || fail "$FLA
 pid=$(systemctl show -p MainPID --value "$FLAVOURD")
 [[ "$(readlink "/proc/$pid/exe")" == /usr/sbin/flavourd ]] || fail "flavourd's main process runs $(readlink "/proc/$pid/exe")"
 note "ok: $FLAVOURD ($fragment) enabled by the package and running /usr/sbin/flavourd"
+[[ "$(systemctl is-enabled flavourd-settle.service)" == enabled ]] ||
+    fail "flavourd-settle.service is $(systemctl is-enabled flavourd-settle.service), not enabled"
+[[ "$(systemctl show -p ActiveState --value flavourd-settle.service)/$(systemctl show -p Result --value flavourd-settle.service)" == active/success ]] ||
+    fail "flavourd-settle.service is $(systemctl show -p ActiveState --value flavourd-settle.service)/$(systemctl show -p Result --value flavourd-settle.service)"
+note "ok: flavourd-settle.service enabled and done at boot"
 for file in /lib/udev/rules.d/70-driver-flavour.rules /usr/share/man/man8/flavourd.8.gz \
     /usr/share/man/man1/flavourctl.1.gz /usr/share/man/man5/driver-flavour.conf.5.gz; do
     [[ -e "$file" ]] || fail "$file is missing"

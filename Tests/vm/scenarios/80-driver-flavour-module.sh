@@ -4,11 +4,14 @@
 #   - the attribute, empty, on every PCI endpoint function, on VFs created after load, on
 #     re-created VFs and on a function removed and rescanned; never on a bridge (q35's PCIe root
 #     ports, header type 1), whether present at load or found again by a rescan;
-#   - `echo vfio >` it on virtio-net ends on virtio_vfio_pci through flavourd; flavourd's
-#     revert empties it with its compare-and-clear write, sending no uevent;
+#   - `echo vfio >` it on virtio-net ends on virtio_vfio_pci through flavourd, and it then reads
+#     vfio (flavourd's `done N`); flavourd's revert empties it with `-vfio`, sending no uevent;
+#     a flavour flavourd does not know is cleared (`clear N`);
 #   - the write rules as a udev monitor sees them: 32 characters accepted and 33 refused,
-#     EINVAL without a uevent, `none` sent as DRIVER_FLAVOUR=none, `-NAME` clearing only NAME
-#     (EBUSY otherwise), bare `-` refused;
+#     EINVAL without a uevent, a request sent with its sequence number and read back pending,
+#     `done N` and `clear N` finishing only the pending request N, `-NAME` clearing only a
+#     finished NAME (EBUSY otherwise), bare `-` refused (with flavourd stopped, so that only
+#     the writes here change the value);
 #   - writers on the 32 VFs while sriov_numvfs goes 32 -> 0 -> 32 and while the module is
 #     unloaded and reloaded, the VFs going and coming at the same moment;
 #   - a clean rmmod, no kernel warning, `flavourctl status` says whether it is loaded.
@@ -38,6 +41,19 @@ expect_refused() {
     [[ "$err" == *"$want"* ]] || fail "writing '$value' to $ATTR failed with '$err', not '$want'"
     [[ "$(attr_value "$addr")" == "$before" ]] || fail "a refused write changed $ATTR to '$(attr_value "$addr")'"
     note "ok: '$value' (${#value} characters) refused: $want"
+}
+
+# expect_written ADDR VALUE: writing VALUE succeeds (what it reads afterwards is flavourd's to change).
+expect_written() {
+    local err
+    err=$( (printf '%s\n' "$2" >"$SYSFS_PCI/$1/$ATTR") 2>&1) || fail "writing '$2' to $1's $ATTR failed: $err"
+    note "ok: '$2' written to $1's $ATTR"
+}
+
+# reads_eventually ADDR EXPECTED: the attribute reads EXPECTED within 10 s.
+reads_eventually() {
+    wait_until 10 bash -c "[[ \"\$(head -n1 $SYSFS_PCI/$1/$ATTR)\" == \"$2\" ]]" ||
+        fail "$1's $ATTR reads '$(attr_value "$1")', not '$2'"
 }
 
 # expect_accepted ADDR VALUE EXPECTED: writing VALUE succeeds and the attribute then reads EXPECTED.
@@ -191,9 +207,10 @@ expect_module_driver "$addr" virtio_vfio_pci
 entry=$(wait_entry 10 "$cursor" MESSAGE_ID="$MSG_BOUND" PCI_SLOT_NAME="$addr")
 show_entry "$entry"
 expect_fields "$entry" REQUEST_ORIGIN=attribute DRIVER_FLAVOUR=vfio DRIVER=virtio_vfio_pci
-[[ "$(attr_value "$addr")" == vfio ]] || fail "after the bind $ATTR reads '$(attr_value "$addr")', not vfio"
-note "ok: $ATTR reads vfio while bound"
+reads_eventually "$addr" vfio
+note "ok: $ATTR reads vfio while bound (flavourd's done)"
 expect_events DRIVER_FLAVOUR=vfio
+grep -q '^DRIVER_FLAVOUR_SEQNUM=[0-9][0-9]*$' "$EVENTS" || fail "the request's uevent carries no DRIVER_FLAVOUR_SEQNUM"
 
 expect_refused "$addr" -wrong "Device or resource busy"
 expect_refused "$addr" - "Invalid argument"
@@ -202,9 +219,10 @@ expect_events
 expect_driver "$addr" virtio_vfio_pci
 
 cursor=$(journal_mark)
-expect_accepted "$addr" vfio vfio
+expect_written "$addr" vfio
 entry=$(wait_entry 10 "$cursor" MESSAGE_ID="$MSG_UNCHANGED" PCI_SLOT_NAME="$addr")
 show_entry "$entry"
+reads_eventually "$addr" vfio
 uuid=$(new_uuid)
 synth_request "$addr" none "$uuid"
 entry=$(wait_entry 30 "$cursor" SYNTH_UUID="$uuid")
@@ -224,24 +242,45 @@ for value in 'vfio;rm' "${thirty_two}a" '' VFIO 'vfio pci' --vfio -VFIO "-${thir
 done
 expect_events
 cursor=$(journal_mark)
-expect_accepted "$addr" "$thirty_two" "$thirty_two"
+expect_written "$addr" "$thirty_two"
 entry=$(wait_entry 10 "$cursor" MESSAGE_ID="$MSG_REJECTED" PCI_SLOT_NAME="$addr")
 expect_fields "$entry" DRIVER_FLAVOUR="$thirty_two"
-expect_refused "$addr" "-${thirty_two:1}" "Device or resource busy"
-expect_accepted "$addr" "-$thirty_two" ""
+reads_eventually "$addr" ""
+note "ok: the flavour flavourd does not know was cleared"
 expect_events DRIVER_FLAVOUR="$thirty_two"
 cursor=$(journal_mark)
-expect_accepted "$addr" none ""
+expect_written "$addr" none
 expect_events DRIVER_FLAVOUR=none
 entry=$(wait_entry 10 "$cursor" PCI_SLOT_NAME="$addr" REQUEST_ORIGIN=attribute)
 show_entry "$entry"
+reads_eventually "$addr" ""
 expect_driver "$addr" virtio-pci
-kill "$monitor"
-monitor=
+
+# The daemon's writes by hand, with flavourd stopped so that nothing else writes.
+run systemctl stop "$FLAVOURD"
+seq_of() { local v s; read -r v _ s <"$SYSFS_PCI/$1/$ATTR"; printf '%s\n' "$s"; }
+expect_written "$addr" vfio
+n=$(seq_of "$addr")
+[[ "$(attr_value "$addr")" == "vfio pending $n" && "$n" =~ ^[0-9]+$ ]] || fail "after a request $ATTR reads '$(attr_value "$addr")'"
+expect_refused "$addr" "done $((n + 1))" "Device or resource busy"
+expect_refused "$addr" "-vfio" "Device or resource busy"
+expect_refused "$addr" "done ${n}x" "Invalid argument"
+expect_accepted "$addr" "clear $n" ""
+expect_refused "$addr" "clear $n" "Device or resource busy"
+expect_written "$addr" none
+expect_accepted "$addr" "done $((n + 1))" ""
+expect_written "$addr" "$thirty_two"
+expect_accepted "$addr" "done $((n + 2))" "$thirty_two"
+expect_refused "$addr" "-${thirty_two:1}" "Device or resource busy"
+expect_accepted "$addr" "-$thirty_two" ""
+expect_refused "$addr" "-$thirty_two" "Device or resource busy"
+expect_events DRIVER_FLAVOUR=vfio DRIVER_FLAVOUR=none DRIVER_FLAVOUR="$thirty_two"
+note "ok: done N / clear N finish only request N, -NAME clears only a finished NAME, none of them sends a uevent"
 
 # A function removed and found again by a rescan starts empty.
 expect_driver "$e1000e" e1000e
-expect_accepted "$e1000e" nosuch nosuch
+expect_written "$e1000e" nosuch
+[[ "$(attr_value "$e1000e")" == "nosuch pending "* ]] || fail "$e1000e's $ATTR reads '$(attr_value "$e1000e")'"
 run sh -c "echo 1 > $SYSFS_PCI/$e1000e/remove"
 [[ ! -e "$SYSFS_PCI/$e1000e" ]] || fail "$e1000e is still there after remove"
 run sh -c "echo 1 > /sys/bus/pci/rescan"
@@ -250,6 +289,10 @@ wait_until 10 test -e "$SYSFS_PCI/$e1000e/$ATTR" || fail "$e1000e, rescanned, ha
 note "ok: $e1000e, removed and rescanned, has $ATTR, empty"
 wait_until 10 on_driver "$e1000e" e1000e || fail "$e1000e is on '$(driver_of "$e1000e")' after the rescan"
 expect_netdev "$e1000e"
+run systemctl start "$FLAVOURD"
+expect_daemon
+kill "$monitor"
+monitor=
 
 # The root port above the NVMe PF, removed with it and found again by a rescan: the notifier
 # gives the PF the attribute and the bridge none.
@@ -270,7 +313,7 @@ set_numvfs "$pf" "$NUM_VFS"
 mapfile -t vfs < <(vf_addresses "$pf")
 ((${#vfs[@]} == NUM_VFS)) || fail "$pf has ${#vfs[@]} VFs, expected $NUM_VFS"
 expect_attr_everywhere "$NUM_VFS VFs created after load"
-expect_accepted "${vfs[0]}" nosuch nosuch
+expect_written "${vfs[0]}" nosuch
 set_numvfs "$pf" 0
 set_numvfs "$pf" "$NUM_VFS"
 expect_attr_everywhere "the VFs re-created"

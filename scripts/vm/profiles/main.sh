@@ -3,6 +3,8 @@
 # Test devices (VM-TESTING.md): virtio-net (modern only, 1af4:1041), e1000e (8086:10d3), and an
 # SR-IOV NVMe PF (1b36:0010) behind a root port, allowing NUM_VFS VFs.
 NUM_VFS=32
+# About 13 minutes of scenarios under TCG (the burst alone is one and a half).
+PROFILE_TIMEOUT=1200
 
 profile_devices() {
     # QEMU's NVMe: sriov_vq_flexible >= 2 * VFs, max_ioqpairs >= sriov_vq_flexible + 2,

@@ -13,6 +13,11 @@
  * /sys/module/flavour_test_vfio_pci/parameters/fail_probe) makes probe
  * fail with -EIO, to exercise the daemon's fallback path.
  *
+ * The block_remove parameter makes remove, and so every unbind of a device
+ * from this driver, wait until it is set back to 0: a driver whose unbind
+ * does not return, for the daemon's stuck-driver handling and for tests
+ * that need a bind held in the kernel.
+ *
  * Needs Linux 6.6 or later (vfio_alloc_device() and the iommufd
  * detach_ioas callback); the tests run it on Debian's 6.12 kernel.
  *
@@ -23,10 +28,31 @@
 #include <linux/pci.h>
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
+#include <linux/wait.h>
 
 static bool fail_probe;
 module_param(fail_probe, bool, 0644);
 MODULE_PARM_DESC(fail_probe, "Make probe fail with -EIO (default: false)");
+
+static bool block_remove;
+static DECLARE_WAIT_QUEUE_HEAD(ftvp_remove_wq);
+
+/* Setting block_remove back to 0 releases every remove waiting for it. */
+static int ftvp_set_block_remove(const char *val, const struct kernel_param *kp)
+{
+	int ret = param_set_bool(val, kp);
+
+	if (!ret && !READ_ONCE(block_remove))
+		wake_up_all(&ftvp_remove_wq);
+	return ret;
+}
+
+static const struct kernel_param_ops ftvp_block_remove_ops = {
+	.set	= ftvp_set_block_remove,
+	.get	= param_get_bool,
+};
+module_param_cb(block_remove, &ftvp_block_remove_ops, &block_remove, 0644);
+MODULE_PARM_DESC(block_remove, "Make remove (unbind) wait until this is set back to 0 (default: false)");
 
 static int ftvp_open_device(struct vfio_device *core_vdev)
 {
@@ -90,6 +116,12 @@ static void ftvp_remove(struct pci_dev *pdev)
 {
 	struct vfio_pci_core_device *vdev = dev_get_drvdata(&pdev->dev);
 
+	if (READ_ONCE(block_remove)) {
+		dev_info(&pdev->dev, "remove blocked until block_remove=0\n");
+		/* TASK_IDLE: a long wait here is the point, not a hung task. */
+		wait_event_idle(ftvp_remove_wq, !READ_ONCE(block_remove));
+		dev_info(&pdev->dev, "remove released\n");
+	}
 	vfio_pci_core_unregister_device(vdev);
 	vfio_put_device(&vdev->vdev);
 }

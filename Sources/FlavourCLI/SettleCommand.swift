@@ -1,0 +1,55 @@
+import ArgumentParser
+import FlavourEngine
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `flavourctl settle`: waits until the requests flavourd queued at its start (standing
+/// requests, requests pending in driver_flavour, requests a stopped flavourd took on) have
+/// ended. flavourd-settle.service runs it, so that libvirtd and friends start after the
+/// standing requests are applied while flavourd itself holds up nothing in the boot.
+struct SettleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "settle",
+        abstract: "Wait until flavourd has carried out the requests it queued at its start.",
+        discussion: """
+            Exits 0 once status.json says the start's requests have ended, 1 when flavourd is not
+            running or the timeout passes first (what is still in flight is named).
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var runtime: RunDirectoryOption
+
+    @Option(help: "Seconds to wait.")
+    var timeout: Double = 120
+
+    func validate() throws {
+        guard timeout.isFinite, (0...SetCommand.maxTimeout).contains(timeout) else {
+            throw ValidationError("--timeout must be a number of seconds from 0 to \(Int(SetCommand.maxTimeout)), not \(timeout)")
+        }
+    }
+
+    func run() throws {
+        let deadline = DaemonStatusFile.realtimeNanoseconds() + UInt64(timeout * 1e9)
+        var last: DaemonStatusFile?
+        while true {
+            last = DaemonStatusFile.read(runDirectory: runtime.runDir)
+            if let status = last, status.isAlive, status.state == "ready", status.settled ?? true {
+                say("flavourd (pid \(status.pid)): the requests of its start have ended")
+                return
+            }
+            if let status = last, !status.isAlive {
+                throw CLIError("flavourd is not running (status.json is stale: \(status.staleness))")
+            }
+            guard DaemonStatusFile.realtimeNanoseconds() < deadline else { break }
+            usleep(50_000)
+        }
+        guard let status = last else {
+            throw CLIError("flavourd wrote no \(runtime.runDir)/status.json within \(timeout) s: is it running?")
+        }
+        let busy = status.inFlight.isEmpty ? "" : "; in flight: \(status.inFlight.joined(separator: ", "))"
+        let stuck = (status.stuck ?? []).isEmpty ? "" : "; stuck: \(status.stuck!.joined(separator: ", "))"
+        throw CLIError("flavourd (pid \(status.pid)) has not finished the requests of its start within \(timeout) s (state \(status.state), \(status.queuedCount ?? status.queued.count) queued\(busy)\(stuck))")
+    }
+}
