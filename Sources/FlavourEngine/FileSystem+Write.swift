@@ -18,7 +18,8 @@ extension FileSystem {
     /// Replaces the file at `path` with `bytes`, so that a reader sees the old file or the
     /// new one, never a part of either: the bytes go to a new file beside it, created with
     /// O_EXCL|O_NOFOLLOW (no file or link already there is reused or followed), synced, and
-    /// renamed over `path`. On failure the new file is removed.
+    /// renamed over `path`, with exactly `mode` (the umask left out). On failure the new file
+    /// is removed.
     public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(WriteError) {
         let temporary = temporaryPath(beside: path)
         let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
@@ -29,7 +30,10 @@ extension FileSystem {
             fd = Syscall.retrying { open(temporary, flags, mode) }
         }
         guard fd >= 0 else { throw WriteError(path: path, errno: errno) }
-        var failure = write(bytes, to: fd, at: 0)
+        // The mode asked for, whatever the umask: the unit runs with UMask=0077, and
+        // status.json must stay readable by every user (flavourctl status).
+        var failure = Syscall.retrying { fchmod(fd, mode) } == 0 ? 0 : errno
+        if failure == 0 { failure = write(bytes, to: fd, at: 0) }
         if failure == 0, Syscall.retrying({ fsync(fd) }) != 0 { failure = errno }
         close(fd)
         if failure == 0, rename(temporary, path) != 0 { failure = errno }

@@ -32,6 +32,19 @@ import Glibc
         #expect(FileSystem.list(directory.path) == ["status.json"])
     }
 
+    /// flavourd.service sets UMask=0077; status.json must still be readable by every user.
+    @Test func theModeIsTheOneAskedForWhateverTheUmask() throws {
+        let path = directory.path + "/status.json"
+        let old = umask(0o077)
+        defer { umask(old) }
+        try FileSystem.writeAtomically(Array("x".utf8), to: path)
+        try FileSystem.writeAtomically(Array("x".utf8), to: directory.path + "/private", mode: 0o600)
+        var status = stat(), other = stat()
+        #expect(stat(path, &status) == 0 && stat(directory.path + "/private", &other) == 0)
+        #expect(status.st_mode & 0o777 == 0o644)
+        #expect(other.st_mode & 0o777 == 0o600)
+    }
+
     @Test func aMissingDirectoryIsENOENT() throws {
         let path = directory.path + "/run/status.json"
         let error = try #require(throws: FileSystem.WriteError.self) {
