@@ -12,6 +12,8 @@ public struct CLIContext: Sendable {
     /// The writer for a sysfs root.
     public var makeWriter: @Sendable (_ sysfsRoot: String) -> any SysfsWriter
     public var makeLoader: @Sendable (_ modulesDirectory: String, _ logger: Logger) throws -> any ModuleLoader
+    /// What the in-use guard asks the kernel about device nodes and open files.
+    public var probe: any DeviceNodeProbe
     public var output: @Sendable (String) -> Void
     /// Errors (the command could not run: bad input, no root, broken config) and usage.
     public var errorOutput: @Sendable (String) -> Void
@@ -22,6 +24,7 @@ public struct CLIContext: Sendable {
     public init(
         makeWriter: @escaping @Sendable (String) -> any SysfsWriter,
         makeLoader: @escaping @Sendable (String, Logger) throws -> any ModuleLoader,
+        probe: any DeviceNodeProbe,
         output: @escaping @Sendable (String) -> Void,
         errorOutput: (@Sendable (String) -> Void)? = nil,
         isRoot: @escaping @Sendable () -> Bool,
@@ -29,6 +32,7 @@ public struct CLIContext: Sendable {
     ) {
         self.makeWriter = makeWriter
         self.makeLoader = makeLoader
+        self.probe = probe
         self.output = output
         self.errorOutput = errorOutput ?? output
         self.isRoot = isRoot
@@ -36,14 +40,14 @@ public struct CLIContext: Sendable {
     }
 
     /// flavourctl on a terminal: reports on standard output, errors on standard error, root
-    /// by the effective uid, reloads by SIGHUP; the kernel reached through `makeWriter` and
-    /// `makeLoader`.
+    /// by the effective uid, reloads by SIGHUP; the kernel reached through `makeWriter`,
+    /// `makeLoader` and the running kernel's device nodes.
     public static func terminal(
         makeWriter: @escaping @Sendable (String) -> any SysfsWriter,
         makeLoader: @escaping @Sendable (String, Logger) throws -> any ModuleLoader
     ) -> CLIContext {
         CLIContext(
-            makeWriter: makeWriter, makeLoader: makeLoader,
+            makeWriter: makeWriter, makeLoader: makeLoader, probe: KernelDeviceNodeProbe(),
             output: { print($0) },
             errorOutput: { line in
                 let bytes = Array((line + "\n").utf8)

@@ -16,13 +16,31 @@ struct TestHost {
     struct BlockDevice {
         /// Absolute path of its sysfs directory.
         var directory: String
-        var majorMinor: String
+        var number: DeviceNumber
+        var majorMinor: String { number.description }
+    }
+
+    /// A process and what it holds open (`/proc/PID/fd`).
+    struct Process {
+        var comm: String
+        var files: [Int32: OpenFile]
+        /// Listing its `fd/` fails with EACCES, as another user's does for a reader
+        /// without CAP_DAC_READ_SEARCH.
+        var filesHidden = false
+    }
+
+    enum OpenFile {
+        /// A device node, opened by this path in the process's `/dev`.
+        case node(DeviceNumber, path: String)
+        /// Anything else (`socket:[4242]`, `/var/log/syslog`).
+        case other(String)
     }
 
     struct Mount {
         var block: String
         var mountPoint: String
         var source: String
+        var filesystem = "ext4"
     }
 
     var interfaces: [String: Interface] = [:]
@@ -34,4 +52,16 @@ struct TestHost {
     /// virtio block disks take majors 254 upwards, as virtio_blk's dynamic major does.
     var nextMinor = 0
     var nextVirtioIndex = 0
+    var processes: [Int32: Process] = [:]
+    var nextPID: Int32 = 300
+    /// Every device node by its name below /dev (its uevent's DEVNAME).
+    var nodes: [String: DeviceNumber] = [:]
+    /// The next minor of each char major.
+    var nextCharMinor: [UInt32: UInt32] = [:]
+    /// Block devices the kernel holds exclusively: an O_EXCL open of them is EBUSY.
+    var claimed: Set<DeviceNumber> = []
+    /// The procfs mount's options as mountinfo shows them (`hidepid=invisible`), and the
+    /// reader's effective capabilities (`/proc/self/status`, CapEff).
+    var procfsOptions = "rw"
+    var effectiveCapabilities: UInt64 = 0x000001ffffffffff
 }

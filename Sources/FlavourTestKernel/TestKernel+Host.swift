@@ -15,8 +15,9 @@ extension TestKernel {
     public var procRoot: String { root + "/proc" }
 
     /// Sets an interface below one of the devices (`TestDevice.netInterfaces`) up or down,
-    /// with routes and IPv6 addresses; going down drops its routes, as the kernel does.
-    public func setInterface(_ name: String, up: Bool, route: TestRoute? = nil, ipv6: [String] = []) throws {
+    /// with routes and IPv6 addresses; going down drops its routes, as the kernel does. Its
+    /// `address` is `mac`, or one made from the name.
+    public func setInterface(_ name: String, up: Bool, route: TestRoute? = nil, ipv6: [String] = [], mac: String? = nil) throws {
         try state.withLock { state throws(SysfsError) in
             guard let address = state.devices.values.first(where: { $0.spec.netInterfaces.contains(name) })?.spec.address else {
                 throw SysfsError(.write, path: "class/net/\(name)", errno: ENODEV)
@@ -26,11 +27,28 @@ extension TestKernel {
             // IFF_UP | IFF_BROADCAST | IFF_MULTICAST, as `ip link set up` leaves an Ethernet NIC.
             try Tree.writeFile(directory + "/flags", up ? "0x1003\n" : "0x1002\n")
             try Tree.writeFile(directory + "/operstate", up ? "up\n" : "down\n")
+            let made = name.utf8.reduce(UInt8(0)) { $0 &+ $1 }
+            try Tree.writeFile(directory + "/address", (mac ?? "52:54:00:00:00:" + String(made, radix: 16).leftPadded(2)) + "\n")
             try Tree.makeDirectories(sysfsRoot + "/class/net")
             try Tree.link(sysfsRoot + "/class/net/\(name)", to: "../../bus/pci/devices/\(address)/net/\(name)")
             if state.host.interfaces[name] == nil { state.host.interfaceOrder.append(name) }
             state.host.interfaces[name] = TestHost.Interface(
                 directory: directory, up: up, routes: up ? route.map { [$0] } ?? [] : [], ipv6: up ? ipv6 : [])
+            try writeHostFiles(state.host)
+        }
+    }
+
+    /// Moves an interface into another network namespace (`ip link set NAME netns NS`): it
+    /// leaves this namespace's `class/net` and `/proc/net` files, and its directory leaves
+    /// the device's `net/`, which stays, listing nothing to this namespace's readers
+    /// (`net/core/dev.c`, dev_change_net_namespace; sysfs is tagged by namespace).
+    public func moveInterface(_ name: String, toNetworkNamespace namespace: String) throws {
+        try state.withLock { state throws(SysfsError) in
+            guard let interface = state.host.interfaces[name] else { throw SysfsError(.write, path: "class/net/\(name)", errno: ENODEV) }
+            unlink(sysfsRoot + "/class/net/\(name)")
+            Tree.removeAll(interface.directory)
+            state.host.interfaces[name] = nil
+            state.host.interfaceOrder.removeAll { $0 == name }
             try writeHostFiles(state.host)
         }
     }
@@ -138,14 +156,14 @@ extension TestKernel {
     private func addDisk(_ directory: String, name: String, partitions: [String], in host: inout TestHost) throws(SysfsError) {
         try Tree.makeDirectories(sysfsRoot + "/class/block")
         func make(_ directory: String, _ blockName: String, partition: Int?) throws(SysfsError) {
-            let majorMinor = "254:\(host.nextMinor)"
+            let number = DeviceNumber(.block, major: 254, minor: UInt32(host.nextMinor))
             host.nextMinor += 1
             try Tree.makeDirectories(directory + "/holders")
-            try Tree.writeFile(directory + "/dev", majorMinor + "\n")
+            try makeNode(directory, number, name: blockName, in: &host)
             if let partition { try Tree.writeFile(directory + "/partition", "\(partition)\n") }
             try Tree.link(directory + "/subsystem", to: Self.relative(from: directory, to: sysfsRoot + "/class/block"))
             try Tree.link(sysfsRoot + "/class/block/" + blockName, to: Self.relative(from: sysfsRoot + "/class/block", to: directory))
-            host.blocks[blockName] = TestHost.BlockDevice(directory: directory, majorMinor: majorMinor)
+            host.blocks[blockName] = TestHost.BlockDevice(directory: directory, number: number)
         }
         try make(directory, name, partition: nil)
         for (index, part) in partitions.enumerated() {
@@ -171,6 +189,7 @@ extension TestKernel {
         try state.withLock { state throws(SysfsError) in
             guard state.host.blocks[name] != nil else { throw SysfsError(.write, path: "/dev/\(name)", errno: ENODEV) }
             state.host.mounts.append(TestHost.Mount(block: name, mountPoint: mountPoint, source: source ?? "/dev/\(name)"))
+            state.host.claimed.insert(state.host.blocks[name]!.number)
             try writeHostFiles(state.host)
         }
     }
@@ -179,6 +198,7 @@ extension TestKernel {
         try state.withLock { state throws(SysfsError) in
             guard state.host.blocks[name] != nil else { throw SysfsError(.write, path: "/dev/\(name)", errno: ENODEV) }
             state.host.swaps.append(name)
+            state.host.claimed.insert(state.host.blocks[name]!.number)
             try writeHostFiles(state.host)
         }
     }
@@ -190,6 +210,7 @@ extension TestKernel {
             let holderDirectory = sysfsRoot + "/devices/virtual/block/\(holder)"
             try Tree.makeDirectories(holderDirectory)
             try Tree.link(block.directory + "/holders/" + holder, to: Self.relative(from: block.directory + "/holders", to: holderDirectory))
+            state.host.claimed.insert(block.number)
         }
     }
 
@@ -241,16 +262,21 @@ extension TestKernel {
         try Tree.writeFile(procRoot + "/net/route", route)
         try Tree.writeFile(procRoot + "/net/ipv6_route", ipv6Route)
         try Tree.writeFile(procRoot + "/net/if_inet6", ifInet6)
-        var mountinfo = "22 27 0:21 / /proc rw,relatime - proc proc rw\n23 27 0:22 / /sys rw,relatime - sysfs sysfs rw\n"
+        // procfs as the reader sees it: mounted at the proc root, with its options.
+        var mountinfo = "22 27 0:21 / \(procRoot.replacingSpaces) rw,relatime - proc proc \(host.procfsOptions)\n"
+        mountinfo += "23 27 0:22 / /sys rw,relatime - sysfs sysfs rw\n"
         for (index, mount) in host.mounts.enumerated() {
-            let majorMinor = host.blocks[mount.block]?.majorMinor ?? "0:0"
+            // btrfs shows an anonymous device (0:N) for its mounts, not a member disk's.
+            let majorMinor = mount.filesystem == "btrfs" ? "0:\(40 + index)" : host.blocks[mount.block]?.majorMinor ?? "0:0"
             let point = mount.mountPoint.replacingSpaces
-            mountinfo += "\(30 + index) 1 \(majorMinor) / \(point) rw,relatime shared:1 - ext4 \(mount.source) rw\n"
+            mountinfo += "\(30 + index) 1 \(majorMinor) / \(point) rw,relatime shared:1 - \(mount.filesystem) \(mount.source) rw\n"
         }
         try Tree.writeFile(procRoot + "/self/mountinfo", mountinfo)
         var swaps = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
         for name in host.swaps { swaps += "/dev/\(name)                               partition\t1048572\t\t0\t\t-2\n" }
         try Tree.writeFile(procRoot + "/swaps", swaps)
+        let capabilities = String(host.effectiveCapabilities, radix: 16).leftPadded(16)
+        try Tree.writeFile(procRoot + "/self/status", "Name:\tflavourctl\nUid:\t0\t0\t0\t0\nCapEff:\t\(capabilities)\n")
     }
 
     /// `10.0.2.0/24` → (`0002000A`, `00FFFFFF`): the big-endian value printed as a

@@ -27,7 +27,7 @@ struct DaemonHarness {
         settings.procRoot = kernel.procRoot
         service = FlavourService(
             settings: settings, source: TestEventSource(kernel: kernel), makeLoader: { _ in kernel },
-            writer: kernel, notifier: notifier, logger: logs.logger)
+            writer: kernel, probe: kernel, notifier: notifier, logger: logs.logger)
     }
 
     /// Runs the daemon for the duration of `body`, then shuts it down gracefully.
