@@ -16,13 +16,17 @@ addr=$(find_dev "${VIRTIO_NET_ID[@]}")
 vfio_driver=$(driver_of "$addr")
 [[ "$vfio_driver" == *vfio* ]] || fail "$addr is on '$vfio_driver', not a VFIO driver"
 
+group=$(basename "$(readlink "$SYSFS_PCI/$addr/iommu_group")")
 holder= forced=
 cleanup() {
     [[ -n "$holder" ]] && kill "$holder" 2>/dev/null
     [[ -n "$forced" ]] && wait "$forced" 2>/dev/null
+    [[ -e "/dev/vfio/$group" ]] && chown root "/dev/vfio/$group"
     [[ "$(driver_of "$addr")" == virtio-pci ]] || flavourctl apply "$addr" none >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+# As libvirt does for its QEMU: the group's node belongs to the user the VM runs as.
+chown nobody "/dev/vfio/$group"
 out=$(mktemp)
 setpriv --reuid=65534 --regid=65534 --clear-groups "$VMTEST_DIR/vfio-client" --hold "$addr" >"$out" 2>&1 &
 holder=$!
