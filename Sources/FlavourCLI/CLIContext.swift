@@ -13,7 +13,7 @@ public struct CLIContext: Sendable {
     public var makeWriter: @Sendable (_ sysfsRoot: String) -> any SysfsWriter
     public var makeLoader: @Sendable (_ modulesDirectory: String, _ logger: Logger) throws -> any ModuleLoader
     /// What the in-use guard asks the kernel about device nodes and open files.
-    public var probe: any DeviceNodeProbe
+    public var probe: any HostProbe
     public var output: @Sendable (String) -> Void
     /// Errors (the command could not run: bad input, no root, broken config) and usage.
     public var errorOutput: @Sendable (String) -> Void
@@ -24,7 +24,7 @@ public struct CLIContext: Sendable {
     public init(
         makeWriter: @escaping @Sendable (String) -> any SysfsWriter,
         makeLoader: @escaping @Sendable (String, Logger) throws -> any ModuleLoader,
-        probe: any DeviceNodeProbe,
+        probe: any HostProbe,
         output: @escaping @Sendable (String) -> Void,
         errorOutput: (@Sendable (String) -> Void)? = nil,
         isRoot: @escaping @Sendable () -> Bool,
@@ -41,13 +41,14 @@ public struct CLIContext: Sendable {
 
     /// flavourctl on a terminal: reports on standard output, errors on standard error, root
     /// by the effective uid, reloads by SIGHUP; the kernel reached through `makeWriter`,
-    /// `makeLoader` and the running kernel's device nodes.
+    /// `makeLoader` and `probe`.
     public static func terminal(
         makeWriter: @escaping @Sendable (String) -> any SysfsWriter,
-        makeLoader: @escaping @Sendable (String, Logger) throws -> any ModuleLoader
+        makeLoader: @escaping @Sendable (String, Logger) throws -> any ModuleLoader,
+        probe: any HostProbe
     ) -> CLIContext {
         CLIContext(
-            makeWriter: makeWriter, makeLoader: makeLoader, probe: KernelDeviceNodeProbe(),
+            makeWriter: makeWriter, makeLoader: makeLoader, probe: probe,
             output: { print($0) },
             errorOutput: { line in
                 let bytes = Array((line + "\n").utf8)

@@ -15,7 +15,7 @@ public final class FlavourService: Sendable {
     let makeLoader: LoaderFactory
     let writer: any SysfsWriter
     /// What the in-use guard asks the kernel about device nodes and open files.
-    let probe: any DeviceNodeProbe
+    let probe: any HostProbe
     let notifier: any DaemonNotifier
     /// Called once start-up is done and after each reload, when parsing the match table
     /// has freed a lot: flavourd gives the heap's free pages back to the kernel.
@@ -27,7 +27,7 @@ public final class FlavourService: Sendable {
 
     public init(
         settings: DaemonSettings, source: any DeviceEventSource, makeLoader: @escaping LoaderFactory,
-        writer: any SysfsWriter, probe: any DeviceNodeProbe, notifier: any DaemonNotifier,
+        writer: any SysfsWriter, probe: any HostProbe, notifier: any DaemonNotifier,
         releaseFreeMemory: @escaping @Sendable () -> Void = {}, logger: Logger
     ) {
         self.settings = settings

@@ -78,9 +78,17 @@ extension InUseGuard {
     func exclusiveClaims(_ blocks: [Block], explained: Set<String>, survey: InUseSurvey) -> [InUseReason] {
         var claimed: [(Block, DeviceNumber)] = []
         var reasons: [InUseReason] = []
+        var explained = explained
         for block in blocks {
             let directory = block.member.directory
             guard let text = sysfs.readEntry("dev", of: directory), let number = DeviceNumber(.block, dev: text) else { continue }
+            // An export holds the device whether or not it opened it exclusively (nvmet
+            // opens it without a holder, `drivers/nvme/target/io-cmd-bdev.c`).
+            if let export = export(of: number) {
+                reasons.append(.claimed(block: block.member.name, claim: export, multipath: block.multipath))
+                explained.insert(directory)
+                continue
+            }
             let name = InUseSurvey.devName(sysfs, directory) ?? block.member.name
             switch probe.openExclusively(number, name: name) {
             case .free, .noMedium: continue
@@ -101,7 +109,7 @@ extension InUseGuard {
         return reasons
     }
 
-    /// What holds a block device, where the holder says so in sysfs or configfs.
+    /// What holds a block device exclusively, where the holder says so in sysfs.
     func claim(of block: Member, number: DeviceNumber) -> InUseReason.Claim? {
         // btrfs lists each device of a filesystem (`fs/btrfs/sysfs.c`, btrfs_sysfs_add_device).
         for uuid in sysfs.list("fs/btrfs") where sysfs.resolveInside("fs/btrfs/\(uuid)/devices/\(block.name)") == block.directory {
@@ -109,8 +117,13 @@ extension InUseGuard {
             return .btrfs(uuid: uuid, label: label?.isEmpty == false ? label : nil)
         }
         if sysfs.isDirectory(block.directory + "/bcache") { return .bcache }
-        // nvmet and LIO keep the path the admin gave (configfs, under /sys/kernel/config):
-        // compared by the number of the node it names.
+        return nil
+    }
+
+    /// An nvmet namespace or a LIO backstore that exports the block device. Both keep the
+    /// path the admin gave (configfs, under /sys/kernel/config): compared by the number of
+    /// the node it names.
+    func export(of number: DeviceNumber) -> InUseReason.Claim? {
         let nvmet = "kernel/config/nvmet/subsystems"
         for subsystem in sysfs.list(nvmet) {
             for namespace in sysfs.list("\(nvmet)/\(subsystem)/namespaces") {

@@ -3,7 +3,7 @@ import FlavourCore
 /// Refuses to take a device the host is using (docs/safety.md; KERNEL-FACTS.md, "Prior art":
 /// dpdk-devbind refuses a NIC that carries a route). Everything is read through the sysfs
 /// root and the /proc root, and what only the kernel can answer (what an open file is, an
-/// O_EXCL open) goes through the `DeviceNodeProbe`, so the test kernel models each case:
+/// O_EXCL open) goes through the `HostProbe`, so the test kernel models each case:
 /// - any device node of the device that a process holds open: every `dev` below it in sysfs
 ///   (found through `dev/char` and `dev/block`, the kernel's index of nodes) and its IOMMU
 ///   group's VFIO node, compared by number with what `/proc/PID/fd` leads to. The scan runs
@@ -20,9 +20,9 @@ import FlavourCore
 public struct InUseGuard: Sendable {
     public let sysfs: Sysfs
     public let procRoot: String
-    public let probe: any DeviceNodeProbe
+    public let probe: any HostProbe
 
-    public init(sysfs: Sysfs, procRoot: String = DefaultPaths.procRoot, probe: any DeviceNodeProbe) {
+    public init(sysfs: Sysfs, procRoot: String = DefaultPaths.procRoot, probe: any HostProbe) {
         self.sysfs = sysfs
         self.procRoot = procRoot.hasSuffix("/") && procRoot.count > 1 ? String(procRoot.dropLast()) : procRoot
         self.probe = probe

@@ -26,99 +26,18 @@ public enum InUseReason: Hashable, Sendable, CustomStringConvertible {
     /// is EBUSY) for something no other reason names; `claim` is what holds it, when its
     /// own sysfs or configfs says so.
     case claimed(block: String, claim: Claim?, multipath: Multipath? = nil)
-    /// A network interface of the device lives in another network namespace: the device's
-    /// `net/` directory (`directory`, relative to the device's) is there but lists nothing
-    /// to flavourd, as sysfs shows each namespace only its own interfaces.
+    /// A network interface of the device lives in another network namespace that no
+    /// process lets flavourd look into: the device's `net/` directory (`directory`,
+    /// relative to the device's) is there but lists nothing to flavourd, as sysfs shows
+    /// each namespace only its own interfaces.
     case otherNamespace(directory: String)
+    /// A reason found in another network namespace, seen through one of its processes: an
+    /// interface of the device that lives there, or an upper device that does.
+    indirect case namespaced(NetworkNamespace, InUseReason)
     /// VFs of this PF that are in use: moving the PF takes them with it.
     case virtualFunctions([VirtualFunctionUse])
     /// A check the guard could not run: what it wanted to know, and what stopped it.
     case unverifiable(check: String, detail: String)
-
-    /// A device node: its number and its path below /dev, and how it belongs to the device.
-    public struct DeviceNode: Hashable, Sendable {
-        public let number: DeviceNumber
-        /// `/dev/vdb`, `/dev/vfio/12`, `/dev/dri/card0`.
-        public let path: String
-        /// The IOMMU group's VFIO node (`/dev/vfio/N`), which every member shares.
-        public let isIOMMUGroup: Bool
-
-        public init(number: DeviceNumber, path: String, isIOMMUGroup: Bool = false) {
-            self.number = number
-            self.path = path
-            self.isIOMMUGroup = isIOMMUGroup
-        }
-    }
-
-    /// A process that holds a node open.
-    public struct Holder: Hashable, Sendable, CustomStringConvertible {
-        public let pid: Int32
-        /// Its `comm`, or `?` when it could not be read.
-        public let command: String
-
-        public init(pid: Int32, command: String) {
-            self.pid = pid
-            self.command = command
-        }
-
-        /// `qemu-system-x86 (pid 812)`.
-        public var description: String { "\(command) (pid \(pid))" }
-    }
-
-    /// What holds a block device exclusively, as its own sysfs or configfs names it.
-    public enum Claim: Hashable, Sendable {
-        /// A device of a btrfs filesystem (`fs/btrfs/<uuid>/devices/<name>`).
-        case btrfs(uuid: String, label: String?)
-        /// A namespace of an nvmet subsystem (configfs `nvmet/subsystems/<nqn>/namespaces/<n>`).
-        case nvmet(subsystem: String, namespace: String)
-        /// A LIO backstore (configfs `target/core/<hba>/<name>`).
-        case lio(backstore: String)
-        /// Registered with bcache (`bcache/` in its directory).
-        case bcache
-    }
-
-    /// A VF of the PF and why it is in use.
-    public struct VirtualFunctionUse: Hashable, Sendable {
-        public let address: PCIAddress
-        public let reasons: [InUseReason]
-
-        public init(address: PCIAddress, reasons: [InUseReason]) {
-            self.address = address
-            self.reasons = reasons
-        }
-    }
-
-    /// An NVMe multipath head that is not below the device but served through it: the
-    /// head (`nvme0n1`, under `devices/virtual/nvme-subsystem/`) and the hidden path disk
-    /// below the device's controller (`nvme0c0n1`).
-    public struct Multipath: Hashable, Sendable {
-        public let head: String
-        public let path: String
-
-        public init(head: String, path: String) {
-            self.head = head
-            self.path = path
-        }
-    }
-
-    /// How an interface lies under its upper device, told by what the kernel puts in the
-    /// lower interface's directory.
-    public enum UpperRelation: String, Hashable, Sendable {
-        /// `brport/` (`net/bridge/br_sysfs_if.c`).
-        case bridgePort
-        /// `bonding_slave/` (`drivers/net/bonding/bond_sysfs_slave.c`).
-        case bondSlave
-        /// Anything else with an `upper_*` link: VLAN, macvlan, ipvlan, team.
-        case lowerDevice
-
-        func phrase(_ upper: String) -> String {
-            switch self {
-            case .bridgePort: "a port of \(upper)"
-            case .bondSlave: "a slave of \(upper)"
-            case .lowerDevice: "the lower device of \(upper)"
-            }
-        }
-    }
 
     /// A few words for a table column (`flavourctl list`): what uses it, not why.
     public var summary: String {
@@ -135,6 +54,7 @@ public enum InUseReason: Hashable, Sendable, CustomStringConvertible {
                 + holders.map { "\($0.command)[\($0.pid)]" }.joined(separator: ",")
         case let .claimed(block, claim, _): "\(block) (\(claim?.summary ?? "held by the kernel"))"
         case .otherNamespace: "interface in another netns"
+        case let .namespaced(namespace, reason): "\(reason.summary) in \(namespace.id)"
         case let .virtualFunctions(uses):
             uses.count == 1 ? "VF \(uses[0].address) in use" : "\(uses.count) VFs in use"
         case let .unverifiable(check, _): "cannot check \(check)"
@@ -143,7 +63,7 @@ public enum InUseReason: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .network, .upperDevice:
+        case .network, .upperDevice, .namespaced:
             return "network interface \(interfaceName) \(networkPredicate)"
         case let .mounted(block, mountPoints, multipath):
             let whereItIs = multipath.map { Self.served(block, $0) } ?? "below it"
@@ -163,10 +83,13 @@ public enum InUseReason: Hashable, Sendable, CustomStringConvertible {
                 return "block device \(block)\(whereItIs) is held exclusively by the kernel (opened exclusively by a filesystem, "
                     + "RAID or export that names itself nowhere in sysfs, such as ZFS, or mounted in another mount namespace)"
             }
-            return "block device \(block)\(whereItIs) is held exclusively by the kernel: \(claim.description)"
+            switch claim {
+            case .nvmet, .lio: return "block device \(block)\(whereItIs) is \(claim.description)"
+            case .btrfs, .bcache: return "block device \(block)\(whereItIs) is held exclusively by the kernel: \(claim.description)"
+            }
         case let .otherNamespace(directory):
-            return "its network interface is in another network namespace (\(directory)/ is empty in this one), "
-                + "where this host's routes and addresses do not show whether it is used"
+            return "its network interface is in another network namespace (\(directory)/ is empty in this one) "
+                + "that no process lets this host look into, so nothing shows whether it is used"
         case let .virtualFunctions(uses):
             let each = uses.map { "VF \($0.address) (\($0.reasons.map(\.description).joined(separator: "; ")))" }
             return "its VFs are in use: \(each.joined(separator: "; ")); moving the PF takes its VFs with it"
@@ -197,6 +120,8 @@ public enum InUseReason: Hashable, Sendable, CustomStringConvertible {
             return text
         case let .upperDevice(_, relation, upper):
             return "is \(relation.phrase(upper.interfaceName)), which \(upper.networkPredicate)"
+        case let .namespaced(_, reason):
+            return reason.networkPredicate
         default:
             return ""
         }
@@ -205,6 +130,7 @@ public enum InUseReason: Hashable, Sendable, CustomStringConvertible {
     private var interfaceName: String {
         switch self {
         case let .network(interface, _, _, _), let .upperDevice(interface, _, _): interface
+        case let .namespaced(namespace, reason): "\(reason.interfaceName) in \(namespace)"
         default: ""
         }
     }
@@ -213,29 +139,8 @@ public enum InUseReason: Hashable, Sendable, CustomStringConvertible {
     private var carrier: (name: String, defaultRoute: Bool) {
         switch self {
         case let .network(interface, _, _, defaultRoute): (interface, defaultRoute)
-        case let .upperDevice(_, _, upper): upper.carrier
+        case let .upperDevice(_, _, upper), let .namespaced(_, upper): upper.carrier
         default: ("", false)
-        }
-    }
-}
-
-extension InUseReason.Claim: CustomStringConvertible {
-    public var description: String {
-        switch self {
-        case let .btrfs(uuid, label): "a device of btrfs filesystem \(uuid)\(label.map { " (label \($0))" } ?? "")"
-        case let .nvmet(subsystem, namespace): "exported by nvmet (subsystem \(subsystem), namespace \(namespace))"
-        case let .lio(backstore): "exported by LIO (backstore \(backstore))"
-        case .bcache: "registered with bcache"
-        }
-    }
-
-    /// A word or two for `flavourctl list`.
-    var summary: String {
-        switch self {
-        case .btrfs: "btrfs"
-        case .nvmet: "nvmet export"
-        case .lio: "LIO export"
-        case .bcache: "bcache"
         }
     }
 }

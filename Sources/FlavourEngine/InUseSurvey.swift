@@ -131,15 +131,15 @@ final class InUseSurvey {
 
     /// Why processes may be missing from the scan: procfs mounted with `hidepid=`
     /// (ProtectProc= in a unit) shows other users' processes only to a reader with
-    /// CAP_SYS_PTRACE (`fs/proc/base.c`, has_pid_permissions), and hides the rest
-    /// without an error. Nil when none can be hidden.
+    /// CAP_SYS_PTRACE or in its `gid=` group (`fs/proc/base.c`, has_pid_permissions), and
+    /// hides the rest without an error. Nil when none can be hidden.
     func hiddenProcesses() -> String? {
         let root = guardian.procRoot
+        let status = (try? guardian.readProc("self/status").get()) ?? ""
         guard case .success(let text) = guardian.readProc("self/mountinfo"),
               let procfs = MountTable.parse(mountinfo: text).procfs(at: root),
-              ProcessStatus.hidesProcesses(options: procfs.superOptions)
+              ProcessStatus.hidesProcesses(options: procfs.superOptions, groups: ProcessStatus.groups(status: status))
         else { return nil }
-        let status = (try? guardian.readProc("self/status").get()) ?? ""
         if let capabilities = ProcessStatus.effectiveCapabilities(status: status), capabilities & ProcessStatus.sysPtrace != 0 {
             return nil
         }
@@ -156,6 +156,96 @@ final class InUseSurvey {
         if text.hasSuffix("\n") { text.removeLast() }
         commands[pid] = text
         return text
+    }
+
+    // MARK: - Other network namespaces
+
+    /// Another network namespace, seen through one of its processes: its sysfs as that
+    /// process's mount namespace has it (`/proc/PID/root/sys`) and its tables
+    /// (`/proc/PID/net/*` are always the process's own namespace's, `fs/proc/proc_net.c`).
+    struct ForeignNamespace {
+        let reference: InUseReason.NetworkNamespace
+        let sysfs: Sysfs
+        let network: InUseGuard.Network
+    }
+
+    struct NamespaceSurvey {
+        var visible: [ForeignNamespace] = []
+        /// Namespaces no process of which shows its own sysfs (one made by `ip netns add`
+        /// and no process in it, or processes that entered it without mounting sysfs).
+        var unseen = 0
+        /// What kept processes' namespaces from being read.
+        var failure: String?
+    }
+
+    /// Every network namespace other than the reader's that a process is in (its
+    /// `ns/net` link names it, `net:[inode]`), each seen through the first of its processes
+    /// whose sysfs shows that namespace: the interfaces listed in its `class/net` are the
+    /// ones `/proc/PID/net/dev` lists (a process that entered the namespace with setns(2)
+    /// alone still sees the sysfs of the namespace it came from).
+    private(set) lazy var namespaces: NamespaceSurvey = {
+        var survey = NamespaceSurvey()
+        let root = guardian.procRoot
+        let own: String
+        do throws(Errno) { own = try guardian.probe.link(at: root + "/self/ns/net") } catch {
+            survey.failure = "cannot read its own network namespace (\(root)/self/ns/net): \(error.message)"
+            return survey
+        }
+        let pids: [Int32]
+        do throws(Errno) { pids = try guardian.probe.entries(of: root).compactMap { Int32($0) }.sorted() } catch {
+            survey.failure = "cannot list the processes in \(root): \(error.message)"
+            return survey
+        }
+        var order: [String] = []
+        var members: [String: [Int32]] = [:]
+        var denied: [String] = []
+        for pid in pids {
+            do throws(Errno) {
+                let namespace = try guardian.probe.link(at: "\(root)/\(pid)/ns/net")
+                guard namespace != own else { continue }
+                if members[namespace] == nil { order.append(namespace) }
+                members[namespace, default: []].append(pid)
+            } catch {
+                if error.rawValue == ENOENT || error.rawValue == ESRCH { continue }  // it ended
+                denied.append("\(command(of: pid)) (pid \(pid)): \(error.message)")
+            }
+        }
+        if !denied.isEmpty {
+            survey.failure = "cannot read the network namespace of \(denied.prefix(3).joined(separator: "; "))"
+                + (denied.count > 3 ? " and \(denied.count - 3) more" : "")
+        }
+        for namespace in order {
+            let seen = members[namespace, default: []].lazy.compactMap { self.view(of: namespace, through: $0) }.first
+            if let seen { survey.visible.append(seen) } else { survey.unseen += 1 }
+        }
+        return survey
+    }()
+
+    /// The namespace through process `pid`, when its sysfs shows that namespace.
+    private func view(of namespace: String, through pid: Int32) -> ForeignNamespace? {
+        let base = "\(guardian.procRoot)/\(pid)"
+        let view = Sysfs(root: base + "/root/sys", writer: sysfs.writer)
+        let listed = Set(view.list("class/net"))
+        guard !listed.isEmpty, case .success(let dev) = guardian.readProc("\(pid)/net/dev"),
+              listed == Set(Self.interfaceNames(netDev: dev)),
+              case .success(let route) = guardian.readProc("\(pid)/net/route"),
+              case .success(let ipv6Route) = guardian.readProc("\(pid)/net/ipv6_route"),
+              case .success(let ifInet6) = guardian.readProc("\(pid)/net/if_inet6")
+        else { return nil }
+        let network = InUseGuard.Network(
+            routes: RouteTable.parse(ipv4: route, ipv6: ipv6Route), addresses: InterfaceAddresses.parse(ifInet6: ifInet6))
+        let reference = InUseReason.NetworkNamespace(id: namespace, holder: InUseReason.Holder(pid: pid, command: command(of: pid)))
+        return ForeignNamespace(reference: reference, sysfs: view, network: network)
+    }
+
+    /// The interface names of `/proc/net/dev` (`net/core/net-procfs.c`, dev_seq_show: two
+    /// header lines, then `name: counters`).
+    static func interfaceNames(netDev text: String) -> [String] {
+        text.split(whereSeparator: \.isNewline).dropFirst(2).compactMap { line in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            let name = line[..<colon].drop { $0 == " " }
+            return name.isEmpty ? nil : String(name)
+        }
     }
 
     // MARK: - Tables under /proc

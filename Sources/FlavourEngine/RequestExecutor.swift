@@ -13,10 +13,10 @@ public struct RequestExecutor: Sendable {
     public let requestGuard: RequestGuard
 
     /// `probe` answers what the in-use guard asks the kernel about device nodes
-    /// (`KernelDeviceNodeProbe` on a real system, the test kernel in tests).
+    /// (`KernelHostProbe` on a real system, the test kernel in tests).
     public init(
         sysfs: Sysfs, binder: Binder, config: FlavourConfig, table: MatchTable, procRoot: String = DefaultPaths.procRoot,
-        probe: any DeviceNodeProbe
+        probe: any HostProbe
     ) {
         self.sysfs = sysfs
         self.binder = binder

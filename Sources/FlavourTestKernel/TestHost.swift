@@ -11,6 +11,10 @@ struct TestHost {
         var routes: [TestRoute]
         /// IPv6 addresses in text form (`fd00::2`).
         var ipv6: [String]
+        /// Unique in its namespace; `lo` is 1.
+        var ifindex = 0
+        /// The lower device's ifindex for a macvlan or ipvlan, else its own.
+        var iflink = 0
     }
 
     struct BlockDevice {
@@ -44,6 +48,7 @@ struct TestHost {
     }
 
     var interfaces: [String: Interface] = [:]
+    var nextIfindex = 2
     /// Interface names in the order they were set, for stable /proc files.
     var interfaceOrder: [String] = []
     var blocks: [String: BlockDevice] = [:]
@@ -64,4 +69,21 @@ struct TestHost {
     /// reader's effective capabilities (`/proc/self/status`, CapEff).
     var procfsOptions = "rw"
     var effectiveCapabilities: UInt64 = 0x000001ffffffffff
+    /// What ethtool says runs each virtual interface (`openvswitch` for OVS's ports).
+    var interfaceDrivers: [String: String] = [:]
+    /// Other network namespaces by name, with their interfaces.
+    var namespaces: [String: NetworkNamespace] = [:]
+    var nextNamespace: UInt64 = 4026532300
+    /// The initial network namespace's inode, as `/proc/self/ns/net` reads `net:[4026531840]`.
+    static let initialNamespace: UInt64 = 4026531840
+
+    /// Another network namespace: its interfaces, each with its directory in that
+    /// namespace's own sysfs, and the processes in it.
+    struct NetworkNamespace {
+        var id: UInt64
+        var interfaces: [String: Interface] = [:]
+    var nextIfindex = 2
+        var order: [String] = []
+        var processes: [Int32] = []
+    }
 }

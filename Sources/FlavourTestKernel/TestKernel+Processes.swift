@@ -9,10 +9,10 @@ import Glibc
 /// Device nodes and the processes that hold them open, as the in-use guard sees them:
 /// every node's `dev`, `uevent` (DEVNAME) and `dev/{char,block}/MAJ:MIN` link in sysfs;
 /// `<proc>/PID/comm` and `<proc>/PID/fd/N` (links that read like the kernel's, `/dev/vdb`,
-/// `socket:[4242]`); and, as `DeviceNodeProbe`, what only the kernel knows: which device an
+/// `socket:[4242]`); and, as `HostProbe`, what only the kernel knows: which device an
 /// open file is (stat of the fd's magic link), who may list a process's files, and which
 /// block devices it holds exclusively (an O_EXCL open is EBUSY).
-extension TestKernel: DeviceNodeProbe {
+extension TestKernel: HostProbe {
     // MARK: - Device nodes
 
     /// A char device below a device (`drm/card0`, `usb1/1-1/1-1:1.0/0003:0627:0001.0001/input/input3/event3`),
@@ -71,25 +71,30 @@ extension TestKernel: DeviceNodeProbe {
         }
         guard let group = device.spec.iommuGroup else { return }
         let groupDirectory = sysfsRoot + "/devices/virtual/vfio/\(group)"
-        let anyOnVFIO = state.devices.values.contains { member in
-            member.spec.iommuGroup == group && member.driver.map { driver in
-                state.loaded.contains { state.available[$0]?.driver == driver && state.available[$0]!.isVFIO }
-            } ?? false
-        }
-        if anyOnVFIO, !Sysfs(root: groupDirectory).exists("") {
+        let groupNodeExists = Sysfs(root: groupDirectory).exists("")
+        if onVFIO, !groupNodeExists {
             try makeNode(groupDirectory, DeviceNumber(.char, major: Self.vfioGroupMajor, minor: UInt32(group)),
                          name: "vfio/\(group)", in: &state.host)
             try Tree.makeDirectories(sysfsRoot + "/class/vfio")
             try Tree.link(sysfsRoot + "/class/vfio/\(group)", to: "../../devices/virtual/vfio/\(group)")
-        } else if !anyOnVFIO, Sysfs(root: groupDirectory).exists("") {
-            removeNode(groupDirectory, in: &state.host)
-            unlink(sysfsRoot + "/class/vfio/\(group)")
+        } else if !onVFIO, groupNodeExists {
+            // The last member to leave a VFIO driver takes the group's node with it.
+            let anyOnVFIO = state.devices.values.contains { member in
+                member.spec.iommuGroup == group && member.driver.map { driver in
+                    state.loaded.contains { state.available[$0]?.driver == driver && state.available[$0]!.isVFIO }
+                } ?? false
+            }
+            if !anyOnVFIO {
+                removeNode(groupDirectory, in: &state.host)
+                unlink(sysfsRoot + "/class/vfio/\(group)")
+            }
         }
     }
 
-    /// Dynamic majors as a 6.12 guest had them.
-    static let vfioGroupMajor: UInt32 = 242
-    static let vfioDeviceMajor: UInt32 = 241
+    /// Dynamic majors: the groups' as a 6.12 guest had it (Debian's kernel has no vfio cdev,
+    /// CONFIG_VFIO_DEVICE_CDEV is off; kernels that have it give it its own major).
+    static let vfioGroupMajor: UInt32 = 241
+    static let vfioDeviceMajor: UInt32 = 240
 
     // MARK: - Processes
 
@@ -119,7 +124,9 @@ extension TestKernel: DeviceNodeProbe {
             state.host.processes[pid] = TestHost.Process(comm: comm, files: files)
             let directory = procRoot + "/\(pid)"
             try Tree.makeDirectories(directory + "/fd")
+            try Tree.makeDirectories(directory + "/ns")
             try Tree.writeFile(directory + "/comm", comm + "\n")
+            try Tree.link(directory + "/ns/net", to: "net:[\(TestHost.initialNamespace)]")
             for (fd, file) in files {
                 switch file {
                 case let .node(_, path), let .other(path): try Tree.link(directory + "/fd/\(fd)", to: path)
@@ -131,12 +138,14 @@ extension TestKernel: DeviceNodeProbe {
     public func endProcess(_ pid: Int32) {
         state.withLock { state in
             state.host.processes[pid] = nil
+            for name in state.host.namespaces.keys { state.host.namespaces[name]!.processes.removeAll { $0 == pid } }
             Tree.removeAll(procRoot + "/\(pid)")
         }
     }
 
     /// Listing the process's files fails with EACCES, as another user's `fd/` does for a
-    /// reader without CAP_DAC_READ_SEARCH (`fs/proc/fd.c`, proc_fd_permission).
+    /// reader without CAP_DAC_READ_SEARCH (`fs/proc/fd.c`, proc_fd_permission), and so does
+    /// reading its namespace links, without CAP_SYS_PTRACE.
     public func hideFiles(ofProcess pid: Int32) {
         state.withLock { $0.host.processes[pid]?.filesHidden = true }
     }
@@ -182,14 +191,14 @@ extension TestKernel: DeviceNodeProbe {
 
     /// An nvmet namespace exporting the block device (configfs,
     /// `nvmet/subsystems/<nqn>/namespaces/<n>/{device_path,enable}`, `drivers/nvme/target/configfs.c`).
+    /// nvmet opens it without a holder: not claimed (`drivers/nvme/target/io-cmd-bdev.c`).
     public func exportNVMet(_ block: String, subsystem nqn: String, namespace: Int) throws {
         try state.withLock { state throws(SysfsError) in
-            guard let device = state.host.blocks[block] else { throw SysfsError(.write, path: "/dev/\(block)", errno: ENODEV) }
+            guard state.host.blocks[block] != nil else { throw SysfsError(.write, path: "/dev/\(block)", errno: ENODEV) }
             let directory = sysfsRoot + "/kernel/config/nvmet/subsystems/\(nqn)/namespaces/\(namespace)"
             try Tree.makeDirectories(directory)
             try Tree.writeFile(directory + "/device_path", "/dev/\(block)\n")
             try Tree.writeFile(directory + "/enable", "1\n")
-            state.host.claimed.insert(device.number)
         }
     }
 
@@ -216,7 +225,7 @@ extension TestKernel: DeviceNodeProbe {
         }
     }
 
-    // MARK: - DeviceNodeProbe
+    // MARK: - HostProbe
 
     public func entries(of directory: String) throws(Errno) -> [String] {
         let hidden = state.withLock { state in
@@ -227,6 +236,24 @@ extension TestKernel: DeviceNodeProbe {
         guard stat(directory, &info) == 0 else { throw Errno.current }
         guard info.st_mode & S_IFMT == S_IFDIR else { throw Errno(ENOTDIR) }
         return Sysfs(root: directory).list("")
+    }
+
+    public func link(at path: String) throws(Errno) -> String {
+        // Another user's process, to a reader without the capabilities: its ns links too.
+        let hidden = state.withLock { state in
+            state.host.processes.contains { pid, process in process.filesHidden && path.hasPrefix(procRoot + "/\(pid)/") }
+        }
+        if hidden { throw Errno(EACCES) }
+        guard let target = readTarget(path) else { throw Errno.current }
+        return target
+    }
+
+    private func readTarget(_ path: String) -> String? {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 4096) { buffer in
+            let count = readlink(path, buffer.baseAddress!, buffer.count)
+            guard count > 0 else { return nil }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<count]), as: UTF8.self)
+        }
     }
 
     public func deviceNode(at path: String) throws(Errno) -> DeviceNumber? {
@@ -245,6 +272,10 @@ extension TestKernel: DeviceNodeProbe {
             if case .node(let number, _) = file { return number }
             return nil
         }
+    }
+
+    public func driver(ofInterface name: String) -> String? {
+        state.withLock { $0.host.interfaceDrivers[name] }
     }
 
     public func openExclusively(_ number: DeviceNumber, name: String) -> ExclusiveOpen {

@@ -18,8 +18,9 @@ LoggingSystem.bootstrap { label in
     return MultiplexLogHandler(handlers)
 }
 // Writes never follow a link out of the sysfs root (openat2 RESOLVE_BENEATH); modules load
-// through libkmod.
+// through libkmod; the in-use guard asks the running kernel.
 let context = CLIContext.terminal(
     makeWriter: { root in ConfinedSysfsWriter(root: root) },
-    makeLoader: { directory, logger in try KmodModuleLoader(modulesDirectory: directory, logger: logger) })
+    makeLoader: { directory, logger in try KmodModuleLoader(modulesDirectory: directory, logger: logger) },
+    probe: KernelHostProbe())
 exit(Flavourctl.run(arguments: Array(CommandLine.arguments.dropFirst()), context: context))

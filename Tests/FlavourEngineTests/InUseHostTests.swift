@@ -113,12 +113,12 @@ import Glibc
     @Test func theTestKernelsVFIONodesFollowTheDriver() throws {
         #expect(!kernel.sysfs.exists("class/vfio/4"))
         #expect(try fixture.apply(Fixture.e1000e).succeeded)
-        #expect(kernel.sysfs.readInside("class/vfio/4/dev") == "242:4")
+        #expect(kernel.sysfs.readInside("class/vfio/4/dev") == "241:4")
         #expect(kernel.sysfs.exists("bus/pci/devices/0000:00:04.0/vfio-dev/vfio0/dev"))
         #expect(try fixture.apply(Fixture.e1000e, "none").succeeded)
         #expect(!kernel.sysfs.exists("class/vfio/4"))
         #expect(!kernel.sysfs.exists("bus/pci/devices/0000:00:04.0/vfio-dev"))
-        #expect(!kernel.sysfs.exists("dev/char/242:4"))
+        #expect(!kernel.sysfs.exists("dev/char/241:4"))
     }
 
     // MARK: - Block devices the kernel holds exclusively
@@ -156,7 +156,7 @@ import Glibc
         try kernel.addBlockDevice(below: Fixture.nvmePF, name: "nvme0n1")
         try kernel.exportLIO("nvme0n1", backstore: "iblock_0", name: "disk1")
         #expect(try reasons(Fixture.nvmePF).map(\.description)
-            == ["block device nvme0n1 is held exclusively by the kernel: exported by LIO (backstore iblock_0/disk1)"])
+            == ["block device nvme0n1 is exported by LIO (backstore iblock_0/disk1)"])
     }
 
     @Test func aDiskRegisteredWithBcache() throws {
@@ -198,7 +198,87 @@ import Glibc
         try kernel.moveInterface("enp0s3", toNetworkNamespace: "container")
         #expect(try reasons(Fixture.virtioNet) == [.otherNamespace(directory: "net")])
         #expect(try reasons(Fixture.virtioNet).first?.description
-            == "its network interface is in another network namespace (net/ is empty in this one), where this host's routes and addresses do not show whether it is used")
+            == "its network interface is in another network namespace (net/ is empty in this one) that no process lets this host look into, so nothing shows whether it is used")
+    }
+
+    /// A container's process shows the namespace: its sysfs (`/proc/PID/root/sys`) has the
+    /// interface, below the device, and its `/proc/PID/net` the address's route. Judged
+    /// there, by the same rules: in use.
+    @Test func anInterfaceInAContainersNamespaceWithAnAddress() throws {
+        try kernel.setInterface("enp0s3", up: true)
+        try kernel.moveInterface("enp0s3", toNetworkNamespace: "container", up: true, route: .subnet("192.0.2.0/24"))
+        let pid = try kernel.startProcess("sleep", inNetworkNamespace: "container")
+        let found = try reasons(Fixture.virtioNet)
+        #expect(found.map(\.description) == [
+            "network interface enp0s3 in network namespace net:[4026532300] (of sleep, pid \(pid)) is up and carries route 192.0.2.0/24",
+        ])
+        #expect(found.map(\.summary) == ["enp0s3 in net:[4026532300]"])
+    }
+
+    /// ... and idle there: shown to be idle, so free.
+    @Test func anIdleInterfaceInAContainersNamespaceIsFree() throws {
+        try kernel.setInterface("enp0s3", up: true)
+        try kernel.moveInterface("enp0s3", toNetworkNamespace: "container", up: false)
+        _ = try kernel.startProcess("sleep", inNetworkNamespace: "container")
+        #expect(try reasons(Fixture.virtioNet).isEmpty)
+    }
+
+    /// A process that entered the namespace with setns(2) alone keeps the sysfs of the one
+    /// it came from: its `class/net` is not what its `/proc/PID/net/dev` lists, so it shows
+    /// nothing, and the interface stays unseen, and in use.
+    @Test func aProcessWithoutASysfsOfItsOwnShowsNothing() throws {
+        try kernel.setInterface("enp0s3", up: true)
+        try kernel.moveInterface("enp0s3", toNetworkNamespace: "entered", up: false)
+        _ = try kernel.startProcess("nsenter", inNetworkNamespace: "entered", ownSysfs: false)
+        #expect(try reasons(Fixture.virtioNet) == [.otherNamespace(directory: "net")])
+    }
+
+    /// A macvlan on the NIC that lives in a container's namespace with an address: no
+    /// upper_ link crosses namespaces, its iflink names the NIC; in use. Idle, it is not.
+    @Test(arguments: [true, false])
+    func aMacvlanChildInAnotherNamespace(withAddress: Bool) throws {
+        try kernel.setInterface("enp0s4", up: true)
+        try kernel.addMacvlan("mv0", on: "enp0s4", inNetworkNamespace: "pod", up: true, route: withAddress ? .subnet("192.0.2.0/24") : nil)
+        let pid = try kernel.startProcess("pause", inNetworkNamespace: "pod")
+        #expect(try reasons(Fixture.e1000e).map(\.description) == (withAddress ? [
+            "network interface enp0s4 is the lower device of mv0 in network namespace net:[4026532300] (of pause, pid \(pid)), which is up and carries route 192.0.2.0/24",
+        ] : []))
+    }
+
+    /// A process whose namespace cannot be read (another user's, without CAP_SYS_PTRACE)
+    /// could hold a child of the NIC: a reason, not a pass.
+    @Test func aNamespaceThatCannotBeReadFailsClosed() throws {
+        try kernel.setInterface("enp0s4", up: true)
+        let pid = try kernel.startProcess("pause", inNetworkNamespace: "pod")
+        kernel.hideFiles(ofProcess: pid)
+        #expect(try reasons(Fixture.e1000e).map(\.description) == [
+            "cannot check whether a macvlan or ipvlan on enp0s4 is in use in another network namespace: cannot read the network namespace of pause (pid \(pid)): Permission denied",
+        ])
+    }
+
+    /// An Open vSwitch uplink: its master ovs-system is down, and the address is on the
+    /// bridge's internal port br0, which is no upper device of the NIC; ethtool says both
+    /// run on the openvswitch driver.
+    @Test func anOpenVSwitchUplinkWhoseBridgeHasAnAddress() throws {
+        try kernel.setInterface("enp0s3", up: true)
+        try kernel.addUpperInterface("ovs-system", kind: .openVSwitchDatapath, lowers: ["enp0s3"], up: false)
+        try kernel.addUpperInterface("br0", kind: .virtual, lowers: [], route: .subnet("192.0.2.0/24"), driver: "openvswitch")
+        #expect(try reasons(Fixture.virtioNet).map(\.description) == [
+            "network interface enp0s3 is a port of ovs-system, a datapath that forwards while down (Open vSwitch), to its internal port br0, which is up and carries route 192.0.2.0/24",
+        ])
+    }
+
+    /// A down master whose driver runs no other interface with an address, or a down
+    /// bridge: nothing is forwarded for the host.
+    @Test func aDownBridgeOrAnIdleDatapathIsFree() throws {
+        try kernel.setInterface("enp0s3", up: true)
+        try kernel.addUpperInterface("ovs-system", kind: .openVSwitchDatapath, lowers: ["enp0s3"], up: false)
+        try kernel.addUpperInterface("br0", kind: .virtual, lowers: [], driver: "openvswitch")
+        try kernel.addUpperInterface("wg0", kind: .virtual, lowers: [], route: .subnet("198.51.100.0/24"), driver: "wireguard")
+        #expect(try reasons(Fixture.virtioNet).isEmpty)
+        try kernel.setInterface("enp0s4", up: true)
+        try kernel.addUpperInterface("br1", kind: .bridge, lowers: ["enp0s4"], up: false, route: .default)
+        #expect(try reasons(Fixture.e1000e).isEmpty)
     }
 
     /// A NIC whose driver made no interface, or which has none: no `net/`, nothing to say.
@@ -274,12 +354,14 @@ import Glibc
     }
 
     /// procfs mounted with hidepid=invisible (ProtectProc=invisible) hides other users'
-    /// processes without an error unless the reader has CAP_SYS_PTRACE.
-    @Test(arguments: [(false, true), (true, false)])
-    func processesHiddenByTheProcfsMount(ptrace: Bool, refused: Bool) throws {
+    /// processes without an error, unless the reader has CAP_SYS_PTRACE or is in the
+    /// mount's gid= group (root's 0 when none is given: the guest showed a root service
+    /// with ProtectProc=invisible and no CAP_SYS_PTRACE seeing every process).
+    @Test(arguments: [(false, "", false), (false, ",gid=27", true), (true, ",gid=27", false)])
+    func processesHiddenByTheProcfsMount(ptrace: Bool, gid: String, refused: Bool) throws {
         try kernel.addBlockDevice(below: Fixture.virtioNet, name: "vdb")
         let capabilities: UInt64 = 1 << 16 | (ptrace ? ProcessStatus.sysPtrace : 0)  // CAP_SYS_MODULE
-        try kernel.mountProcfs(options: "rw,nosuid,nodev,noexec,hidepid=invisible", effectiveCapabilities: capabilities)
+        try kernel.mountProcfs(options: "rw,nosuid,nodev,noexec,hidepid=invisible\(gid)", effectiveCapabilities: capabilities)
         let expected = refused ? [
             "cannot check which processes hold its device nodes (/dev/vdb) open: other users' processes are hidden from it (\(kernel.procRoot) is mounted with hidepid=invisible, and it lacks CAP_SYS_PTRACE)",
         ] : []

@@ -23,4 +23,11 @@ void flavour_kmod_set_log(struct kmod_ctx *ctx, flavour_kmod_log_fn callback, vo
  * -1 with errno (EXDEV for a path that would escape; ENOSYS before Linux 5.6). */
 int flavour_open_beneath(int dirfd, const char *path, int flags);
 
+/* The driver of network interface `name` in the caller's network namespace, as ethtool's
+ * ETHTOOL_GDRVINFO reports it, into `driver` (at most `size` bytes, NUL-terminated). Asked on
+ * an AF_UNIX socket: the socket layer passes interface ioctls to dev_ioctl
+ * (net/socket.c, sock_do_ioctl), and reading driver info needs no capability. ioctl(2) is
+ * variadic. Returns 0, or -1 with errno. */
+int flavour_ethtool_driver(const char *name, char *driver, size_t size);
+
 #endif

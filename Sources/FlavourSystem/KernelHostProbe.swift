@@ -1,12 +1,15 @@
 import FlavourCore
+import FlavourEngine
 import FlavourPOSIX
+import FlavourPlatform
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The in-use guard's probe on the running kernel: opendir, stat and an O_EXCL open.
-public struct KernelDeviceNodeProbe: DeviceNodeProbe {
+/// The in-use guard's probe on the running kernel: opendir, stat, an O_EXCL open, and
+/// ethtool's driver info (`Ethtool`).
+public struct KernelHostProbe: HostProbe {
     /// Where the device nodes are (`DEVNAME` is relative to it).
     public let devRoot: String
 
@@ -25,6 +28,14 @@ public struct KernelDeviceNodeProbe: DeviceNodeProbe {
             if name != "." && name != ".." { names.append(name) }
         }
         return names
+    }
+
+    public func link(at path: String) throws(Errno) -> String {
+        try withUnsafeTemporaryAllocation(of: CChar.self, capacity: 4096) { buffer throws(Errno) -> String in
+            let count = readlink(path, buffer.baseAddress!, buffer.count)
+            guard count > 0 else { throw Errno.current }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<count]), as: UTF8.self)
+        }
     }
 
     public func deviceNode(at path: String) throws(Errno) -> DeviceNumber? {
@@ -51,6 +62,10 @@ public struct KernelDeviceNodeProbe: DeviceNodeProbe {
         }
         close(fd)
         return .free
+    }
+
+    public func driver(ofInterface name: String) -> String? {
+        Ethtool.driver(ofInterface: name)
     }
 
     /// A char or block device's number from stat(2); nil for other files.
