@@ -30,3 +30,4 @@ profile_devices() {
         -device pcie-root-port,id=rp1,chassis=1,slot=1 -device nvme-subsys,id=subsys0 -device "$nvme" \
         -device bochs-display -device qemu-xhci,id=xhci -device usb-kbd,bus=xhci.0
 }
+
