@@ -40,7 +40,17 @@ public struct InUseGuard: Sendable {
 
     /// What the host uses the device for; empty when it is free to take.
     public func check(_ device: PCIDevice, scope: Scope = .everything) -> [InUseReason] {
-        check([(device, scope)])[0]
+        // The storm's case, decided before anything is allocated: an unbound device.
+        if hasNothingToLookAt(device, scope: scope) { return [] }
+        return check([(device, scope)])[0]
+    }
+
+    /// Interfaces, disks and nodes are a bound driver's children: an unbound device (a new
+    /// VF, the common case in a storm of requests) has none, and only `boot_vga` is left to
+    /// look at. Most devices have no such attribute (pci-sysfs.c shows it for VGA devices
+    /// only): one failed open says so, before anything is resolved.
+    func hasNothingToLookAt(_ device: PCIDevice, scope: Scope) -> Bool {
+        device.driver == nil && (scope == .openNodes || !sysfs.exists(PCIPaths.attribute("boot_vga", of: device.address)))
     }
 
     /// Several devices at once (`flavourctl list`, a group): the host's tables are read
@@ -82,13 +92,7 @@ public struct InUseGuard: Sendable {
     }
 
     func findings(for device: PCIDevice, scope: Scope, survey: InUseSurvey, withVirtualFunctions: Bool) -> Findings {
-        // Interfaces, disks and nodes are a bound driver's children: an unbound device (a new
-        // VF, the common case in a storm of requests) has none, and only `boot_vga` is left
-        // to look at. Most devices have no such attribute (pci-sysfs.c shows it for VGA
-        // devices only): one failed open says so, before anything is resolved.
-        if device.driver == nil, scope == .openNodes || !sysfs.exists(PCIPaths.attribute("boot_vga", of: device.address)) {
-            return Findings()
-        }
+        if hasNothingToLookAt(device, scope: scope) { return Findings() }
         guard let directory = sysfs.resolveInside(PCIPaths.device(device.address)) else { return Findings() }
         var findings = Findings()
         guard device.driver != nil else {

@@ -25,7 +25,7 @@ public struct RequestGuard: Sendable {
     }
 
     public func verdict(_ device: PCIDevice, for requested: RequestedFlavour) -> Verdict {
-        verdicts([device], for: requested)[0]
+        Verdict(protection: protection(of: device), reasons: scope(of: requested, on: device).map { inUse.check(device, scope: $0) } ?? [])
     }
 
     /// One verdict per device; the host's tables are read once for them all.

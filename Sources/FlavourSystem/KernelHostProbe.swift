@@ -18,16 +18,7 @@ public struct KernelHostProbe: HostProbe {
     }
 
     public func entries(of directory: String) throws(Errno) -> [String] {
-        guard let dir = opendir(directory) else { throw Errno.current }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
+        try FileSystem.entries(directory)
     }
 
     public func link(at path: String) throws(Errno) -> String {

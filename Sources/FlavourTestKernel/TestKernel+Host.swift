@@ -27,13 +27,7 @@ extension TestKernel {
             // IFF_UP | IFF_BROADCAST | IFF_MULTICAST, as `ip link set up` leaves an Ethernet NIC.
             try Tree.writeFile(directory + "/flags", up ? "0x1003\n" : "0x1002\n")
             try Tree.writeFile(directory + "/operstate", up ? "up\n" : "down\n")
-            if state.host.interfaces[name] == nil {
-                state.host.interfaceOrder.append(name)
-                state.host.nextIfindex += 1
-            }
-            let ifindex = state.host.interfaces[name]?.ifindex ?? state.host.nextIfindex - 1
-            try Tree.writeFile(directory + "/ifindex", "\(ifindex)\n")
-            try Tree.writeFile(directory + "/iflink", "\(ifindex)\n")
+            let ifindex = try index(name, directory: directory, in: &state.host)
             let made = name.utf8.reduce(UInt8(0)) { $0 &+ $1 }
             try Tree.writeFile(directory + "/address", (mac ?? "52:54:00:00:00:" + String(made, radix: 16).leftPadded(2)) + "\n")
             try Tree.makeDirectories(sysfsRoot + "/class/net")
@@ -43,6 +37,19 @@ extension TestKernel {
                 ifindex: ifindex, iflink: ifindex)
             try writeHostFiles(state.host)
         }
+    }
+
+    /// The interface's ifindex, a new one when it is new (in this namespace's order), with
+    /// its `ifindex` and `iflink` files (its own: not a stacked device's lower).
+    private func index(_ name: String, directory: String, in host: inout TestHost) throws(SysfsError) -> Int {
+        if host.interfaces[name] == nil {
+            host.interfaceOrder.append(name)
+            host.nextIfindex += 1
+        }
+        let ifindex = host.interfaces[name]?.ifindex ?? host.nextIfindex - 1
+        try Tree.writeFile(directory + "/ifindex", "\(ifindex)\n")
+        try Tree.writeFile(directory + "/iflink", "\(ifindex)\n")
+        return ifindex
     }
 
     /// A bridge, bond, VLAN or Open vSwitch datapath on top of `lowers` (interfaces set
@@ -88,13 +95,7 @@ extension TestKernel {
                     break
                 }
             }
-            if state.host.interfaces[name] == nil {
-                state.host.interfaceOrder.append(name)
-                state.host.nextIfindex += 1
-            }
-            let ifindex = state.host.interfaces[name]?.ifindex ?? state.host.nextIfindex - 1
-            try Tree.writeFile(directory + "/ifindex", "\(ifindex)\n")
-            try Tree.writeFile(directory + "/iflink", "\(ifindex)\n")
+            let ifindex = try index(name, directory: directory, in: &state.host)
             state.host.interfaces[name] = TestHost.Interface(
                 directory: directory, up: up, routes: up ? route.map { [$0] } ?? [] : [], ipv6: up ? ipv6 : [],
                 ifindex: ifindex, iflink: ifindex)
