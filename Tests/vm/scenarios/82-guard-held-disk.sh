@@ -16,7 +16,7 @@ note "/dev/$disk is below $addr on '$driver'"
 
 holder=
 cleanup() {
-    [[ -n "$holder" ]] && kill "$holder" 2>/dev/null
+    if [[ -n "$holder" ]]; then kill "$holder" 2>/dev/null || true; fi
     [[ "$(driver_of "$addr")" == "$driver" ]] || flavourctl apply "$addr" none >/dev/null 2>&1 || true
 }
 trap cleanup EXIT

@@ -19,9 +19,9 @@ vfio_driver=$(driver_of "$addr")
 group=$(basename "$(readlink "$SYSFS_PCI/$addr/iommu_group")")
 holder= forced=
 cleanup() {
-    [[ -n "$holder" ]] && kill "$holder" 2>/dev/null
-    [[ -n "$forced" ]] && wait "$forced" 2>/dev/null
-    [[ -e "/dev/vfio/$group" ]] && chown root "/dev/vfio/$group"
+    if [[ -n "$holder" ]]; then kill "$holder" 2>/dev/null || true; fi
+    if [[ -n "$forced" ]]; then wait "$forced" 2>/dev/null || true; fi
+    if [[ -e "/dev/vfio/$group" ]]; then chown root "/dev/vfio/$group"; fi
     [[ "$(driver_of "$addr")" == virtio-pci ]] || flavourctl apply "$addr" none >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -36,7 +36,7 @@ run ls -l "/proc/$holder/fd"
 
 # Through flavourctl: refused before any write; the request must not block in unbind.
 result=$(mktemp)
-(flavourctl apply "$addr" none >"$result" 2>&1; echo "exit $?" >>"$result") &
+(rc=0; flavourctl apply "$addr" none >"$result" 2>&1 || rc=$?; echo "exit $rc" >>"$result") &
 attempt=$!
 if ! wait_until 20 grep -q '^exit ' "$result"; then
     cat "$result"
@@ -70,7 +70,7 @@ kill -0 "$holder" || fail "the holder is gone"
 # hot-unplugs the device from its guest), and the device ends on its own driver.
 mark=$(journal_mark)
 : >"$result"
-(flavourctl apply --force "$addr" none >"$result" 2>&1; echo "exit $?" >>"$result") &
+(rc=0; flavourctl apply --force "$addr" none >"$result" 2>&1 || rc=$?; echo "exit $rc" >>"$result") &
 forced=$!
 sleep 2
 kill "$holder"

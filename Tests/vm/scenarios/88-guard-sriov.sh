@@ -11,8 +11,8 @@ pf=$(find_dev "${NVME_ID[@]}")
 [[ "$(driver_of "$pf")" == nvme ]] || apply "$pf" none
 holder=
 cleanup() {
-    [[ -n "$holder" ]] && kill "$holder" 2>/dev/null && wait "$holder" 2>/dev/null
-    [[ -n "${group:-}" && -e "/dev/vfio/$group" ]] && chown root "/dev/vfio/$group"
+    if [[ -n "$holder" ]]; then kill "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true; fi
+    if [[ -n "${group:-}" && -e "/dev/vfio/$group" ]]; then chown root "/dev/vfio/$group"; fi
     [[ "$(driver_of "$pf")" == nvme ]] || flavourctl apply "$pf" none >/dev/null 2>&1 || true
     echo 0 >"$SYSFS_PCI/$pf/sriov_numvfs" 2>/dev/null || true
     echo 1 >"$SYSFS_PCI/$pf/sriov_drivers_autoprobe" 2>/dev/null || true

@@ -21,7 +21,7 @@ event=$(basename "$(compgen -G "$SYSFS_PCI/$xhci/usb*/*/*/*/input/input*/event*"
 holders=()
 cleanup() {
     local pid
-    for pid in "${holders[@]}"; do kill "$pid" 2>/dev/null; done
+    for pid in "${holders[@]}"; do kill "$pid" 2>/dev/null || true; done
     [[ "$(driver_of "$gpu")" == "$gpu_driver" ]] || flavourctl apply "$gpu" none >/dev/null 2>&1 || true
 }
 trap cleanup EXIT

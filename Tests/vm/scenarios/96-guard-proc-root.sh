@@ -26,7 +26,7 @@ disk=$(disk_by_serial guard-held)
 disk_addr=$(pci_above "$(readlink -f "/sys/class/block/$disk")")
 setpriv --reuid=65534 --regid=65534 --clear-groups sleep 600 <"/dev/$disk" &
 holder=$!
-trap 'kill $holder 2>/dev/null' EXIT
+trap 'kill $holder 2>/dev/null || true' EXIT
 out=$(systemd-run --wait --pipe -q -p ProtectProc=invisible -p SupplementaryGroups= -p Group=nogroup \
     -p "CapabilityBoundingSet=CAP_SYS_MODULE CAP_DAC_READ_SEARCH" -p AmbientCapabilities="CAP_DAC_READ_SEARCH" \
     flavourctl explain "$disk_addr" 2>&1) || true
