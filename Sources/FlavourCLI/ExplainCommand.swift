@@ -78,7 +78,7 @@ struct ExplainCommand: ParsableCommand {
         }
         let plan = CandidatePlan(flavour: chosen, modalias: pciDevice.modalias, table: loaded.table, config: loaded.config)
         let group = GroupReport(pciDevice, check: VFIODriverCheck(sysfs: sysfs, table: loaded.table, config: loaded.config))
-        let verdict = global.requestGuard(loaded).verdict(pciDevice, for: .flavour(chosen))
+        let verdict = global.requestGuard(loaded).uses([pciDevice])[0]
         let inUse = verdict.reasons.map(\.description)
         let report = Report(
             address: address.description, modalias: pciDevice.modalias.description, flavour: chosen.name, key: plan.key,

@@ -54,7 +54,7 @@ struct ListCommand: ParsableCommand {
         let check = VFIODriverCheck(sysfs: sysfs, table: loaded.table, config: loaded.config)
         // One guard, one survey: the host's tables and /proc are read once for every device.
         let devices = sysfs.pciDevices()
-        let verdicts = global.requestGuard(loaded).verdicts(devices, for: .flavour(loaded.config.flavour(named: Flavour.vfio.name) ?? .vfio))
+        let verdicts = global.requestGuard(loaded).uses(devices)
         let rows = zip(devices, verdicts).map { device, verdict in
             let inUse = verdict.reasons
             let group = GroupReport(device, check: check)

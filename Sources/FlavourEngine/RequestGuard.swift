@@ -38,15 +38,26 @@ public struct RequestGuard: Sendable {
         return devices.indices.map { Verdict(protection: protection(of: devices[$0]), reasons: reasons[$0]) }
     }
 
+    /// What the host uses each device for, whatever a request would do with it, and the
+    /// rule protecting it: what `explain` and `list` show.
+    public func uses(_ devices: [PCIDevice]) -> [Verdict] {
+        zip(devices, inUse.check(devices.map { ($0, .everything) })).map { device, reasons in
+            Verdict(protection: protection(of: device), reasons: reasons)
+        }
+    }
+
     /// How far the request would take the device from whoever uses it: a flavour takes it
-    /// from its driver; a revert off a VFIO driver takes it only from a VFIO user that holds
+    /// from its driver, unless that driver is already one of the flavour's (the binder then
+    /// leaves it there); a revert off a VFIO driver takes it only from a VFIO user that holds
     /// it (unbinding would block in `vfio_unregister_group_dev` until the user lets go, and
     /// the user's guest loses the device); a revert off another driver that an override pins
     /// (as driverctl leaves a NIC) takes it from the host. Nil: nothing is taken, a revert
     /// of an unbound device or of one already on its default driver writes nothing.
     func scope(of requested: RequestedFlavour, on device: PCIDevice) -> InUseGuard.Scope? {
         switch requested {
-        case .flavour: return .everything
+        case .flavour(let flavour):
+            let plan = CandidatePlan(flavour: flavour, modalias: device.modalias, table: vfioCheck.table, config: vfioCheck.config)
+            return inUse.sysfs.flavourDriver(of: device, in: plan) == nil ? .everything : nil
         case .revert:
             guard let driver = device.driver.flatMap(DriverName.init), device.driverOverride != nil else { return nil }
             return vfioCheck.isVFIO(driver, on: device) ? .openNodes : .everything

@@ -109,6 +109,24 @@ import Glibc
         #expect(warning.metadata["reason"] == "/dev/vfio/4 (the VFIO node of its IOMMU group) is held open by qemu (pid \(pid))")
     }
 
+    /// A move to another flavour takes the device from the VFIO user that holds it: refused,
+    /// naming the holder. The flavour it is on already moves nothing: done, holder or not
+    /// (a standing request met again at every start-up must not be reported refused).
+    @Test func aMoveOfADeviceAVFIOUserHoldsIsRefusedItsOwnFlavourIsNot() throws {
+        let fixture = try Fixture(config: "flavour host - e1000e\n")
+        let kernel = fixture.kernel
+        #expect(try fixture.apply(Fixture.e1000e).succeeded)
+        let pid = try kernel.startProcess("qemu", opening: ["/dev/vfio/4"])
+        kernel.clearEvents()
+        let moved = try fixture.apply(Fixture.e1000e, "host")
+        guard case .refused(let why) = moved.result else { Issue.record("\(moved.result)"); return }
+        #expect(why.contains("/dev/vfio/4 (the VFIO node of its IOMMU group) is held open by qemu (pid \(pid))"))
+        #expect(kernel.events.isEmpty)
+        let again = try fixture.apply(Fixture.e1000e)
+        #expect(again.result == .alreadyBound(driver: DriverName("vfio-pci")!))
+        #expect(kernel.driver(of: Fixture.e1000e) == "vfio-pci")
+    }
+
     /// The VFIO nodes come and go with the driver, as vfio_main.c and group.c make them.
     @Test func theTestKernelsVFIONodesFollowTheDriver() throws {
         #expect(!kernel.sysfs.exists("class/vfio/4"))

@@ -61,7 +61,8 @@ import Testing
         #expect(try fixture.executor().requestGuard.protection(of: try fixture.kernel.sysfs.pciDevice(Fixture.e1000e)) == nil)
     }
 
-    /// What each request looks at: a flavour everything; a revert off a VFIO driver only
+    /// What each request looks at: a flavour everything, nothing when the device is on one
+    /// of its drivers already; a revert off a VFIO driver only
     /// the device's open nodes; a revert off an override-pinned host driver everything;
     /// a revert with nothing to unbind, nothing.
     @Test func howFarEachRequestTakesTheDevice() throws {
@@ -78,5 +79,6 @@ import Testing
         try kernel.sysfs.write("\n", to: "bus/pci/devices/0000:00:04.0/driver_override")
         #expect(try fixture.apply(Fixture.e1000e).succeeded)
         #expect(try scope(.revert) == .openNodes)
+        #expect(try scope(.flavour(.vfio)) == nil)
     }
 }
