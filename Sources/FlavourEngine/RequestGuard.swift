@@ -56,6 +56,8 @@ public struct RequestGuard: Sendable {
     func scope(of requested: RequestedFlavour, on device: PCIDevice) -> InUseGuard.Scope? {
         switch requested {
         case .flavour(let flavour):
+            // An unbound device (a new VF in a storm) is on no driver: no plan to make.
+            guard device.driver != nil else { return .everything }
             let plan = CandidatePlan(flavour: flavour, modalias: device.modalias, table: vfioCheck.table, config: vfioCheck.config)
             return inUse.sysfs.flavourDriver(of: device, in: plan) == nil ? .everything : nil
         case .revert:
