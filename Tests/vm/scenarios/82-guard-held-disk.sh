@@ -30,6 +30,21 @@ run ps -o pid,user,comm -p "$holder"
 expect_apply_refused "$addr" vfio "in use" "sleep" "$holder" "/dev/$disk"
 expect_daemon_refuses "$addr" "(pid $holder)"
 
+# What the guard costs a request (a figure, not a target): ten refused applies with the whole
+# guard (tables, the O_EXCL probe, the scan of every process's fds), against ten whose
+# --proc-root is empty (the guard fails closed at once, nothing scanned); the difference is
+# what reading /proc costs on this guest.
+empty=$(mktemp -d)
+guard_ms() {
+    local i start=$EPOCHREALTIME
+    for i in 1 2 3 4 5 6 7 8 9 10; do flavourctl apply "$@" "$addr" vfio >/dev/null 2>&1 && fail "apply $* was not refused"; done
+    awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", (b - a) * 100 }'
+}
+full=$(guard_ms)
+bare=$(guard_ms --proc-root "$empty")
+echo "BENCH guard $(find /proc -maxdepth 1 -name '[0-9]*' | wc -l) processes: refused apply ${full} ms with the whole guard, ${bare} ms with an empty /proc; the scan and /proc tables $(awk -v f="$full" -v b="$bare" 'BEGIN { printf "%.1f", f - b }') ms a request"
+rmdir "$empty"
+
 run flavourctl apply --force "$addr" vfio || fail "flavourctl apply --force exited $?"
 [[ "$(driver_of "$addr")" == *vfio* ]] || fail "$addr is on '$(driver_of "$addr")' after --force"
 kill "$holder"
