@@ -124,7 +124,7 @@ let package = Package(
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "FlavourSystemTests", dependencies: ["FlavourSystem", "FlavourEngine", "FlavourTestKernel"]),
+        .testTarget(name: "FlavourSystemTests", dependencies: ["FlavourSystem", "FlavourEngine", "FlavourTestKernel", "FlavourCore", "FlavourPOSIX"]),
         .testTarget(
             name: "FlavourDaemonTests",
             dependencies: [

@@ -1,6 +1,12 @@
 #include "CFlavourShim.h"
 
+#include <errno.h>
+#include <linux/ethtool.h>
 #include <linux/openat2.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,4 +89,32 @@ int flavour_pidfd_open(int pid) {
 
 int flavour_pidfd_send_signal(int pidfd, int signal) {
     return (int)syscall(SYS_pidfd_send_signal, pidfd, signal, NULL, 0);
+}
+
+int flavour_ethtool_driver(const char *name, char *driver, size_t size) {
+    struct ethtool_drvinfo info = {.cmd = ETHTOOL_GDRVINFO};
+    struct ifreq request;
+    int fd, result, saved;
+
+    if (strlen(name) >= IFNAMSIZ || size == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    memset(&request, 0, sizeof(request));
+    strncpy(request.ifr_name, name, IFNAMSIZ - 1);
+    request.ifr_data = (char *)&info;
+    do {
+        result = ioctl(fd, SIOCETHTOOL, &request);
+    } while (result < 0 && errno == EINTR);
+    saved = errno;
+    close(fd);
+    if (result < 0) {
+        errno = saved;
+        return -1;
+    }
+    snprintf(driver, size, "%.*s", (int)sizeof(info.driver), info.driver);
+    return 0;
 }

@@ -12,6 +12,8 @@ public struct CLIContext: Sendable {
     /// The writer for a sysfs root.
     public var makeWriter: @Sendable (_ sysfsRoot: String) -> any SysfsWriter
     public var makeLoader: @Sendable (_ modulesDirectory: String, _ logger: Logger) throws -> any ModuleLoader
+    /// What the in-use guard asks the kernel about device nodes and open files.
+    public var probe: any HostProbe
     public var output: @Sendable (String) -> Void
     /// Errors (the command could not run: bad input, no root, broken config) and usage.
     public var errorOutput: @Sendable (String) -> Void
@@ -23,6 +25,7 @@ public struct CLIContext: Sendable {
     public init(
         makeWriter: @escaping @Sendable (String) -> any SysfsWriter,
         makeLoader: @escaping @Sendable (String, Logger) throws -> any ModuleLoader,
+        probe: any HostProbe,
         output: @escaping @Sendable (String) -> Void,
         errorOutput: (@Sendable (String) -> Void)? = nil,
         isRoot: @escaping @Sendable () -> Bool,
@@ -30,6 +33,7 @@ public struct CLIContext: Sendable {
     ) {
         self.makeWriter = makeWriter
         self.makeLoader = makeLoader
+        self.probe = probe
         self.output = output
         self.errorOutput = errorOutput ?? output
         self.isRoot = isRoot
@@ -37,15 +41,17 @@ public struct CLIContext: Sendable {
     }
 
     /// flavourctl on a terminal: reports on standard output, errors on standard error, root
-    /// by the effective uid; the kernel reached through `makeWriter` and `makeLoader`, the
-    /// daemon signalled through `signalReload` (a pidfd, FlavourPlatform's ProcessSignal).
+    /// by the effective uid; the kernel reached through `makeWriter`, `makeLoader` and
+    /// `probe`, the daemon signalled through `signalReload` (a pidfd, FlavourPlatform's
+    /// ProcessSignal).
     public static func terminal(
         makeWriter: @escaping @Sendable (String) -> any SysfsWriter,
         makeLoader: @escaping @Sendable (String, Logger) throws -> any ModuleLoader,
+        probe: any HostProbe,
         signalReload: @escaping @Sendable (ProcessIdentity) -> Int32
     ) -> CLIContext {
         CLIContext(
-            makeWriter: makeWriter, makeLoader: makeLoader,
+            makeWriter: makeWriter, makeLoader: makeLoader, probe: probe,
             output: { print($0) },
             errorOutput: { line in
                 let bytes = Array((line + "\n").utf8)

@@ -58,9 +58,10 @@ struct ExplainCommand: ParsableCommand {
         let groupViable: Nullable<Bool>
         let groupBlockers: [GroupReport.Blocker]
         let inUse: [String]
+        let protected: Nullable<String>
 
         enum CodingKeys: String, CodingKey {
-            case address, modalias, flavour, key, driver, candidates, denied, first
+            case address, modalias, flavour, key, driver, candidates, denied, first, protected
             case iommuGroup = "iommu_group", groupViable = "group_viable", groupBlockers = "group_blockers"
             case inUse = "in_use"
         }
@@ -77,7 +78,8 @@ struct ExplainCommand: ParsableCommand {
         }
         let plan = CandidatePlan(flavour: chosen, modalias: pciDevice.modalias, table: loaded.table, config: loaded.config)
         let group = GroupReport(pciDevice, check: VFIODriverCheck(sysfs: sysfs, table: loaded.table, config: loaded.config))
-        let inUse = global.inUseGuard.check(pciDevice).map(\.description)
+        let verdict = global.requestGuard(loaded).uses([pciDevice])[0]
+        let inUse = verdict.reasons.map(\.description)
         let report = Report(
             address: address.description, modalias: pciDevice.modalias.description, flavour: chosen.name, key: plan.key,
             driver: Nullable(pciDevice.driver),
@@ -90,7 +92,8 @@ struct ExplainCommand: ParsableCommand {
                       source: $0.candidate.source.description, rule: $0.rule.pattern.text, ruleSource: $0.rule.source.description)
             },
             first: Nullable(plan.candidates.first?.module.rawValue), iommuGroup: Nullable(group.number),
-            groupViable: Nullable(group.viable), groupBlockers: group.blockers, inUse: inUse)
+            groupViable: Nullable(group.viable), groupBlockers: group.blockers, inUse: inUse,
+            protected: Nullable(verdict.protection?.description))
         if json {
             say(try JSONOutput.render(report))
             return
@@ -121,5 +124,6 @@ struct ExplainCommand: ParsableCommand {
         }
         say("viable if bound: \(group.viableText)")
         say("in use by the host: \(inUse.isEmpty ? "no" : inUse.joined(separator: "; "))")
+        say("protected: \(verdict.protection.map { "yes, by \($0); never moved, --force or not" } ?? "no")")
     }
 }

@@ -19,7 +19,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Directory of *.conf files with flavours, variant, deny and request rules.", valueName: "dir"))
     var configDir = DefaultPaths.configDirectory
 
-    @Option(help: ArgumentHelp("Root of procfs, read by the in-use guard (mounts, swaps, routes).", valueName: "dir"))
+    @Option(help: ArgumentHelp("Root of procfs, read by the in-use guard (processes' open files, mounts, swaps, routes).", valueName: "dir"))
     var procRoot = DefaultPaths.procRoot
 
     var sysfs: Sysfs { Sysfs(root: sysfsRoot, writer: CLIContext.active.makeWriter(sysfsRoot)) }
@@ -52,7 +52,9 @@ struct GlobalOptions: ParsableArguments {
         if let journal {
             for line in journal.recover(binder: binder, logger: logger) { CLIContext.active.errorOutput("recovered: \(line)") }
         }
-        return RequestExecutor(sysfs: sysfs, binder: binder, config: loaded.config, table: loaded.table, procRoot: procRoot)
+        return RequestExecutor(
+            sysfs: sysfs, binder: binder, config: loaded.config, table: loaded.table, procRoot: procRoot,
+            probe: CLIContext.active.probe)
     }
 
     /// Whether `root` is this system's /sys however it is spelled (`/sys/`, `//sys`, a
@@ -63,8 +65,14 @@ struct GlobalOptions: ParsableArguments {
         return String(cString: resolved) == DefaultPaths.sysfsRoot
     }
 
-    /// The in-use guard over the same roots, for commands that only look.
-    var inUseGuard: InUseGuard { InUseGuard(sysfs: sysfs, procRoot: procRoot) }
+    /// The guard `apply` and flavourd ask, over the same roots, for commands that only look.
+    func requestGuard(_ loaded: MatchTableLoader.Loaded) -> RequestGuard {
+        let sysfs = sysfs
+        return RequestGuard(
+            inUse: InUseGuard(sysfs: sysfs, procRoot: procRoot, probe: CLIContext.active.probe),
+            protections: loaded.config.protections,
+            vfioCheck: VFIODriverCheck(sysfs: sysfs, table: loaded.table, config: loaded.config))
+    }
 }
 
 /// A one-line error for the person at the terminal.

@@ -29,12 +29,14 @@ struct ListCommand: ParsableCommand {
         let groupBlockers: [GroupReport.Blocker]
         /// What the host uses the device for (InUseGuard), as `explain` says it.
         let inUse: [String]
+        /// The `protect` rule naming it.
+        let protected: Nullable<String>
         /// The text columns; not in the JSON.
         let viableText: String
         let inUseText: String
 
         enum CodingKeys: String, CodingKey {
-            case address, vendor, device, `class`, driver, physfn
+            case address, vendor, device, `class`, driver, physfn, protected
             case inUse = "in_use"
             case groupViable = "group_viable", groupBlockers = "group_blockers"
             case subsystemVendor = "subsystem_vendor", subsystemDevice = "subsystem_device"
@@ -50,9 +52,11 @@ struct ListCommand: ParsableCommand {
             return String(repeating: "0", count: max(0, width - digits.count)) + digits
         }
         let check = VFIODriverCheck(sysfs: sysfs, table: loaded.table, config: loaded.config)
-        let guardian = global.inUseGuard
-        let rows = sysfs.pciDevices().map { device in
-            let inUse = guardian.check(device)
+        // One guard, one survey: the host's tables and /proc are read once for every device.
+        let devices = sysfs.pciDevices()
+        let verdicts = global.requestGuard(loaded).uses(devices)
+        let rows = zip(devices, verdicts).map { device, verdict in
+            let inUse = verdict.reasons
             let group = GroupReport(device, check: check)
             let plan = CandidatePlan(flavour: .vfio, modalias: device.modalias, table: loaded.table, config: loaded.config)
             let m = device.modalias
@@ -64,8 +68,9 @@ struct ListCommand: ParsableCommand {
                 vfioDriver: Nullable(plan.candidates.first?.module.rawValue),
                 physfn: Nullable(device.physicalFunction?.description), groupViable: Nullable(group.viable),
                 groupBlockers: group.blockers, inUse: inUse.map(\.description),
+                protected: Nullable(verdict.protection?.description),
                 viableText: group.viable == nil ? "-" : group.viableText,
-                inUseText: inUse.isEmpty ? "-" : inUse.map(\.summary).joined(separator: "; "))
+                inUseText: Self.inUseText(verdict))
         }
         if json {
             say(try JSONOutput.render(rows))
@@ -81,6 +86,14 @@ struct ListCommand: ParsableCommand {
             say(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
                 .joined(separator: "  ").trimmingTrailingSpaces)
         }
+    }
+}
+
+extension ListCommand {
+    /// The IN USE column: each reason in a few words, `protected` first; `-` for none.
+    static func inUseText(_ verdict: RequestGuard.Verdict) -> String {
+        let words = (verdict.protection == nil ? [] : ["protected"]) + verdict.reasons.map(\.summary)
+        return words.isEmpty ? "-" : words.joined(separator: "; ")
     }
 }
 

@@ -6,11 +6,14 @@
 ///     variant FLAVOUR ALIAS_PATTERN MODULE
 ///     deny    FLAVOUR ALIAS_PATTERN MODULE
 ///     request FLAVOUR SELECTOR [force] [group]
+///     protect SELECTOR
 public struct FlavourConfig: Sendable {
     public private(set) var flavours: [String: Flavour] = [Flavour.vfio.name: .vfio]
     public private(set) var variants: [AliasEntry] = []
     public private(set) var denies: [DenyRule] = []
     public private(set) var requests: [StandingRequest] = []
+    /// Devices never moved, whatever a request says or forces.
+    public private(set) var protections: [ProtectRule] = []
 
     public init() {}
 
@@ -105,6 +108,8 @@ public struct FlavourConfig: Sendable {
         case let .request(name, selector, options):
             _ = try known(name)
             requests.append(StandingRequest(flavourName: name, selector: selector, source: source, options: options))
+        case .protect(let selector):
+            protections.append(ProtectRule(selector: selector, source: source))
         }
     }
 }
@@ -121,6 +126,7 @@ enum Directive {
     case variant(flavour: String, pattern: AliasPattern, module: ModuleName)
     case deny(flavour: String, pattern: AliasPattern, module: ModuleName)
     case request(flavour: String, selector: DeviceSelector, options: RequestOptions)
+    case protect(ProtectSelector)
 
     init(words: [Substring], source: AliasSource) throws(ConfigError.Problem) {
         let keyword = String(words[0])
@@ -192,8 +198,15 @@ enum Directive {
                     "'\(arguments[1])' is not a selector: use a PCI address glob (0000:3b:00.*) or a pci: modalias pattern (pci:v000015B3d0000101E*)")
             }
             self = .request(flavour: try flavourName(arguments[0]), selector: selector, options: options)
+        case "protect":
+            try expect(1, "protect SELECTOR")
+            guard let selector = ProtectSelector(arguments[0]) else {
+                throw source.problem(
+                    "'\(arguments[0])' is not a protect selector: use a PCI address glob (0000:3b:00.*), a pci: modalias pattern, a network interface name (eno1) or a MAC address (52:54:00:12:34:56)")
+            }
+            self = .protect(selector)
         default:
-            throw source.problem("unknown directive '\(keyword)' (expected flavour, variant, deny or request)")
+            throw source.problem("unknown directive '\(keyword)' (expected flavour, variant, deny, request or protect)")
         }
     }
 }

@@ -8,6 +8,11 @@ public struct MountTable: Hashable, Sendable {
         public let majorMinor: String
         public let mountPoint: String
         public let source: String
+        /// The filesystem type (`ext4`, `proc`).
+        public var filesystem: String = ""
+        /// The superblock's options (`rw,hidepid=invisible` for a service's procfs with
+        /// ProtectProc=invisible).
+        public var superOptions: String = ""
     }
 
     public let mounts: [Mount]
@@ -22,8 +27,14 @@ public struct MountTable: Hashable, Sendable {
             else { return nil }
             return Mount(
                 majorMinor: String(fields[2]), mountPoint: ProcText.unescape(fields[4]),
-                source: ProcText.unescape(fields[separator + 2]))
+                source: ProcText.unescape(fields[separator + 2]), filesystem: String(fields[separator + 1]),
+                superOptions: separator + 3 < fields.count ? String(fields[separator + 3]) : "")
         })
+    }
+
+    /// The procfs mounted at `path` (the last such mount: a later one hides an earlier).
+    public func procfs(at path: String) -> Mount? {
+        mounts.last { $0.filesystem == "proc" && $0.mountPoint == path }
     }
 
     /// Mounts of the block device with this `dev` (major:minor) or devnode name.

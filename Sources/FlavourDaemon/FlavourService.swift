@@ -20,6 +20,8 @@ public final class FlavourService: Sendable {
     let source: any DeviceEventSource
     let makeLoader: LoaderFactory
     let writer: any SysfsWriter
+    /// What the in-use guard asks the kernel about device nodes and open files.
+    let probe: any HostProbe
     let notifier: any DaemonNotifier
     /// Called once start-up is done and after each reload, when parsing the match table
     /// has freed a lot: flavourd gives the heap's free pages back to the kernel.
@@ -35,13 +37,14 @@ public final class FlavourService: Sendable {
 
     public init(
         settings: DaemonSettings, source: any DeviceEventSource, makeLoader: @escaping LoaderFactory,
-        writer: any SysfsWriter, notifier: any DaemonNotifier, releaseFreeMemory: @escaping @Sendable () -> Void = {},
-        logger: Logger
+        writer: any SysfsWriter, probe: any HostProbe, notifier: any DaemonNotifier,
+        releaseFreeMemory: @escaping @Sendable () -> Void = {}, logger: Logger
     ) {
         self.settings = settings
         self.source = source
         self.makeLoader = makeLoader
         self.writer = writer
+        self.probe = probe
         self.notifier = notifier
         self.releaseFreeMemory = releaseFreeMemory
         self.logger = logger
@@ -68,7 +71,7 @@ public final class FlavourService: Sendable {
         ])
         return RequestExecutor(
             sysfs: sysfs, binder: Binder(sysfs: sysfs, loader: moduleLoader, logger: logger, steps: journal),
-            config: loaded.config, table: loaded.table, procRoot: settings.procRoot)
+            config: loaded.config, table: loaded.table, procRoot: settings.procRoot, probe: probe)
     }
 
     /// How every request ends: one journal entry, the driver_flavour attribute told (for an

@@ -48,19 +48,18 @@ public struct Binder: Sendable {
         // On one of the flavour's drivers already (a variant, or the universal driver after
         // a fallback): moving it would take it from whoever uses it. Its override is made to
         // name the driver, so a later reprobe (a driver reload, a PF reset) keeps it there.
-        if let previous, let module = sysfs.module(ofDriver: previous),
-           plan.candidates.contains(where: { $0.module == module }) {
-            if device.driverOverride != previous.rawValue {
+        if let current = sysfs.flavourDriver(of: device, in: plan) {
+            if device.driverOverride != current.driver.rawValue {
                 do {
-                    try sysfs.write(previous.rawValue, to: PCIPaths.attribute("driver_override", of: address))
-                    attempts.append(Attempt(module: module, driver: previous, step: .override, errno: nil,
+                    try sysfs.write(current.driver.rawValue, to: PCIPaths.attribute("driver_override", of: address))
+                    attempts.append(Attempt(module: current.module, driver: current.driver, step: .override, errno: nil,
                                             message: "driver_override set to the driver it is on"))
                 } catch {
-                    attempts.append(Attempt(module: module, driver: previous, step: .override, errno: error.errno,
+                    attempts.append(Attempt(module: current.module, driver: current.driver, step: .override, errno: error.errno,
                                             message: error.description))
                 }
             }
-            return outcome(.alreadyBound(driver: previous))
+            return outcome(.alreadyBound(driver: current.driver))
         }
 
         do {

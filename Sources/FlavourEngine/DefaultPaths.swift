@@ -8,6 +8,8 @@ public enum DefaultPaths {
     public static let sysfsRoot = "/sys"
     /// Read by the in-use guard (mounts, swaps, routes).
     public static let procRoot = "/proc"
+    /// Device nodes, opened by the in-use guard's O_EXCL probe of a block device.
+    public static let devRoot = "/dev"
     /// The admin's `*.conf` files, read in lexical order.
     public static let configDirectory = "/etc/driver-flavour.d"
     /// flavourd's runtime state (`RunDirectory`).

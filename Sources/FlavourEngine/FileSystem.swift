@@ -49,4 +49,19 @@ public enum FileSystem {
     public static func list(_ path: String) -> [String] {
         Sysfs(root: path).list("")
     }
+
+    /// The names in a directory (`.` and `..` left out), unsorted, or the errno opendir(3)
+    /// failed with.
+    public static func entries(_ path: String) throws(Errno) -> [String] {
+        guard let dir = opendir(path) else { throw Errno.current }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
 }

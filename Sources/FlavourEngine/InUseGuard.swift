@@ -1,58 +1,120 @@
 import FlavourCore
 
 /// Refuses to take a device the host is using (docs/safety.md; KERNEL-FACTS.md, "Prior art":
-/// dpdk-devbind refuses a NIC that carries a route). Everything is read through the
-/// sysfs root and the /proc root, so the test kernel can model each case:
-/// - a network interface below the device (an entry of `class/net` whose directory is
-///   below the device's) that is up (IFF_UP in its `flags`, or `operstate` up/unknown
-///   when flags are missing) and has an IPv6 address (`if_inet6`, link-local left out)
-///   or any route (`net/route`, `net/ipv6_route`). An IPv4 address is seen only through
-///   its prefix route in `net/route`, which lists the main table alone: no /proc or /sys
-///   file names the interface of an IPv4 address (`fib_trie` lists them without one), so
-///   a `noprefixroute` or /32 address, or routes only in another table (policy routing,
-///   VRF), go unseen without netlink (docs/safety.md).
-/// - such an interface, up, under an upper device that is in use by the same rule: a
-///   bridge it is a port of, a bond it is a slave of, a VLAN or macvlan on it (`upper_*`
-///   links and `master`, followed upwards through stacks).
-/// - a block device below it (an entry of `class/block`, disks and partitions alike,
-///   whose directory is below the device's, however deep: `host0/port-0:0/.../block/sda`
-///   behind a SAS HBA) that is mounted (mountinfo's major:minor equals its `dev`, or the
-///   source is `/dev/<name>`), swap (`swaps`), or held (`holders/` not empty: dm, md, LVM).
-/// - an NVMe multipath head (`nvme0n1` under `devices/virtual/nvme-subsystem/`) served by
-///   a hidden path disk below the device (`nvme/nvme0/nvme0c0n1`), by the same rules.
-/// - the boot VGA device (`boot_vga` is 1) while a framebuffer or VGA console is bound
-///   (`class/vtconsole/vtcon*/bind` is 1 and its name says "frame buffer" or "VGA").
-/// Every link the guard follows is resolved inside the sysfs root (`resolveInside`).
+/// dpdk-devbind refuses a NIC that carries a route). Everything is read through the sysfs
+/// root and the /proc root, and what only the kernel can answer (what an open file is, an
+/// O_EXCL open) goes through the `HostProbe`, so the test kernel models each case:
+/// - any device node of the device that a process holds open: every `dev` below it in sysfs
+///   (found through `dev/char` and `dev/block`, the kernel's index of nodes) and its IOMMU
+///   group's VFIO node, compared by number with what `/proc/PID/fd` leads to. The scan runs
+///   only for a device that has nodes; an unbound device has none.
+/// - a network interface below the device that is up with an address or route, or under an
+///   upper device that is (`InUseGuard+Network`); one in another network namespace.
+/// - a block device below it that is mounted, swap, held (`holders/`), or held exclusively
+///   by the kernel (an O_EXCL open is EBUSY), named where btrfs, nvmet, LIO or bcache say so
+///   (`InUseGuard+Block`); an NVMe multipath head served through it.
+/// - for a PF, each of its VFs by the same rules: moving the PF takes them along.
+/// - the boot VGA device while a framebuffer or VGA console is bound.
+/// What it cannot read (no /proc, a permission error, processes hidden by the procfs mount)
+/// is a reason too, naming the check: the guard fails closed.
 public struct InUseGuard: Sendable {
     public let sysfs: Sysfs
     public let procRoot: String
+    public let probe: any HostProbe
 
-    public init(sysfs: Sysfs, procRoot: String = DefaultPaths.procRoot) {
+    public init(sysfs: Sysfs, procRoot: String = DefaultPaths.procRoot, probe: any HostProbe) {
         self.sysfs = sysfs
         self.procRoot = procRoot.hasSuffix("/") && procRoot.count > 1 ? String(procRoot.dropLast()) : procRoot
+        self.probe = probe
+    }
+
+    /// How much of the host's use a request must look at.
+    public enum Scope: Sendable {
+        /// Everything: the request takes the device from the driver it has.
+        case everything
+        /// Only its open device nodes: a revert off a VFIO driver takes nothing from the
+        /// host, but would take the device from a VFIO user that holds it (and block in
+        /// `vfio_unregister_group_dev` until the user lets go).
+        case openNodes
     }
 
     /// What the host uses the device for; empty when it is free to take.
-    public func check(_ device: PCIDevice) -> [InUseReason] {
-        // Interfaces and disks are a bound driver's children: an unbound device (a new VF,
-        // the common case in a storm of requests) has none, and only `boot_vga` is left to
-        // look at. Most devices have no such attribute (pci-sysfs.c shows it for VGA devices
-        // only): one failed open says so, before anything is resolved.
-        if device.driver == nil, !sysfs.exists(PCIPaths.attribute("boot_vga", of: device.address)) { return [] }
-        guard let directory = sysfs.resolveInside(PCIPaths.device(device.address)) else { return [] }
+    public func check(_ device: PCIDevice, scope: Scope = .everything) -> [InUseReason] {
+        // The storm's case, decided before anything is allocated: an unbound device.
+        if hasNothingToLookAt(device, scope: scope) { return [] }
+        return check([(device, scope)])[0]
+    }
+
+    /// Interfaces, disks and nodes are a bound driver's children: an unbound device (a new
+    /// VF, the common case in a storm of requests) has none, and only `boot_vga` is left to
+    /// look at. Most devices have no such attribute (pci-sysfs.c shows it for VGA devices
+    /// only): one failed open says so, before anything is resolved.
+    func hasNothingToLookAt(_ device: PCIDevice, scope: Scope) -> Bool {
+        device.driver == nil && (scope == .openNodes || !sysfs.exists(PCIPaths.attribute("boot_vga", of: device.address)))
+    }
+
+    /// Several devices at once (`flavourctl list`, a group): the host's tables are read
+    /// once, and /proc is scanned once for every node of them all.
+    public func check(_ devices: [(device: PCIDevice, scope: Scope)]) -> [[InUseReason]] {
+        let survey = InUseSurvey(self)
+        let found = devices.map { self.findings(for: $0.device, scope: $0.scope, survey: survey, withVirtualFunctions: true) }
+        let wanted = Set(found.flatMap(\.allNodes).map(\.number))
+        let scan = wanted.isEmpty ? nil : survey.scanProcesses(for: wanted)
+        return found.map { $0.reasons(scan) }
+    }
+
+    /// What one device's reasons are made of before /proc is scanned.
+    struct Findings {
         var reasons: [InUseReason] = []
+        var nodes: [InUseReason.DeviceNode] = []
+        var virtualFunctions: [(PCIAddress, Findings)] = []
+
+        var allNodes: [InUseReason.DeviceNode] { nodes + virtualFunctions.flatMap { $0.1.allNodes } }
+
+        func reasons(_ scan: InUseSurvey.ProcessScan?) -> [InUseReason] {
+            var result = reasons
+            if let scan, !nodes.isEmpty {
+                for node in nodes {
+                    if let holders = scan.holders[node.number], !holders.isEmpty { result.append(.heldOpen(node: node, holders: holders)) }
+                }
+                if let failure = scan.failure {
+                    let paths = nodes.map(\.path).joined(separator: ", ")
+                    result.append(.unverifiable(check: "which processes hold its device nodes (\(paths)) open", detail: failure))
+                }
+            }
+            let uses = virtualFunctions.compactMap { address, findings in
+                let reasons = findings.reasons(scan)
+                return reasons.isEmpty ? nil : InUseReason.VirtualFunctionUse(address: address, reasons: reasons)
+            }
+            if !uses.isEmpty { result.append(.virtualFunctions(uses)) }
+            return result
+        }
+    }
+
+    func findings(for device: PCIDevice, scope: Scope, survey: InUseSurvey, withVirtualFunctions: Bool) -> Findings {
+        if hasNothingToLookAt(device, scope: scope) { return Findings() }
+        guard let directory = sysfs.resolveInside(PCIPaths.device(device.address)) else { return Findings() }
+        var findings = Findings()
         guard device.driver != nil else {
-            if let console = bootConsole(directory) { reasons.append(.bootVGA(console: console)) }
-            return reasons
+            if let console = bootConsole(directory) { findings.reasons.append(.bootVGA(console: console)) }
+            return findings
         }
         let name = directory.split(separator: "/").last.map(String.init) ?? directory
-        let interfaces = Self.below(directory, in: classMembers("class/net", naming: name))
-        let below = Self.below(directory, in: classMembers("class/block", naming: name))
-        let blocks = below.map { Block(member: $0, multipath: nil) } + multipathHeads(servedBy: below)
-        if !interfaces.isEmpty { reasons += networkReasons(interfaces) }
-        if !blocks.isEmpty { reasons += blockReasons(blocks) }
-        if let console = bootConsole(directory) { reasons.append(.bootVGA(console: console)) }
-        return reasons
+        findings.nodes = survey.nodes(below: directory, naming: name) + groupNode(of: device)
+        if scope == .everything {
+            findings.reasons += networkReasons(below: directory, naming: name, survey: survey)
+            let below = Self.below(directory, in: classMembers("class/block", naming: name))
+            let blocks = below.map { Block(member: $0, multipath: nil) } + multipathHeads(servedBy: below)
+            if !blocks.isEmpty { findings.reasons += blockReasons(blocks, survey: survey) }
+            if let console = bootConsole(directory) { findings.reasons.append(.bootVGA(console: console)) }
+        }
+        if withVirtualFunctions {
+            findings.virtualFunctions = virtualFunctions(of: device).compactMap { vf in
+                let found = self.findings(for: vf, scope: scope, survey: survey, withVirtualFunctions: false)
+                return found.reasons.isEmpty && found.allNodes.isEmpty ? nil : (vf.address, found)
+            }
+        }
+        return findings
     }
 
     // MARK: - Finding what is below the device
@@ -88,140 +150,37 @@ public struct InUseGuard: Sendable {
         members.filter { $0.directory.hasPrefix(directory + "/") }
     }
 
-    /// A block device the guard looks at: below the device, or a multipath head served
-    /// through a path disk below it.
-    struct Block {
-        let member: Member
-        let multipath: InUseReason.Multipath?
-    }
-
-    /// NVMe native multipath heads (and their partitions) served by path disks among
-    /// `paths`. A path disk `nvme0c0n1` sits below its controller `nvme/nvme0`, the head
-    /// `nvme0n1` below `devices/virtual/nvme-subsystem/nvme-subsys0`, which links its
-    /// controllers by name (`drivers/nvme/host/core.c`, nvme_init_subsystem): a head
-    /// counts when that link resolves to the path disk's own controller.
-    func multipathHeads(servedBy paths: [Member]) -> [Block] {
-        var heads: [Block] = []
-        for path in paths {
-            // Two paths below one device (a bridge above both controllers) serve one head.
-            guard let disk = NVMePathDisk(path.name), let head = sysfs.resolveInside("class/block/" + disk.head),
-                  !heads.contains(where: { $0.member.directory == head }),
-                  let controller = Self.parent(path.directory), let subsystem = Self.parent(head),
-                  sysfs.resolveInside(subsystem + "/" + disk.controllerName) == controller
-            else { continue }
-            let multipath = InUseReason.Multipath(head: disk.head, path: path.name)
-            // The head and its partitions (`nvme0n1/nvme0n1p1`).
-            for member in classMembers("class/block", naming: disk.head)
-            where member.directory == head || member.directory.hasPrefix(head + "/") {
-                heads.append(Block(member: member, multipath: multipath))
-            }
-        }
-        return heads
-    }
-
     static func parent(_ directory: String) -> String? {
         directory.lastIndex(of: "/").map { String(directory[..<$0]) }
     }
 
-    // MARK: - Network
-
-    private func networkReasons(_ interfaces: [Member]) -> [InUseReason] {
-        let network = Network(
-            routes: RouteTable.parse(ipv4: readProc("net/route"), ipv6: readProc("net/ipv6_route")),
-            addresses: InterfaceAddresses.parse(ifInet6: readProc("net/if_inet6")))
-        return interfaces.compactMap { interface in
-            var visited: Set<String> = [interface.directory]
-            return use(of: interface, in: network, depth: 1, visited: &visited)
-        }
+    /// The VFIO node of the device's IOMMU group (`class/vfio/<N>`, `/dev/vfio/<N>`), which
+    /// exists while a member is on a VFIO driver (`drivers/vfio/group.c`). A VFIO user
+    /// opens it first, and QEMU keeps it open as long as it has the device.
+    func groupNode(of device: PCIDevice) -> [InUseReason.DeviceNode] {
+        guard let group = device.iommuGroup, let text = sysfs.readInside("class/vfio/\(group)/dev"),
+              let number = DeviceNumber(.char, dev: text)
+        else { return [] }
+        return [InUseReason.DeviceNode(number: number, path: "/dev/vfio/\(group)", isIOMMUGroup: true)]
     }
 
-    struct Network {
-        let routes: RouteTable
-        let addresses: InterfaceAddresses
-    }
-
-    /// The nesting limit of stacked net devices (`include/linux/netdevice.h`, MAX_NEST_DEV).
-    static let maxNesting = 8
-
-    /// Why an interface is in use: it is up and has an address or route of its own, or it
-    /// is up under an upper device (bridge, bond, VLAN, ...) that is in use, followed
-    /// through its `upper_*` links and `master` (`net/core/dev.c`,
-    /// netdev_adjacent_sysfs_add) as far as the kernel nests them.
-    private func use(of interface: Member, in network: Network, depth: Int, visited: inout Set<String>) -> InUseReason? {
-        guard isUp(interface.directory) else { return nil }
-        let own = network.routes.routes(via: interface.name)
-        let ipv6 = network.addresses.addresses(of: interface.name)
-        if !own.isEmpty || !ipv6.isEmpty {
-            return .network(
-                interface: interface.name, addresses: ipv6, routes: own.filter { !$0.isDefault }.map(\.destination),
-                defaultRoute: own.contains(where: \.isDefault))
+    /// A PF's VFs (`virtfn<N>` links, as many as `sriov_numvfs` says), read as devices.
+    /// Devices that cannot make VFs have no `sriov_numvfs`: one failed open.
+    func virtualFunctions(of device: PCIDevice) -> [PCIDevice] {
+        guard let text = try? sysfs.read(PCIPaths.attribute("sriov_numvfs", of: device.address)),
+              let count = Int(text), count > 0
+        else { return [] }
+        return (0..<count).compactMap { index in
+            sysfs.linkName(PCIPaths.attribute("virtfn\(index)", of: device.address))
+                .flatMap { try? PCIAddress(parsing: $0) }
+                .flatMap { try? sysfs.pciDevice($0) }
         }
-        guard depth < Self.maxNesting else { return nil }
-        for upper in uppers(of: interface.directory) where visited.insert(upper.directory).inserted {
-            if let reason = use(of: upper, in: network, depth: depth + 1, visited: &visited) {
-                return .upperDevice(interface: interface.name, relation: relation(to: upper.directory), upper: reason)
-            }
-        }
-        return nil
-    }
-
-    /// The devices an interface's `upper_<name>` links and `master` point at, resolved
-    /// inside the root; named after their directories, as net devices are.
-    private func uppers(of directory: String) -> [Member] {
-        var result: [Member] = []
-        for entry in sysfs.list(directory) where entry.hasPrefix("upper_") || entry == "master" {
-            guard let resolved = sysfs.resolveInside(directory + "/" + entry),
-                  !result.contains(where: { $0.directory == resolved }),
-                  let name = resolved.split(separator: "/").last
-            else { continue }
-            result.append(Member(name: String(name), directory: resolved))
-        }
-        return result
-    }
-
-    /// A bridge has `bridge/` (`net/bridge/br_sysfs_br.c`), a bond `bonding/`
-    /// (`drivers/net/bonding/bond_sysfs.c`); anything else is a VLAN, macvlan and the like.
-    private func relation(to upper: String) -> InUseReason.UpperRelation {
-        if sysfs.exists(upper + "/bridge") { return .bridgePort }
-        if sysfs.exists(upper + "/bonding") { return .bondSlave }
-        return .lowerDevice
-    }
-
-    /// IFF_UP (`include/uapi/linux/if.h`) in `flags`; without flags, the operstate.
-    private func isUp(_ directory: String) -> Bool {
-        if let flags = sysfs.readEntry("flags", of: directory), let value = UInt32(flags.dropHexPrefix, radix: 16) {
-            return value & 0x1 != 0
-        }
-        return ["up", "unknown"].contains(sysfs.readEntry("operstate", of: directory) ?? "down")
-    }
-
-    // MARK: - Block
-
-    private func blockReasons(_ blocks: [Block]) -> [InUseReason] {
-        let mounts = MountTable.parse(mountinfo: readProc("self/mountinfo"))
-        let swaps = SwapList.parse(swaps: readProc("swaps"))
-        var reasons: [InUseReason] = []
-        for block in blocks {
-            let (name, directory, multipath) = (block.member.name, block.member.directory, block.multipath)
-            let majorMinor = sysfs.readEntry("dev", of: directory) ?? "-"
-            // One reason per block device: a daemon with PrivateTmp= sees the root disk at /,
-            // /tmp and /var/tmp, and the admin needs to hear about the disk once.
-            var mountPoints: [String] = []
-            for mount in mounts.mounts(majorMinor: majorMinor, name: name) where !mountPoints.contains(mount.mountPoint) {
-                mountPoints.append(mount.mountPoint)
-            }
-            if !mountPoints.isEmpty { reasons.append(.mounted(block: name, mountPoints: mountPoints, multipath: multipath)) }
-            if swaps.contains(device: name) { reasons.append(.swap(block: name, multipath: multipath)) }
-            let holders = sysfs.list(directory + "/holders")
-            if !holders.isEmpty { reasons.append(.held(block: name, holders: holders, multipath: multipath)) }
-        }
-        return reasons
     }
 
     // MARK: - Boot VGA
 
     /// The bound console's description when the device is the boot VGA device.
-    private func bootConsole(_ directory: String) -> String? {
+    func bootConsole(_ directory: String) -> String? {
         guard sysfs.readEntry("boot_vga", of: directory) == "1" else { return nil }
         for console in sysfs.list("class/vtconsole") {
             let base = "class/vtconsole/" + console
@@ -232,8 +191,9 @@ public struct InUseGuard: Sendable {
         return nil
     }
 
-    private func readProc(_ relative: String) -> String {
-        (try? FileSystem.read(procRoot + "/" + relative)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+    /// A /proc file, or what stopped the read.
+    func readProc(_ relative: String) -> Result<String, FileSystem.Error> {
+        Result { () throws(FileSystem.Error) in String(decoding: try FileSystem.read(procRoot + "/" + relative), as: UTF8.self) }
     }
 }
 

@@ -1,3 +1,5 @@
+import FlavourCore
+
 /// Why the host is using a device, in words that name what uses it.
 public enum InUseReason: Hashable, Sendable, CustomStringConvertible {
     /// A network interface below the device that is up and has a (non-link-local)
@@ -17,38 +19,25 @@ public enum InUseReason: Hashable, Sendable, CustomStringConvertible {
     case held(block: String, holders: [String], multipath: Multipath? = nil)
     /// The boot VGA device while a console is bound to it.
     case bootVGA(console: String)
-
-    /// An NVMe multipath head that is not below the device but served through it: the
-    /// head (`nvme0n1`, under `devices/virtual/nvme-subsystem/`) and the hidden path disk
-    /// below the device's controller (`nvme0c0n1`).
-    public struct Multipath: Hashable, Sendable {
-        public let head: String
-        public let path: String
-
-        public init(head: String, path: String) {
-            self.head = head
-            self.path = path
-        }
-    }
-
-    /// How an interface lies under its upper device, told by what the kernel puts in the
-    /// lower interface's directory.
-    public enum UpperRelation: String, Hashable, Sendable {
-        /// `brport/` (`net/bridge/br_sysfs_if.c`).
-        case bridgePort
-        /// `bonding_slave/` (`drivers/net/bonding/bond_sysfs_slave.c`).
-        case bondSlave
-        /// Anything else with an `upper_*` link: VLAN, macvlan, ipvlan, team.
-        case lowerDevice
-
-        func phrase(_ upper: String) -> String {
-            switch self {
-            case .bridgePort: "a port of \(upper)"
-            case .bondSlave: "a slave of \(upper)"
-            case .lowerDevice: "the lower device of \(upper)"
-            }
-        }
-    }
+    /// A device node of the device (a `dev` below it in sysfs, or its IOMMU group's VFIO
+    /// node) that processes hold open.
+    case heldOpen(node: DeviceNode, holders: [Holder])
+    /// A block device below the device that the kernel holds exclusively (an O_EXCL open
+    /// is EBUSY) for something no other reason names; `claim` is what holds it, when its
+    /// own sysfs or configfs says so.
+    case claimed(block: String, claim: Claim?, multipath: Multipath? = nil)
+    /// A network interface of the device lives in another network namespace that no
+    /// process lets flavourd look into: the device's `net/` directory (`directory`,
+    /// relative to the device's) is there but lists nothing to flavourd, as sysfs shows
+    /// each namespace only its own interfaces.
+    case otherNamespace(directory: String)
+    /// A reason found in another network namespace, seen through one of its processes: an
+    /// interface of the device that lives there, or an upper device that does.
+    indirect case namespaced(NetworkNamespace, InUseReason)
+    /// VFs of this PF that are in use: moving the PF takes them with it.
+    case virtualFunctions([VirtualFunctionUse])
+    /// A check the guard could not run: what it wanted to know, and what stopped it.
+    case unverifiable(check: String, detail: String)
 
     /// A few words for a table column (`flavourctl list`): what uses it, not why.
     public var summary: String {
@@ -60,12 +49,21 @@ public enum InUseReason: Hashable, Sendable, CustomStringConvertible {
         case let .swap(block, _): "\(block) (swap)"
         case let .held(block, holders, _): "\(block) (held by \(holders.joined(separator: ",")))"
         case .bootVGA: "boot console"
+        case let .heldOpen(node, holders):
+            "\(node.path.hasPrefix("/dev/") ? String(node.path.dropFirst(5)) : node.path) open by "
+                + holders.map { "\($0.command)[\($0.pid)]" }.joined(separator: ",")
+        case let .claimed(block, claim, _): "\(block) (\(claim?.summary ?? "held by the kernel"))"
+        case .otherNamespace: "interface in another netns"
+        case let .namespaced(namespace, reason): "\(reason.summary) in \(namespace.id)"
+        case let .virtualFunctions(uses):
+            uses.count == 1 ? "VF \(uses[0].address) in use" : "\(uses.count) VFs in use"
+        case let .unverifiable(check, _): "cannot check \(check)"
         }
     }
 
     public var description: String {
         switch self {
-        case .network, .upperDevice:
+        case .network, .upperDevice, .namespaced:
             return "network interface \(interfaceName) \(networkPredicate)"
         case let .mounted(block, mountPoints, multipath):
             let whereItIs = multipath.map { Self.served(block, $0) } ?? "below it"
@@ -76,6 +74,27 @@ public enum InUseReason: Hashable, Sendable, CustomStringConvertible {
             return "\(block)\(multipath.map { " (\(Self.served(block, $0)))" } ?? "") is held by \(holders.joined(separator: ", "))"
         case let .bootVGA(console):
             return "boot VGA device with the console on it (\(console))"
+        case let .heldOpen(node, holders):
+            let what = node.isIOMMUGroup ? "\(node.path) (the VFIO node of its IOMMU group)" : node.path
+            return "\(what) is held open by \(holders.map(\.description).joined(separator: ", "))"
+        case let .claimed(block, claim, multipath):
+            let whereItIs = multipath.map { " (\(Self.served(block, $0)))" } ?? ""
+            guard let claim else {
+                return "block device \(block)\(whereItIs) is held exclusively by the kernel (opened exclusively by a filesystem, "
+                    + "RAID or export that names itself nowhere in sysfs, such as ZFS, or mounted in another mount namespace)"
+            }
+            switch claim {
+            case .nvmet, .lio: return "block device \(block)\(whereItIs) is \(claim.description)"
+            case .btrfs, .bcache: return "block device \(block)\(whereItIs) is held exclusively by the kernel: \(claim.description)"
+            }
+        case let .otherNamespace(directory):
+            return "its network interface is in another network namespace (\(directory)/ is empty in this one) "
+                + "that no process lets this host look into, so nothing shows whether it is used"
+        case let .virtualFunctions(uses):
+            let each = uses.map { "VF \($0.address) (\($0.reasons.map(\.description).joined(separator: "; ")))" }
+            return "its VFs are in use: \(each.joined(separator: "; ")); moving the PF takes its VFs with it"
+        case let .unverifiable(check, detail):
+            return "cannot check \(check): \(detail)"
         }
     }
 
@@ -101,6 +120,8 @@ public enum InUseReason: Hashable, Sendable, CustomStringConvertible {
             return text
         case let .upperDevice(_, relation, upper):
             return "is \(relation.phrase(upper.interfaceName)), which \(upper.networkPredicate)"
+        case let .namespaced(_, reason):
+            return reason.networkPredicate
         default:
             return ""
         }
@@ -109,6 +130,7 @@ public enum InUseReason: Hashable, Sendable, CustomStringConvertible {
     private var interfaceName: String {
         switch self {
         case let .network(interface, _, _, _), let .upperDevice(interface, _, _): interface
+        case let .namespaced(namespace, reason): "\(reason.interfaceName) in \(namespace)"
         default: ""
         }
     }
@@ -117,7 +139,7 @@ public enum InUseReason: Hashable, Sendable, CustomStringConvertible {
     private var carrier: (name: String, defaultRoute: Bool) {
         switch self {
         case let .network(interface, _, _, defaultRoute): (interface, defaultRoute)
-        case let .upperDevice(_, _, upper): upper.carrier
+        case let .upperDevice(_, _, upper), let .namespaced(_, upper): upper.carrier
         default: ("", false)
         }
     }

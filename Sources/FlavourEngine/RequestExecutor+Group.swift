@@ -17,7 +17,12 @@ extension RequestExecutor {
         number: Int, members addresses: [PCIAddress], of device: PCIDevice, requested: RequestedFlavour, options: RequestOptions
     ) -> [BindOutcome] {
         let members = addresses.compactMap { $0 == device.address ? device : try? sysfs.pciDevice($0) }
-        let inUse = members.filter { guards(requested, $0) }.map { ($0, inUseGuard.check($0)) }.filter { !$0.1.isEmpty }
+        let verdicts = zip(members, requestGuard.verdicts(members, for: requested))
+        if let (member, verdict) = verdicts.first(where: { $0.1.protection != nil }), let rule = verdict.protection {
+            let message = "IOMMU group \(number) cannot be taken as a whole: \(Self.protectedText(member.address, rule))"
+            return members.map { refusal($0, requested, message) }
+        }
+        let inUse = verdicts.filter { !$0.1.reasons.isEmpty }.map { ($0.0, $0.1.reasons) }
         if !inUse.isEmpty {
             guard options.force else {
                 let why = inUse.map { "\($0.0.address) is in use by the host: \(Self.describe($0.1))" }.joined(separator: "; ")

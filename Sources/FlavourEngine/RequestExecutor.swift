@@ -8,15 +8,23 @@ public struct RequestExecutor: Sendable {
     public let binder: Binder
     public let config: FlavourConfig
     public let table: MatchTable
-    /// Refuses devices the host uses, before anything is written (`InUseGuard`).
-    public let inUseGuard: InUseGuard
+    /// Refuses protected devices and devices the host uses, before anything is written:
+    /// the guard `explain` and `list` show too.
+    public let requestGuard: RequestGuard
 
-    public init(sysfs: Sysfs, binder: Binder, config: FlavourConfig, table: MatchTable, procRoot: String = DefaultPaths.procRoot) {
+    /// `probe` answers what the in-use guard asks the kernel about device nodes
+    /// (`KernelHostProbe` on a real system, the test kernel in tests).
+    public init(
+        sysfs: Sysfs, binder: Binder, config: FlavourConfig, table: MatchTable, procRoot: String = DefaultPaths.procRoot,
+        probe: any HostProbe
+    ) {
         self.sysfs = sysfs
         self.binder = binder
         self.config = config
         self.table = table
-        self.inUseGuard = InUseGuard(sysfs: sysfs, procRoot: procRoot)
+        self.requestGuard = RequestGuard(
+            inUse: InUseGuard(sysfs: sysfs, procRoot: procRoot, probe: probe), protections: config.protections,
+            vfioCheck: VFIODriverCheck(sysfs: sysfs, table: table, config: config))
     }
 
     /// `none` and the empty value mean revert; otherwise a known flavour; nil when unknown.
@@ -78,33 +86,32 @@ public struct RequestExecutor: Sendable {
 
     /// A device already read, alone.
     func handle(_ device: PCIDevice, requested: RequestedFlavour, options: RequestOptions) -> BindOutcome {
-        if guards(requested, device) {
-            let reasons = inUseGuard.check(device)
-            if !reasons.isEmpty {
-                guard options.force else {
-                    return refusal(
-                        device, requested, "\(device.address) is in use by the host: \(Self.describe(reasons)); use --force to take it anyway")
-                }
-                logOverride(device, reasons)
-            }
+        if let refused = refusal(requestGuard.verdict(device, for: requested), device, requested, options: options) {
+            return refused
         }
         return perform(requested, on: device)
     }
 
-    /// Whether the request would take the device from a driver the host may be using: a
-    /// flavour always; a revert only when it would unbind a driver that is not a VFIO one
-    /// (an override pinning a NIC to its own driver, as driverctl leaves it). Unbinding a
-    /// VFIO driver takes nothing from the host.
-    func guards(_ requested: RequestedFlavour, _ device: PCIDevice) -> Bool {
-        switch requested {
-        case .flavour: return true
-        case .revert:
-            guard device.driverOverride != nil, let driver = device.driver.flatMap(DriverName.init) else { return false }
-            return !vfioCheck.isVFIO(driver, on: device)
+    /// The refusal a verdict makes, nil when the request may go ahead: a protected device
+    /// always; one in use unless `force` (then the override is logged).
+    func refusal(_ verdict: RequestGuard.Verdict, _ device: PCIDevice, _ requested: RequestedFlavour, options: RequestOptions) -> BindOutcome? {
+        if let rule = verdict.protection {
+            return refusal(device, requested, Self.protectedText(device.address, rule))
         }
+        guard !verdict.reasons.isEmpty else { return nil }
+        guard options.force else {
+            return refusal(device, requested, "\(device.address) is in use by the host: \(Self.describe(verdict.reasons)); use --force to take it anyway")
+        }
+        logOverride(device, verdict.reasons)
+        return nil
     }
 
-    public var vfioCheck: VFIODriverCheck { VFIODriverCheck(sysfs: sysfs, table: table, config: config) }
+    /// `0000:03:00.0 is protected by protect eno1 (50-site.conf:2): ...`.
+    static func protectedText(_ address: PCIAddress, _ rule: ProtectRule) -> String {
+        "\(address) is protected by \(rule): it is never moved, --force or not"
+    }
+
+    public var vfioCheck: VFIODriverCheck { requestGuard.vfioCheck }
 
     /// The request on a device already read and checked.
     func perform(_ requested: RequestedFlavour, on device: PCIDevice) -> BindOutcome {

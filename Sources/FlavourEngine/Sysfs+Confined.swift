@@ -50,6 +50,28 @@ extension Sysfs {
         try? read(resolvedDirectory + "/" + name, flags: O_NOFOLLOW)
     }
 
+    /// The real directories in a directory (no links, no files), sorted; a device's child
+    /// devices among them. Read from readdir's d_type: no stat per entry.
+    public func subdirectories(_ relative: String) -> [String] {
+        guard let dir = opendir(path(relative)) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            guard entry.pointee.d_type == UInt8(DT_DIR) else { continue }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// Whether the path is a directory itself, not a link to one.
+    public func isDirectory(_ relative: String) -> Bool {
+        var info = stat()
+        return lstat(path(relative), &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+
     /// A symlink's whole target, nil when it is not a link.
     func linkTarget(_ relative: String) -> String? {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer in

@@ -47,6 +47,15 @@ extension Sysfs {
         linkName("\(PCIPaths.driver(driver))/module").flatMap(ModuleName.init)
     }
 
+    /// The device's driver and its module when that module is one of the plan's candidates:
+    /// the device is on one of the flavour's drivers already, and a request leaves it there.
+    public func flavourDriver(of device: PCIDevice, in plan: CandidatePlan) -> (driver: DriverName, module: ModuleName)? {
+        guard let driver = device.driver.flatMap(DriverName.init), let module = module(ofDriver: driver),
+              plan.candidates.contains(where: { $0.module == module })
+        else { return nil }
+        return (driver, module)
+    }
+
     /// The PCI drivers a loaded module registered (`module/<m>/drivers/pci:<name>`).
     public func pciDrivers(ofModule module: ModuleName) -> [DriverName] {
         list(PCIPaths.moduleDrivers(module)).compactMap { entry in

@@ -62,15 +62,6 @@ public struct Sysfs: Sendable {
 
     /// Names in a directory, sorted; empty when it does not exist.
     public func list(_ relative: String) -> [String] {
-        guard let dir = opendir(path(relative)) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
+        ((try? FileSystem.entries(path(relative))) ?? []).sorted()
     }
 }

@@ -15,8 +15,9 @@ extension TestKernel {
     public var procRoot: String { root + "/proc" }
 
     /// Sets an interface below one of the devices (`TestDevice.netInterfaces`) up or down,
-    /// with routes and IPv6 addresses; going down drops its routes, as the kernel does.
-    public func setInterface(_ name: String, up: Bool, route: TestRoute? = nil, ipv6: [String] = []) throws {
+    /// with routes and IPv6 addresses; going down drops its routes, as the kernel does. Its
+    /// `address` is `mac`, or one made from the name.
+    public func setInterface(_ name: String, up: Bool, route: TestRoute? = nil, ipv6: [String] = [], mac: String? = nil) throws {
         try state.withLock { state throws(SysfsError) in
             guard let address = state.devices.values.first(where: { $0.spec.netInterfaces.contains(name) })?.spec.address else {
                 throw SysfsError(.write, path: "class/net/\(name)", errno: ENODEV)
@@ -26,23 +27,43 @@ extension TestKernel {
             // IFF_UP | IFF_BROADCAST | IFF_MULTICAST, as `ip link set up` leaves an Ethernet NIC.
             try Tree.writeFile(directory + "/flags", up ? "0x1003\n" : "0x1002\n")
             try Tree.writeFile(directory + "/operstate", up ? "up\n" : "down\n")
+            let ifindex = try index(name, directory: directory, in: &state.host)
+            let made = name.utf8.reduce(UInt8(0)) { $0 &+ $1 }
+            try Tree.writeFile(directory + "/address", (mac ?? "52:54:00:00:00:" + String(made, radix: 16).leftPadded(2)) + "\n")
             try Tree.makeDirectories(sysfsRoot + "/class/net")
             try Tree.link(sysfsRoot + "/class/net/\(name)", to: "../../bus/pci/devices/\(address)/net/\(name)")
-            if state.host.interfaces[name] == nil { state.host.interfaceOrder.append(name) }
             state.host.interfaces[name] = TestHost.Interface(
-                directory: directory, up: up, routes: up ? route.map { [$0] } ?? [] : [], ipv6: up ? ipv6 : [])
+                directory: directory, up: up, routes: up ? route.map { [$0] } ?? [] : [], ipv6: up ? ipv6 : [],
+                ifindex: ifindex, iflink: ifindex)
             try writeHostFiles(state.host)
         }
     }
 
-    /// A bridge, bond or VLAN on top of `lowers` (interfaces set before, below a device or
-    /// virtual), under `devices/virtual/net/<name>` with its `class/net` link. Each lower
-    /// gets `upper_<name>` and the upper `lower_<lower>` (`net/core/dev.c`,
-    /// netdev_adjacent_sysfs_add); a bridge or bond is also each lower's `master`.
+    /// The interface's ifindex, a new one when it is new (in this namespace's order), with
+    /// its `ifindex` and `iflink` files (its own: not a stacked device's lower).
+    private func index(_ name: String, directory: String, in host: inout TestHost) throws(SysfsError) -> Int {
+        if host.interfaces[name] == nil {
+            host.interfaceOrder.append(name)
+            host.nextIfindex += 1
+        }
+        let ifindex = host.interfaces[name]?.ifindex ?? host.nextIfindex - 1
+        try Tree.writeFile(directory + "/ifindex", "\(ifindex)\n")
+        try Tree.writeFile(directory + "/iflink", "\(ifindex)\n")
+        return ifindex
+    }
+
+    /// A bridge, bond, VLAN or Open vSwitch datapath on top of `lowers` (interfaces set
+    /// before, below a device or virtual), under `devices/virtual/net/<name>` with its
+    /// `class/net` link. Each lower gets `upper_<name>` and the upper `lower_<lower>`
+    /// (`net/core/dev.c`, netdev_adjacent_sysfs_add); a bridge, bond or datapath is also
+    /// each lower's `master`. `.virtual` with no lowers is an interface of its own (an OVS
+    /// internal port: `driver` is what ethtool says runs it).
     public func addUpperInterface(
-        _ name: String, kind: TestUpperKind, lowers: [String], up: Bool = true, route: TestRoute? = nil, ipv6: [String] = []
+        _ name: String, kind: TestUpperKind, lowers: [String], up: Bool = true, route: TestRoute? = nil, ipv6: [String] = [],
+        driver: String? = nil
     ) throws {
         try state.withLock { state throws(SysfsError) in
+            if let driver { state.host.interfaceDrivers[name] = driver }
             let directory = sysfsRoot + "/devices/virtual/net/\(name)"
             try Tree.makeDirectories(directory)
             try Tree.writeFile(directory + "/flags", up ? "0x1003\n" : "0x1002\n")
@@ -50,7 +71,8 @@ extension TestKernel {
             switch kind {
             case .bridge: try Tree.makeDirectories(directory + "/bridge")
             case .bond: try Tree.makeDirectories(directory + "/bonding")
-            case .vlan: break
+            case .vlan, .virtual: break
+            case .openVSwitchDatapath: state.host.interfaceDrivers[name] = "openvswitch"
             }
             try Tree.makeDirectories(sysfsRoot + "/class/net")
             try Tree.link(sysfsRoot + "/class/net/\(name)", to: Self.relative(from: sysfsRoot + "/class/net", to: directory))
@@ -67,13 +89,16 @@ extension TestKernel {
                 case .bond:
                     try Tree.makeDirectories(lowerDirectory + "/bonding_slave")
                     try Tree.link(lowerDirectory + "/master", to: Self.relative(from: lowerDirectory, to: directory))
-                case .vlan:
+                case .openVSwitchDatapath:
+                    try Tree.link(lowerDirectory + "/master", to: Self.relative(from: lowerDirectory, to: directory))
+                case .vlan, .virtual:
                     break
                 }
             }
-            if state.host.interfaces[name] == nil { state.host.interfaceOrder.append(name) }
+            let ifindex = try index(name, directory: directory, in: &state.host)
             state.host.interfaces[name] = TestHost.Interface(
-                directory: directory, up: up, routes: up ? route.map { [$0] } ?? [] : [], ipv6: up ? ipv6 : [])
+                directory: directory, up: up, routes: up ? route.map { [$0] } ?? [] : [], ipv6: up ? ipv6 : [],
+                ifindex: ifindex, iflink: ifindex)
             try writeHostFiles(state.host)
         }
     }
@@ -138,14 +163,14 @@ extension TestKernel {
     private func addDisk(_ directory: String, name: String, partitions: [String], in host: inout TestHost) throws(SysfsError) {
         try Tree.makeDirectories(sysfsRoot + "/class/block")
         func make(_ directory: String, _ blockName: String, partition: Int?) throws(SysfsError) {
-            let majorMinor = "254:\(host.nextMinor)"
+            let number = DeviceNumber(.block, major: 254, minor: UInt32(host.nextMinor))
             host.nextMinor += 1
             try Tree.makeDirectories(directory + "/holders")
-            try Tree.writeFile(directory + "/dev", majorMinor + "\n")
+            try makeNode(directory, number, name: blockName, in: &host)
             if let partition { try Tree.writeFile(directory + "/partition", "\(partition)\n") }
             try Tree.link(directory + "/subsystem", to: Self.relative(from: directory, to: sysfsRoot + "/class/block"))
             try Tree.link(sysfsRoot + "/class/block/" + blockName, to: Self.relative(from: sysfsRoot + "/class/block", to: directory))
-            host.blocks[blockName] = TestHost.BlockDevice(directory: directory, majorMinor: majorMinor)
+            host.blocks[blockName] = TestHost.BlockDevice(directory: directory, number: number)
         }
         try make(directory, name, partition: nil)
         for (index, part) in partitions.enumerated() {
@@ -171,6 +196,7 @@ extension TestKernel {
         try state.withLock { state throws(SysfsError) in
             guard state.host.blocks[name] != nil else { throw SysfsError(.write, path: "/dev/\(name)", errno: ENODEV) }
             state.host.mounts.append(TestHost.Mount(block: name, mountPoint: mountPoint, source: source ?? "/dev/\(name)"))
+            state.host.claimed.insert(state.host.blocks[name]!.number)
             try writeHostFiles(state.host)
         }
     }
@@ -179,6 +205,7 @@ extension TestKernel {
         try state.withLock { state throws(SysfsError) in
             guard state.host.blocks[name] != nil else { throw SysfsError(.write, path: "/dev/\(name)", errno: ENODEV) }
             state.host.swaps.append(name)
+            state.host.claimed.insert(state.host.blocks[name]!.number)
             try writeHostFiles(state.host)
         }
     }
@@ -190,6 +217,7 @@ extension TestKernel {
             let holderDirectory = sysfsRoot + "/devices/virtual/block/\(holder)"
             try Tree.makeDirectories(holderDirectory)
             try Tree.link(block.directory + "/holders/" + holder, to: Self.relative(from: block.directory + "/holders", to: holderDirectory))
+            state.host.claimed.insert(block.number)
         }
     }
 
@@ -213,13 +241,40 @@ extension TestKernel {
     /// Rewrites every /proc file from the host state, in the kernel's formats.
     func writeHostFiles(_ host: TestHost) throws(SysfsError) {
         try Tree.makeDirectories(procRoot + "/net")
-        try Tree.makeDirectories(procRoot + "/self")
+        try Tree.makeDirectories(procRoot + "/self/ns")
+        try writeNetFiles(procRoot + "/net", interfaces: host.interfaces, order: host.interfaceOrder)
+        try Tree.link(procRoot + "/self/ns/net", to: "net:[\(TestHost.initialNamespace)]")
+        // procfs as the reader sees it: mounted at the proc root, with its options.
+        var mountinfo = "22 27 0:21 / \(procRoot.replacingSpaces) rw,relatime - proc proc \(host.procfsOptions)\n"
+        mountinfo += "23 27 0:22 / /sys rw,relatime - sysfs sysfs rw\n"
+        for (index, mount) in host.mounts.enumerated() {
+            // btrfs shows an anonymous device (0:N) for its mounts, not a member disk's.
+            let majorMinor = mount.filesystem == "btrfs" ? "0:\(40 + index)" : host.blocks[mount.block]?.majorMinor ?? "0:0"
+            let point = mount.mountPoint.replacingSpaces
+            mountinfo += "\(30 + index) 1 \(majorMinor) / \(point) rw,relatime shared:1 - \(mount.filesystem) \(mount.source) rw\n"
+        }
+        try Tree.writeFile(procRoot + "/self/mountinfo", mountinfo)
+        var swaps = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+        for name in host.swaps { swaps += "/dev/\(name)                               partition\t1048572\t\t0\t\t-2\n" }
+        try Tree.writeFile(procRoot + "/swaps", swaps)
+        let capabilities = String(host.effectiveCapabilities, radix: 16).leftPadded(16)
+        try Tree.writeFile(
+            procRoot + "/self/status", "Name:\tflavourctl\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t\nCapEff:\t\(capabilities)\n")
+    }
+
+    /// A namespace's `/proc/net` files (`route`, `ipv6_route`, `if_inet6`, `dev`), in the
+    /// kernel's formats, for the interfaces that are up (down ones keep no routes).
+    func writeNetFiles(_ directory: String, interfaces: [String: TestHost.Interface], order: [String]) throws(SysfsError) {
         var route = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
         var ipv6Route = ""
         var ifInet6 = "00000000000000000000000000000001 01 80 10 80       lo\n"
-        for (index, name) in host.interfaceOrder.enumerated() {
-            guard let interface = host.interfaces[name], interface.up else { continue }
-            let ifindex = String(index + 2, radix: 16).leftPadded(2)
+        var dev = "Inter-|   Receive                            |  Transmit\n face |bytes    packets errs drop fifo frame|bytes\n"
+        dev += "    lo:       0       0    0    0    0     0        0\n"
+        for name in order {
+            guard let interface = interfaces[name] else { continue }
+            dev += "\(name): 0 0 0 0 0 0 0\n"
+            guard interface.up else { continue }
+            let ifindex = String(interface.ifindex, radix: 16).leftPadded(2)
             for address in interface.ipv6 {
                 let hex = Self.ipv6Hex(address)
                 ifInet6 += "\(hex) \(ifindex) 40 00 80 \(name)\n"
@@ -238,19 +293,11 @@ extension TestKernel {
                 }
             }
         }
-        try Tree.writeFile(procRoot + "/net/route", route)
-        try Tree.writeFile(procRoot + "/net/ipv6_route", ipv6Route)
-        try Tree.writeFile(procRoot + "/net/if_inet6", ifInet6)
-        var mountinfo = "22 27 0:21 / /proc rw,relatime - proc proc rw\n23 27 0:22 / /sys rw,relatime - sysfs sysfs rw\n"
-        for (index, mount) in host.mounts.enumerated() {
-            let majorMinor = host.blocks[mount.block]?.majorMinor ?? "0:0"
-            let point = mount.mountPoint.replacingSpaces
-            mountinfo += "\(30 + index) 1 \(majorMinor) / \(point) rw,relatime shared:1 - ext4 \(mount.source) rw\n"
-        }
-        try Tree.writeFile(procRoot + "/self/mountinfo", mountinfo)
-        var swaps = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
-        for name in host.swaps { swaps += "/dev/\(name)                               partition\t1048572\t\t0\t\t-2\n" }
-        try Tree.writeFile(procRoot + "/swaps", swaps)
+        try Tree.makeDirectories(directory)
+        try Tree.writeFile(directory + "/route", route)
+        try Tree.writeFile(directory + "/ipv6_route", ipv6Route)
+        try Tree.writeFile(directory + "/if_inet6", ifInet6)
+        try Tree.writeFile(directory + "/dev", dev)
     }
 
     /// `10.0.2.0/24` → (`0002000A`, `00FFFFFF`): the big-endian value printed as a

@@ -184,6 +184,7 @@ extension TestKernel {
         else { throw fail(ENODEV) }
         state.devices[address]!.driver = nil
         state.events.append(.unbound(address, driver: driver))
+        try updateVFIONodes(address, in: &state)
         try syncDevice(address, in: state)
         return [KernelUevent(action: "unbind", address: address, properties: [:])]
     }
@@ -234,6 +235,7 @@ extension TestKernel {
         }
         state.devices[address]!.driver = module.driver
         state.events.append(.bound(address, driver: module.driver))
+        try? updateVFIONodes(address, in: &state)
         return nil
     }
 
@@ -298,6 +300,10 @@ extension TestKernel {
         if let driver = device.driver {
             state.events.append(.unbound(address, driver: driver))
             uevents.append(KernelUevent(action: "unbind", address: address, properties: [:]))
+        }
+        if device.driver != nil {
+            state.devices[address]!.driver = nil
+            try? updateVFIONodes(address, in: &state)
         }
         state.devices[address] = nil
         Tree.removeAll(sysfsRoot + "/bus/pci/devices/\(address)")

@@ -81,6 +81,8 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         }
         try Tree.writeFile(root + "/sys/bus/pci/drivers_probe", "")
         try writeHostFiles(TestHost())
+        // A host always has processes: init, holding no device.
+        try state.withLock { state throws(SysfsError) in try start(1, "systemd", opening: [], in: &state) }
         state.withLock { $0.hasFlavourAttribute = flavourAttribute }
         for module in modules + loaded { try addModule(module) }
         try writeModulesAlias()

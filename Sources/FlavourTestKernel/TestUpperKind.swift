@@ -7,4 +7,10 @@ public enum TestUpperKind: Sendable {
     case bond
     /// An 802.1Q VLAN (`eth0.100`): only the adjacency links, no master.
     case vlan
+    /// Open vSwitch's datapath (`ovs-system`): each external port's `master`, no `bridge/`,
+    /// run by the `openvswitch` driver (`net/openvswitch/vport-netdev.c`, ovs_netdev_link);
+    /// it stays down.
+    case openVSwitchDatapath
+    /// A virtual interface on nothing (an OVS internal port, `br0`).
+    case virtual
 }

@@ -19,10 +19,12 @@ LoggingSystem.bootstrap { label in
     return MultiplexLogHandler(handlers)
 }
 // Writes never follow a link out of the sysfs root (openat2 RESOLVE_BENEATH); modules load
-// through libkmod; flavourd is signalled through a pidfd, after its start time is checked.
+// through libkmod; the in-use guard asks the running kernel; flavourd is signalled through a
+// pidfd, after its start time is checked.
 let context = CLIContext.terminal(
     makeWriter: { root in ConfinedSysfsWriter(root: root) },
     makeLoader: { directory, logger in try KmodModuleLoader(modulesDirectory: directory, logger: logger) },
+    probe: KernelHostProbe(),
     signalReload: { daemon in
         ProcessSignal.send(SIGHUP, to: daemon.pid, startTime: daemon.startTime) { ProcessIdentity.of($0)?.startTime }
     })

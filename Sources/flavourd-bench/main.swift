@@ -91,8 +91,8 @@ func storm(_ options: Options) async throws -> StormResult {
     let service = FlavourService(
         settings: DaemonSettings(
             sysfsRoot: kernel.sysfsRoot, modulesDirectory: kernel.modulesDirectory, configDirectory: kernel.configDirectory,
-            runDirectory: kernel.root + "/run", maxInFlight: options.maxInFlight),
-        source: TestEventSource(kernel: kernel), makeLoader: { _ in kernel }, writer: kernel, notifier: notifier,
+            runDirectory: kernel.root + "/run", maxInFlight: options.maxInFlight, procRoot: kernel.procRoot),
+        source: TestEventSource(kernel: kernel), makeLoader: { _ in kernel }, writer: kernel, probe: kernel, notifier: notifier,
         releaseFreeMemory: Heap.releaseFreeMemory,
         logger: Logger(label: "bench") { _ in OutcomeCounter.Handler(counter: counter) })
     let task = Task { try await service.run() }

@@ -73,7 +73,7 @@ enum Flavourd {
             source: source,
             makeLoader: { directory in try KmodModuleLoader(modulesDirectory: directory, logger: logger) },
             // Writes never follow a link out of the sysfs root (openat2 RESOLVE_BENEATH).
-            writer: ConfinedSysfsWriter(root: options.sysfsRoot),
+            writer: ConfinedSysfsWriter(root: options.sysfsRoot), probe: KernelHostProbe(),
             notifier: SystemdNotifier(logger: logger), releaseFreeMemory: Heap.releaseFreeMemory, logger: logger)
         // SIGHUPs queue up as one pending reload at most; reloads run one at a time.
         let (hangups, hangup) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))

@@ -40,7 +40,7 @@ final class Run: @unchecked Sendable {
             errLines.removeAll()
         }
         let context = CLIContext(
-            makeWriter: { _ in self.kernel }, makeLoader: { _, _ in self.kernel },
+            makeWriter: { _ in self.kernel }, makeLoader: { _, _ in self.kernel }, probe: kernel,
             output: { line in self.lock.withLock { self.lines.append(line); self.outLines.append(line) } },
             errorOutput: { line in self.lock.withLock { self.lines.append(line); self.errLines.append(line) } },
             isRoot: { root },

@@ -25,7 +25,7 @@ import Testing
                     sysfsRoot: kernel.sysfsRoot, modulesDirectory: kernel.modulesDirectory,
                     configDirectory: kernel.configDirectory, runDirectory: runDirectory),
                 source: TestEventSource(kernel: kernel), makeLoader: { _ in kernel }, writer: kernel,
-                notifier: notifier, logger: Logger(label: "test"))
+                probe: kernel, notifier: notifier, logger: Logger(label: "test"))
         }
 
         func run(_ body: () async throws -> Void) async throws {

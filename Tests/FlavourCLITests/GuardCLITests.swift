@@ -67,6 +67,38 @@ extension Run {
     }
 }
 
+@Suite struct ProtectAndHolderCLITests {
+    @Test func applyRefusesAProtectedDeviceEvenWithForce() throws {
+        let kernel = try makeKernel(config: "protect enp0s4\n")
+        try kernel.setInterface("enp0s4", up: false)
+        kernel.clearEvents()
+        let run = Run(kernel: kernel)
+        #expect(run.withProc("apply", "--force", "0000:00:04.0", "vfio") == 1)
+        #expect(run.output == "0000:00:04.0: nothing done: 0000:00:04.0 is protected by protect enp0s4 (\(kernel.configDirectory)/50-site.conf:1): it is never moved, --force or not")
+        #expect(kernel.events.isEmpty)
+    }
+
+    /// explain and list say what apply and flavourd would: protected, and held open.
+    @Test func explainAndListShowProtectionAndHolders() throws {
+        let kernel = try makeKernel(config: "protect 0000:00:04.0\n")
+        try kernel.addBlockDevice(below: virtioNet, name: "vdb")
+        let pid = try kernel.startProcess("qemu", opening: ["/dev/vdb"])
+        let run = Run(kernel: kernel)
+        #expect(run.withProc("explain", "0000:00:04.0") == 0)
+        #expect(run.output.contains("protected: yes, by protect 0000:00:04.0 (\(kernel.configDirectory)/50-site.conf:1); never moved, --force or not"), "\(run.output)")
+        #expect(run.withProc("explain", "0000:00:03.0") == 0)
+        #expect(run.output.contains("in use by the host: /dev/vdb is held open by qemu (pid \(pid))"), "\(run.output)")
+        #expect(run.output.contains("protected: no"))
+        let rows = try #require(try run.json("list", "--proc-root", kernel.procRoot) as? [[String: Any]])
+        #expect(rows.map { $0["protected"] as? String } == [nil, "protect 0000:00:04.0 (\(kernel.configDirectory)/50-site.conf:1)"])
+        #expect(rows[0]["in_use"] as? [String] == ["/dev/vdb is held open by qemu (pid \(pid))"])
+        #expect(run.withProc("list") == 0)
+        let lines = run.output.split(separator: "\n").map(String.init)
+        #expect(lines[1].contains("  vdb open by qemu[\(pid)]  "), "\(lines[1])")
+        #expect(lines[2].contains("  protected  "), "\(lines[2])")
+    }
+}
+
 @Suite struct GroupCLITests {
     @Test func explainShowsTheGroupAndItsBlocker() throws {
         let run = Run(kernel: try makeGroupKernel())

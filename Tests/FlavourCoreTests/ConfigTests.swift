@@ -22,6 +22,34 @@ import Testing
         #expect(config.aliasPrefixes == ["vfio_pci"])
     }
 
+    /// `protect SELECTOR`: an address glob or a pci: pattern as `request` takes them, an
+    /// interface name, or a MAC address (kept in lower case, as sysfs shows `address`).
+    @Test func parsesProtectRules() throws {
+        let config = try FlavourConfig.parse(files: [
+            ("10-site.conf", """
+                protect 0000:3B:00.*
+                protect pci:v00008086d00001533*
+                protect eno1
+                protect 52:54:00:AB:cd:EF
+                """),
+        ])
+        #expect(config.protections.map(\.selector) == [
+            .device(.address("0000:3b:00.*")), .device(DeviceSelector("pci:v00008086d00001533*")!), .interface("eno1"),
+            .mac("52:54:00:ab:cd:ef"),
+        ])
+        #expect(config.protections[2].description == "protect eno1 (10-site.conf:3)")
+    }
+
+    @Test(arguments: [
+        ("0000:3b:00.0", [], true), ("0000:3b:00.1", [], false),
+        ("eno1", [("eno1", "52:54:00:ab:cd:ef")], true), ("eno1", [("eno2", nil)], false),
+        ("52:54:00:AB:CD:EF", [("eno1", "52:54:00:ab:cd:ef")], true), ("52:54:00:ab:cd:ee", [("eno1", "52:54:00:ab:cd:ef")], false),
+    ] as [(String, [(String, String?)], Bool)])
+    func protectSelectorsMatch(selector: String, interfaces: [(String, String?)], expected: Bool) throws {
+        let rule = try #require(ProtectSelector(selector))
+        #expect(rule.matches(address: try PCIAddress(parsing: "0000:3b:00.0"), modalias: nil, interfaces: interfaces.map { ($0.0, $0.1) }) == expected)
+    }
+
     @Test func rulesMayNameFlavoursDefinedInALaterFile() throws {
         let config = try FlavourConfig.parse(files: [
             ("10-a.conf", "request later 0000:00:01.0"),

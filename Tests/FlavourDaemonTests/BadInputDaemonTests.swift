@@ -53,7 +53,7 @@ final class InjectingEventSource: DeviceEventSource, Sendable {
                 runDirectory: kernel.root + "/run", maxInFlight: maxInFlight)
             settings.procRoot = kernel.procRoot
             service = FlavourService(
-                settings: settings, source: source, makeLoader: { _ in kernel }, writer: kernel, notifier: notifier,
+                settings: settings, source: source, makeLoader: { _ in kernel }, writer: kernel, probe: kernel, notifier: notifier,
                 logger: logs.logger)
         }
 

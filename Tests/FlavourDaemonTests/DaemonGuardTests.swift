@@ -33,6 +33,38 @@ import Glibc
         #expect(warning.metadata["pci.slot_name"] == "0000:00:03.0")
     }
 
+    /// A management NIC named by its MAC: a broad standing request with `force` covers it at
+    /// start, before its network has an address; `protect` wins, and nothing is overridden.
+    @Test func protectBeatsAStandingRequestWithForce() async throws {
+        let kernel = try makeKernel(config: "request vfio pci:v*d*sv*sd*bc02sc00i* force\nprotect 52:54:00:aa:bb:04\n")
+        try kernel.setInterface("enp0s4", up: true, mac: "52:54:00:aa:bb:04")
+        let daemon = DaemonHarness(kernel: kernel)
+        try await daemon.run { try await daemon.waitForOutcomes(2) }
+        #expect(kernel.driver(of: e1000e) == "e1000e")
+        #expect(kernel.driver(of: virtioNet) == "virtio_vfio_pci")
+        let refused = try #require(daemon.logs.outcomes.first { $0.metadata["pci.slot_name"] == "0000:00:04.0" })
+        #expect(refused.metadata["reason"] == "0000:00:04.0 is protected by protect 52:54:00:aa:bb:04 (\(kernel.configDirectory)/50-test.conf:2): it is never moved, --force or not")
+        #expect(!daemon.logs.all.contains { $0.message == "In-use guard overridden" && $0.metadata["pci.slot_name"] == "0000:00:04.0" })
+    }
+
+    /// A revert of a device a VFIO user holds, asked of the daemon: rejected, naming the
+    /// holder, the device left on its VFIO driver.
+    @Test func aRevertOfADeviceAVFIOUserHoldsIsRejected() async throws {
+        let kernel = try makeKernel(config: "")
+        let daemon = DaemonHarness(kernel: kernel)
+        try await daemon.run {
+            try daemon.request(e1000e, "vfio", uuid: uuid(1))
+            try await daemon.waitForOutcomes(1)
+            #expect(kernel.driver(of: e1000e) == "vfio-pci")
+            let pid = try kernel.startProcess("qemu-system-x86", opening: ["/dev/vfio/4"])
+            try daemon.request(e1000e, "none", uuid: uuid(2))
+            try await daemon.waitForOutcomes(2)
+            let outcome = try #require(daemon.logs.outcomes.last)
+            #expect(outcome.metadata["reason"]?.contains("/dev/vfio/4 (the VFIO node of its IOMMU group) is held open by qemu-system-x86 (pid \(pid))") == true)
+        }
+        #expect(kernel.driver(of: e1000e) == "vfio-pci")
+    }
+
     @Test func groupOnTheRequestLineTakesTheGroupAlong() async throws {
         let kernel = try TestKernel(
             modules: [.vfioPCI, .virtioVFIOPCI], loaded: [.virtioPCI, .e1000e],

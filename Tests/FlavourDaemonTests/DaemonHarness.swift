@@ -31,7 +31,7 @@ struct DaemonHarness {
         source = TestEventSource(kernel: kernel)
         service = FlavourService(
             settings: settings, source: source, makeLoader: { _ in kernel },
-            writer: kernel, notifier: notifier, logger: logs.logger)
+            writer: kernel, probe: kernel, notifier: notifier, logger: logs.logger)
     }
 
     /// Runs the daemon for the duration of `body`, then shuts it down gracefully. `body` runs

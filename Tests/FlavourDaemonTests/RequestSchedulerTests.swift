@@ -37,7 +37,7 @@ import Glibc
         let loaded = try MatchTableLoader(configDirectory: kernel.configDirectory, modulesDirectory: kernel.modulesDirectory).load()
         let executor = RequestExecutor(
             sysfs: kernel.sysfs, binder: Binder(sysfs: kernel.sysfs, loader: kernel, logger: Logger(label: "t")),
-            config: loaded.config, table: loaded.table, procRoot: kernel.procRoot)
+            config: loaded.config, table: loaded.table, procRoot: kernel.procRoot, probe: kernel)
         let seen = Seen()
         let scheduler = RequestScheduler(
             executor: executor, maxInFlight: maxInFlight, linger: linger,

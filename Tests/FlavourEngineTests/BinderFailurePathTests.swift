@@ -164,8 +164,9 @@ import Glibc
         #expect(kernel.override(of: Fixture.e1000e) == nil)
     }
 
-    /// Unbinding a VFIO driver takes nothing from the host: no guard for that revert.
-    @Test func revertFromVFIOIsNotGuarded() throws {
+    /// Unbinding a VFIO driver takes nothing from the host: only a VFIO user holding the
+    /// device stands in the way of that revert (RequestGuardTests), nothing else the guard sees.
+    @Test func revertFromVFIOIsNotGuardedForTheHostsUse() throws {
         let fixture = try Fixture()
         #expect(try fixture.apply(Fixture.e1000e).succeeded)
         try fixture.kernel.setBootVGA(Fixture.e1000e, console: true)  // would be a reason, were it guarded

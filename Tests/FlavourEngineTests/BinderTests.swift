@@ -187,11 +187,11 @@ import Glibc
 }
 
 extension Fixture {
-    static func executor(_ kernel: TestKernel, procRoot: String = "/nonexistent-proc") throws -> RequestExecutor {
+    static func executor(_ kernel: TestKernel, procRoot: String? = nil) throws -> RequestExecutor {
         let loaded = try MatchTableLoader(configDirectory: kernel.configDirectory, modulesDirectory: kernel.modulesDirectory).load()
         return RequestExecutor(
             sysfs: kernel.sysfs, binder: Binder(sysfs: kernel.sysfs, loader: kernel, logger: .init(label: "t")),
-            config: loaded.config, table: loaded.table, procRoot: procRoot)
+            config: loaded.config, table: loaded.table, procRoot: procRoot ?? kernel.procRoot, probe: kernel)
     }
 }
 

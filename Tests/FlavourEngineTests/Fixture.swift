@@ -25,10 +25,12 @@ struct Fixture {
         if !config.isEmpty { try kernel.writeConfig("50-test.conf", config) }
     }
 
-    func executor() throws -> RequestExecutor {
+    func executor(logger: Logger = Logger(label: "test")) throws -> RequestExecutor {
         let loaded = try MatchTableLoader(configDirectory: kernel.configDirectory, modulesDirectory: kernel.modulesDirectory).load()
-        let binder = Binder(sysfs: kernel.sysfs, loader: kernel, logger: Logger(label: "test"))
-        return RequestExecutor(sysfs: kernel.sysfs, binder: binder, config: loaded.config, table: loaded.table)
+        let binder = Binder(sysfs: kernel.sysfs, loader: kernel, logger: logger)
+        return RequestExecutor(
+            sysfs: kernel.sysfs, binder: binder, config: loaded.config, table: loaded.table, procRoot: kernel.procRoot,
+            probe: kernel)
     }
 
     func apply(_ address: PCIAddress, _ flavour: String = "vfio") throws -> BindOutcome {

@@ -32,7 +32,8 @@ struct GroupFixture {
         let loaded = try loaded()
         let binder = Binder(sysfs: kernel.sysfs, loader: kernel, logger: Logger(label: "test"))
         return RequestExecutor(
-            sysfs: kernel.sysfs, binder: binder, config: loaded.config, table: loaded.table, procRoot: kernel.procRoot)
+            sysfs: kernel.sysfs, binder: binder, config: loaded.config, table: loaded.table, procRoot: kernel.procRoot,
+            probe: kernel)
     }
 
     func check() throws -> VFIODriverCheck {

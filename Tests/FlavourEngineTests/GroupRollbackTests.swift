@@ -71,4 +71,25 @@ import Glibc
         #expect(kernel.override(of: GroupFixture.virtioNet) == "virtio_vfio_pci")
         #expect(kernel.driver(of: GroupFixture.e1000e) == "vfio-pci")
     }
+
+    /// A group a VFIO user holds (QEMU keeps `/dev/vfio/7` open): a group revert is refused
+    /// whole, naming the holder, and writes nothing; `force` takes it back.
+    @Test func aGroupRevertOfAGroupAVFIOUserHoldsIsRefusedWhole() throws {
+        let executor = try fixture.executor()
+        let group = RequestOptions(group: true)
+        #expect(executor.handleGroup(address: GroupFixture.virtioNet, requested: .flavour(.vfio), options: group).map(\.succeeded) == [true, true])
+        let pid = try kernel.startProcess("qemu", opening: ["/dev/vfio/7"])
+        kernel.clearEvents()
+        let refused = executor.handleGroup(address: GroupFixture.virtioNet, requested: .revert, options: group)
+        for outcome in refused {
+            guard case .refused(let why) = outcome.result else { Issue.record("\(outcome.result)"); continue }
+            #expect(why.hasPrefix("IOMMU group 7 cannot be taken as a whole: "))
+            #expect(why.contains("is held open by qemu (pid \(pid))"))
+        }
+        #expect(refused.count == 2)
+        #expect(kernel.events.isEmpty)
+        let forced = executor.handleGroup(address: GroupFixture.virtioNet, requested: .revert, options: RequestOptions(force: true, group: true))
+        #expect(forced.map(\.succeeded) == [true, true])
+        #expect(kernel.driver(of: GroupFixture.e1000e) == "e1000e")
+    }
 }

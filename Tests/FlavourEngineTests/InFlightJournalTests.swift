@@ -52,7 +52,9 @@ final class DyingProcess: SysfsWriter, BindStepRecorder, Sendable {
 
     static func executor(_ kernel: TestKernel, _ binder: Binder) throws -> RequestExecutor {
         let loaded = try MatchTableLoader(configDirectory: kernel.configDirectory, modulesDirectory: kernel.modulesDirectory).load()
-        return RequestExecutor(sysfs: binder.sysfs, binder: binder, config: loaded.config, table: loaded.table)
+        return RequestExecutor(
+            sysfs: binder.sysfs, binder: binder, config: loaded.config, table: loaded.table, procRoot: kernel.procRoot,
+            probe: kernel)
     }
 
     @Test(arguments: CrashPoint.allCases)

@@ -18,14 +18,15 @@ import Glibc
     init() throws { fixture = try Fixture() }
 
     func reasons(_ address: PCIAddress) throws -> [InUseReason] {
-        InUseGuard(sysfs: kernel.sysfs, procRoot: kernel.procRoot).check(try kernel.sysfs.pciDevice(address))
+        InUseGuard(sysfs: kernel.sysfs, procRoot: kernel.procRoot, probe: kernel).check(try kernel.sysfs.pciDevice(address))
     }
 
     func executor(logger: Logger = Logger(label: "test")) throws -> RequestExecutor {
         let loaded = try MatchTableLoader(configDirectory: kernel.configDirectory, modulesDirectory: kernel.modulesDirectory).load()
         let binder = Binder(sysfs: kernel.sysfs, loader: kernel, logger: logger)
         return RequestExecutor(
-            sysfs: kernel.sysfs, binder: binder, config: loaded.config, table: loaded.table, procRoot: kernel.procRoot)
+            sysfs: kernel.sysfs, binder: binder, config: loaded.config, table: loaded.table, procRoot: kernel.procRoot,
+            probe: kernel)
     }
 
     @Test func nicCarryingTheDefaultRoute() throws {
@@ -329,7 +330,7 @@ import Glibc
         #expect(unlink(device + "/boot_vga") == 0)
         #expect(symlink(target == "/OUTSIDE" ? outside : target, device + "/boot_vga") == 0)
         #expect(kernel.sysfs.readEntry("boot_vga", of: "bus/pci/devices/0000:00:03.0") == nil)
-        let guardian = InUseGuard(sysfs: kernel.sysfs, procRoot: kernel.procRoot)
+        let guardian = InUseGuard(sysfs: kernel.sysfs, procRoot: kernel.procRoot, probe: kernel)
         #expect(guardian.check(try kernel.sysfs.pciDevice(try PCIAddress(parsing: "0000:00:03.0"))).isEmpty)
     }
 
@@ -346,7 +347,7 @@ import Glibc
         try kernel.setInterface("enp0s3", up: true, route: .default)
         // A link below 0000:00:04.0 into 0000:00:03.0's tree must not make it "in use".
         #expect(symlink("../0000:00:03.0", kernel.sysfsRoot + "/bus/pci/devices/0000:00:04.0/peer") == 0)
-        let guardian = InUseGuard(sysfs: kernel.sysfs, procRoot: kernel.procRoot)
+        let guardian = InUseGuard(sysfs: kernel.sysfs, procRoot: kernel.procRoot, probe: kernel)
         #expect(guardian.check(try kernel.sysfs.pciDevice(try PCIAddress(parsing: "0000:00:04.0"))).isEmpty)
         #expect(!guardian.check(try kernel.sysfs.pciDevice(try PCIAddress(parsing: "0000:00:03.0"))).isEmpty)
     }

@@ -60,7 +60,8 @@ final class BindBeforeTheLock: BindStepRecorder, Sendable {
         }
         let loaded = try MatchTableLoader(configDirectory: kernel.configDirectory, modulesDirectory: kernel.modulesDirectory).load()
         let binder = Binder(sysfs: kernel.sysfs, loader: kernel, logger: Logger(label: "test"), steps: steps)
-        let executor = RequestExecutor(sysfs: kernel.sysfs, binder: binder, config: loaded.config, table: loaded.table)
+        let executor = RequestExecutor(
+            sysfs: kernel.sysfs, binder: binder, config: loaded.config, table: loaded.table, procRoot: kernel.procRoot, probe: kernel)
 
         let outcome = executor.handle(address: address, requested: try #require(executor.resolve("vfio")))
 

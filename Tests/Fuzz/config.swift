@@ -1,7 +1,7 @@
 // FlavourConfig.parse(files:) on one to three files (input: FILE NUL FILE NUL FILE).
 // It returns or throws ConfigError, never traps. A config that parses is consistent:
 // every directive line became exactly one entry, and every rule names a defined
-// flavour under that flavour's alias prefix.
+// flavour under that flavour's alias prefix, and every protect selector is well formed.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let input = FuzzInput(start, count)
@@ -27,6 +27,7 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         }
     }
     let entries = (config.flavours.count - 1) + config.variants.count + config.denies.count + config.requests.count
+        + config.protections.count
     fuzzCheck(entries == directives, "\(directives) directive lines became \(entries) entries in \(files.map(\.text))")
     fuzzCheck(config.flavour(named: Flavour.vfio.name) != nil, "the built-in vfio flavour is gone")
     let keyPrefixes = Set(config.flavours.values.map(\.keyPrefix))
@@ -42,6 +43,16 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     }
     for request in config.requests {
         fuzzCheck(config.flavour(named: request.flavourName) != nil, "request for unknown flavour \(request.flavourName)")
+    }
+    for rule in config.protections {
+        switch rule.selector {
+        case .interface(let name):
+            fuzzCheck((1...15).contains(name.utf8.count) && !name.contains("/") && !name.contains(":"), "bad interface name \(name)")
+        case .mac(let mac):
+            fuzzCheck(mac.utf8.count == 17 && mac == mac.lowercased(), "bad MAC \(mac)")
+        case .device:
+            break
+        }
     }
     return 0
 }

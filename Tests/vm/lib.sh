@@ -221,21 +221,21 @@ synth_request() {
         fail "writing a synthetic request to $1/uevent failed"
 }
 
-# expect_daemon_refuses ADDR TEXT: a synthetic vfio request for ADDR ends with flavourd's
-# "rejected" outcome whose REASON contains TEXT; the device keeps its driver, no override.
+# expect_daemon_refuses ADDR TEXT [FLAVOUR]: a synthetic request (vfio unless FLAVOUR) for ADDR
+# ends with flavourd's "rejected" outcome whose REASON contains TEXT; the device keeps its
+# driver and driver_override.
 expect_daemon_refuses() {
-    local addr=$1 text=$2 driver mark uuid entry
-    driver=$(driver_of "$addr")
+    local addr=$1 text=$2 flavour=${3:-vfio} before mark uuid entry
+    before=$(device_states "$addr")
     expect_daemon
     mark=$(journal_mark)
     read -r uuid </proc/sys/kernel/random/uuid
-    synth_request "$addr" vfio "$uuid"
+    synth_request "$addr" "$flavour" "$uuid"
     entry=$(wait_entry 30 "$mark" "SYNTH_UUID=$uuid")
     show_entry "$entry"
     expect_fields "$entry" "MESSAGE_ID=$MSG_REJECTED" "PCI_SLOT_NAME=$addr"
     [[ "$(jq -r '.REASON // empty' <<<"$entry")" == *"$text"* ]] || fail "the rejection's REASON does not say '$text'"
-    expect_driver "$addr" "$driver"
-    [[ "$(cat "$SYSFS_PCI/$addr/driver_override")" == "(null)" ]] || fail "flavourd wrote $addr's driver_override"
+    expect_states "$before" "$addr"
 }
 
 # new_uuid: a random UUID, without forking.
@@ -419,4 +419,48 @@ boot_times() {
         out+="$unit $(awk -v us="$us" 'BEGIN { printf "%.2f s", us / 1e6 }'), "
     done
     printf '%s\n' "${out%, }"
+}
+
+# ---- the in-use guard (the guard profile's scenarios, 8x-guard-*) ----
+
+# pci_above PATH: the nearest PCI device address above a sysfs device path (readlink -f'ed).
+pci_above() {
+    local path=$1 name
+    while [[ "$path" == /sys/devices/* ]]; do
+        name=${path##*/}
+        if [[ "$name" =~ ^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$ ]]; then
+            printf '%s\n' "$name"
+            return 0
+        fi
+        path=${path%/*}
+    done
+    fail "no PCI device above $1"
+}
+
+# disk_by_serial SERIAL: the block device (vdb, ...) of the virtio-blk disk QEMU was given with
+# serial=SERIAL (scripts/vm/profiles/guard.sh), from its `serial` attribute.
+disk_by_serial() {
+    local disk serial
+    for disk in /sys/block/vd*; do
+        [[ -e "$disk/serial" ]] || continue
+        read -r serial <"$disk/serial"
+        [[ "$serial" == "$1" ]] && printf '%s\n' "${disk##*/}" && return 0
+    done
+    fail "no virtio-blk disk with serial $1"
+}
+
+# expect_apply_refused ADDR FLAVOUR TEXT...: flavourctl apply exits 1 saying the device is in
+# use and each TEXT; the device keeps its driver and driver_override.
+expect_apply_refused() {
+    local addr=$1 flavour=$2 before out rc=0 text
+    shift 2
+    before=$(device_states "$addr")
+    out=$(flavourctl apply "$addr" "$flavour" 2>&1) || rc=$?
+    printf '%s\n' "$out"
+    ((rc != 0)) || fail "flavourctl apply $addr $flavour took the device (exit 0)"
+    for text in "$@"; do
+        [[ "$out" == *"$text"* ]] || fail "flavourctl apply $addr $flavour exited $rc without saying '$text'"
+    done
+    expect_states "$before" "$addr"
+    note "ok: flavourctl apply $addr $flavour refused (exit $rc) and wrote nothing"
 }

@@ -2,6 +2,8 @@
 // Opens the device's IOMMU group, attaches it to a type1 container, gets the device fd and
 // reads the vendor and device ids from config space through VFIO.
 // Usage: vfio-client DDDD:BB:DD.F   prints "vendor=0xVVVV device=0xDDDD", exits 0.
+//        vfio-client --hold DDDD:BB:DD.F   the same, then keeps the group and device fds open
+//        until it is killed, as a VM's QEMU does (the in-use guard's scenarios).
 // Built on the host with `gcc -static`; runs in the test guest (see scripts/vm/build-guest).
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -38,11 +41,12 @@ static int read_config16(int device, uint64_t region_offset, off_t offset) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: vfio-client DDDD:BB:DD.F\n");
+    bool hold = argc == 3 && strcmp(argv[1], "--hold") == 0;
+    if (argc != 2 && !hold) {
+        fprintf(stderr, "usage: vfio-client [--hold] DDDD:BB:DD.F\n");
         return 2;
     }
-    const char *addr = argv[1];
+    const char *addr = argv[argc - 1];
     int group_no = iommu_group(addr);
     if (group_no < 0) return fail("no iommu_group link");
 
@@ -76,6 +80,10 @@ int main(int argc, char **argv) {
     int device_id = read_config16(device, region.offset, 2);
     if (vendor < 0 || device_id < 0) return fail("read config space");
     printf("vendor=0x%04x device=0x%04x\n", vendor, device_id);
+    fflush(stdout);
+    if (hold) {
+        for (;;) pause();
+    }
     close(device);
     close(group);
     close(container);

@@ -30,4 +30,11 @@ int flavour_open_beneath(int dirfd, const char *path, int flags);
 int flavour_pidfd_open(int pid);
 int flavour_pidfd_send_signal(int pidfd, int signal);
 
+/* The driver of network interface `name` in the caller's network namespace, as ethtool's
+ * ETHTOOL_GDRVINFO reports it, into `driver` (at most `size` bytes, NUL-terminated). Asked on
+ * an AF_UNIX socket: the socket layer passes interface ioctls to dev_ioctl
+ * (net/socket.c, sock_do_ioctl), and reading driver info needs no capability. ioctl(2) is
+ * variadic. Returns 0, or -1 with errno. */
+int flavour_ethtool_driver(const char *name, char *driver, size_t size);
+
 #endif
