@@ -74,12 +74,20 @@ import Testing
         return probe.status == 0 ? nil : "unshare -n is refused here: \(probe.output)"
     }()
 
+    /// The child's launcher: a new network namespace with its loopback up. Foundation's
+    /// CFSocket makes its wakeup sockets on 127.0.0.1; with `lo` down (a new namespace's
+    /// state) that fails ("Could not create wakeup socket pair for CFSocket!!!") and the
+    /// child sometimes hung until the 60 s limit.
+    static let privateNetworkNamespace = [
+        "/usr/bin/unshare", "-n", "--", "/bin/sh", "-c", "ip link set lo up 2>/dev/null || true; exec \"$0\" \"$@\"",
+    ]
+
     /// Real uevents from the kernel, without touching this machine's devices: in a
     /// private network namespace the child creates a tun device, whose `add` and
     /// `remove` uevents the kernel sends only to that namespace's listeners.
     @Test(.disabled(if: privateNetworkNamespaceUnavailable != nil, Comment(rawValue: privateNetworkNamespaceUnavailable ?? "")))
     func kernelEventsArriveWithTheirProperties() throws {
-        let outcome = try TestChildProcess.run(role: Self.netnsRole, launcher: ["/usr/bin/unshare", "-n", "--"])
+        let outcome = try TestChildProcess.run(role: Self.netnsRole, launcher: Self.privateNetworkNamespace)
         #expect(outcome.status == 0, "child in a private network namespace failed (exit \(outcome.status)); needs `unshare -n` (root) and tun:\n\(outcome.output)")
     }
 
@@ -88,7 +96,7 @@ import Testing
     /// tell from an empty queue, then delivers what was queued after it.
     @Test(.disabled(if: privateNetworkNamespaceUnavailable != nil, Comment(rawValue: privateNetworkNamespaceUnavailable ?? "")))
     func anOverrunIsReported() throws {
-        let outcome = try TestChildProcess.run(role: Self.overrunRole, launcher: ["/usr/bin/unshare", "-n", "--"])
+        let outcome = try TestChildProcess.run(role: Self.overrunRole, launcher: Self.privateNetworkNamespace)
         #expect(outcome.status == 0, "child in a private network namespace failed (exit \(outcome.status)):\n\(outcome.output)")
     }
 
