@@ -156,6 +156,7 @@ extension TestKernel {
     private func unbind(driver: String, _ value: String, in state: inout State, fail: (Int32) -> SysfsError) throws(SysfsError) -> [KernelUevent] {
         guard let address = try? PCIAddress(parsing: value.trimmingNewline), state.devices[address]?.driver == driver
         else { throw fail(ENODEV) }
+        unregisterVFIO(address, in: &state)
         state.devices[address]!.driver = nil
         state.events.append(.unbound(address, driver: driver))
         try syncDevice(address, in: state)
@@ -207,6 +208,7 @@ extension TestKernel {
             return nil  // success, and unbound
         }
         state.devices[address]!.driver = module.driver
+        if module.registersWithVFIO { registerVFIO(address, module: module, in: &state) }
         state.events.append(.bound(address, driver: module.driver))
         return nil
     }
@@ -270,6 +272,7 @@ extension TestKernel {
         var uevents: [KernelUevent] = []
         if device.numVFs > 0 { uevents += removeVFs(of: address, in: &state) }
         if let driver = device.driver {
+            unregisterVFIO(address, in: &state)
             state.events.append(.unbound(address, driver: driver))
             uevents.append(KernelUevent(action: "unbind", address: address, properties: [:]))
         }
