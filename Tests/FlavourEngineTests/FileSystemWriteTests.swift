@@ -1,4 +1,4 @@
-import FlavourEngine
+@testable import FlavourEngine
 import FlavourTestKernel
 import Testing
 
@@ -30,6 +30,17 @@ import Glibc
         #expect(error.errno == EISDIR)
         #expect(error.description == "cannot write \(path): Is a directory; it is unchanged")
         #expect(FileSystem.list(directory.path) == ["status.json"])
+    }
+
+    /// The file being written is a dot file beside the target: node-feature-discovery skips dot
+    /// files and node_exporter reads only `*.prom`, so neither sees it half-written.
+    @Test func theTemporaryFileIsHiddenBesideTheTarget() {
+        let first = FileSystem.temporaryPath(beside: "/etc/kubernetes/node-feature-discovery/features.d/driver-flavour")
+        let second = FileSystem.temporaryPath(beside: "/etc/kubernetes/node-feature-discovery/features.d/driver-flavour")
+        #expect(first.hasPrefix("/etc/kubernetes/node-feature-discovery/features.d/.driver-flavour.\(getpid())."))
+        #expect(first.hasSuffix(".tmp"))
+        #expect(first != second)
+        #expect(FileSystem.temporaryPath(beside: "status.json").hasPrefix(".status.json."))
     }
 
     @Test func aMissingDirectoryIsENOENT() throws {
