@@ -1,3 +1,4 @@
+import FlavourCore
 import FlavourEngine
 import Logging
 
@@ -12,6 +13,10 @@ public struct DaemonCommandLine: Equatable, Sendable {
     public var runDirectory = DefaultPaths.runDirectory
     public var procRoot = DefaultPaths.procRoot
     public var maxInFlight = DaemonSettings.defaultMaxInFlight
+    /// nil: not given; the configuration's `metrics-dir` or the default applies.
+    public var metricsDirectory: PublishDirectory? = nil
+    /// nil: not given; the configuration's `node-labels-dir` or the default applies.
+    public var nodeLabelsDirectory: PublishDirectory? = nil
     /// udev, kernel, or auto (udev when udevd runs).
     public var source = "auto"
     public var logLevel = Logger.Level.info
@@ -32,6 +37,10 @@ public struct DaemonCommandLine: Equatable, Sendable {
           --run-dir DIR          runtime state: status.json, in-flight journal (default \(DefaultPaths.runDirectory))
           --proc-root DIR        root of procfs, read by the in-use guard (default \(DefaultPaths.procRoot))
           --max-in-flight N      devices bound concurrently (default \(DaemonSettings.defaultMaxInFlight))
+          --metrics-dir DIR      node_exporter's textfile directory for driver_flavour.prom; '-' for none
+                                 (default: the config's metrics-dir, else \(DefaultPaths.metricsDirectory))
+          --node-labels-dir DIR  node-feature-discovery's features.d for the feature file; '-' for none
+                                 (default: the config's node-labels-dir, else \(DefaultPaths.nodeLabelsDirectory))
           --source SOURCE        udev, kernel, or auto: udev when udevd runs (default auto)
           --log-level LEVEL      trace, debug, info, notice, warning, error, critical (default info)
           -h, --help             this text
@@ -53,7 +62,7 @@ public struct DaemonCommandLine: Equatable, Sendable {
                 value = String(argument[argument.index(after: equals)...])
             }
             let known = ["--sysfs-root", "--modules-dir", "--config-dir", "--run-dir", "--proc-root", "--max-in-flight",
-                         "--source", "--log-level"]
+                         "--source", "--log-level", "--metrics-dir", "--node-labels-dir"]
             guard known.contains(name) else { return .error("unknown option '\(argument)'") }
             if value == nil {
                 index += 1
@@ -70,6 +79,11 @@ public struct DaemonCommandLine: Equatable, Sendable {
             case "--max-in-flight":
                 guard let number = Int(text), number >= 1 else { return .error("--max-in-flight must be a whole number, at least 1") }
                 options.maxInFlight = number
+            case "--metrics-dir", "--node-labels-dir":
+                guard let directory = PublishDirectory(text) else {
+                    return .error("\(name) must be an absolute path without '.' or '..', or '-' for none")
+                }
+                if name == "--metrics-dir" { options.metricsDirectory = directory } else { options.nodeLabelsDirectory = directory }
             case "--source":
                 guard ["auto", "udev", "kernel"].contains(text) else { return .error("--source must be udev, kernel or auto") }
                 options.source = text

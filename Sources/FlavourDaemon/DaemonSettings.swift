@@ -1,3 +1,4 @@
+import FlavourCore
 import FlavourEngine
 
 /// Where the daemon finds the kernel, its config and its runtime state.
@@ -11,6 +12,13 @@ public struct DaemonSettings: Sendable {
     public var maxInFlight: Int
     /// Root of procfs, read by the in-use guard (mounts, swaps, routes).
     public var procRoot: String
+    /// Where the Prometheus metrics go (node_exporter's textfile collector) and the
+    /// node-feature-discovery feature file (FleetPublisher). None unless asked for: flavourd's
+    /// command line gives the defaults (`DefaultPaths`), which the configuration may replace.
+    public var metricsDirectory = PublishSetting.fixed(.none)
+    public var nodeLabelsDirectory = PublishSetting.fixed(.none)
+    /// The clock that spaces the fleet files' writes.
+    public var publishClock = PublishClock.system
 
     public static let defaultMaxInFlight = 4
 
@@ -33,5 +41,9 @@ public struct DaemonSettings: Sendable {
             sysfsRoot: commandLine.sysfsRoot, modulesDirectory: commandLine.modulesDirectory,
             configDirectory: commandLine.configDirectory, runDirectory: commandLine.runDirectory,
             maxInFlight: commandLine.maxInFlight, procRoot: commandLine.procRoot)
+        metricsDirectory = commandLine.metricsDirectory.map(PublishSetting.fixed)
+            ?? .standard(.path(DefaultPaths.metricsDirectory))
+        nodeLabelsDirectory = commandLine.nodeLabelsDirectory.map(PublishSetting.fixed)
+            ?? .standard(.path(DefaultPaths.nodeLabelsDirectory))
     }
 }

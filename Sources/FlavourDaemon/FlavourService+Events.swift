@@ -15,10 +15,13 @@ extension FlavourService {
     func coldplug(executor: RequestExecutor, scheduler: RequestScheduler) async {
         let requests = executor.config.requests
         let autoprobe = autoprobe(executor.sysfs)
+        var covered: [PCIAddress: String] = [:]
+        defer { fleet.setCovered(covered) }
         guard !requests.isEmpty || autoprobe.hasMarkers else { return }
         for device in executor.sysfs.pciDevices() {
             autoprobe.update(device, requests: requests)
             if let (requested, options) = Self.standingRequest(for: device, in: executor) {
+                covered[device.address] = requested.description
                 scheduler.submit(FlavourRequest(
                     address: device.address, requested: requested, origin: .coldplug, options: options))
             }
@@ -53,6 +56,7 @@ extension FlavourService {
             }
             return
         }
+        fleetSees(event, request, executor: scheduler.currentExecutor)
         switch request {
         case let .flavour(address, value, origin):
             let executor = scheduler.currentExecutor

@@ -21,6 +21,8 @@ public final class FlavourService: Sendable {
     let logger: Logger
     let outcomes: OutcomeLog
     public let status: DaemonStatus
+    /// The metrics and node labels fleets read (flavourd(8), "Fleets").
+    public let fleet: FleetPublisher
     let state = ServiceState()
 
     public init(
@@ -35,7 +37,9 @@ public final class FlavourService: Sendable {
         self.notifier = notifier
         self.releaseFreeMemory = releaseFreeMemory
         self.logger = logger
-        self.outcomes = OutcomeLog(logger: logger)
+        self.fleet = FleetPublisher(
+            sysfs: Sysfs(root: settings.sysfsRoot, writer: writer), clock: settings.publishClock, logger: logger)
+        self.outcomes = OutcomeLog(logger: logger, fleet: fleet)
         self.status = DaemonStatus(path: settings.runDirectory.statusFile)
         self.journal = InFlightJournal(directory: settings.runDirectory.inFlight)
     }
@@ -52,6 +56,7 @@ public final class FlavourService: Sendable {
             logger.warning("Match table line skipped", metadata: ["reason": "\(warning)"])
         }
         let moduleLoader = try makeLoader(settings.modulesDirectory)
+        configureFleet(loaded.config)
         let sysfs = sysfs
         logger.info("Match table loaded", metadata: [
             "aliases": "\(loaded.table.count)", "flavours": "\(loaded.config.flavours.keys.sorted().joined(separator: ","))",
@@ -79,6 +84,7 @@ public final class FlavourService: Sendable {
             Self.reflect(request, outcome, sysfs: sysfs)
             status.record(request, outcome)
         }
+        fleet.write()  // the first files, before coldplug changes anything
         let stopRequested = state.install(scheduler)
         if stopRequested { await scheduler.stop() }
         status.watch { scheduler.snapshot() }
@@ -119,6 +125,7 @@ public final class FlavourService: Sendable {
         logger.info("Stopping", metadata: ["in_flight": "\(inFlight)"])
         await scheduler.stop()
         journal.close()
+        fleet.stop()
         status.flush(final: true)
     }
 

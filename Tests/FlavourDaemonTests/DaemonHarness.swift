@@ -18,13 +18,15 @@ struct DaemonHarness {
     let service: FlavourService
     let runDirectory: String
 
-    init(kernel: TestKernel, maxInFlight: Int = 4) {
+    /// `configure` changes the settings before the daemon is made (the fleet files' directories, their clock).
+    init(kernel: TestKernel, maxInFlight: Int = 4, configure: (inout DaemonSettings) -> Void = { _ in }) {
         self.kernel = kernel
         runDirectory = kernel.root + "/run"
         var settings = DaemonSettings(
             sysfsRoot: kernel.sysfsRoot, modulesDirectory: kernel.modulesDirectory, configDirectory: kernel.configDirectory,
             runDirectory: runDirectory, maxInFlight: maxInFlight)
         settings.procRoot = kernel.procRoot
+        configure(&settings)
         service = FlavourService(
             settings: settings, source: TestEventSource(kernel: kernel), makeLoader: { _ in kernel },
             writer: kernel, notifier: notifier, logger: logs.logger)
