@@ -32,6 +32,8 @@ public final class FleetPublisher: Sendable {
         var scheduled = false
         var lastWrite: UInt64?
         var stopped = false
+        /// Whether either file has a directory: without one a change only updates the metrics.
+        var publishing = false
     }
 
     /// What the writes need, behind a lock held for a whole write, so that `stop` and a write
@@ -119,6 +121,7 @@ public final class FleetPublisher: Sendable {
         // Before the first write (start-up), that write follows anyway: no timer for it.
         let started = pending.withLock { pending in
             pending.metrics.setFlavours(flavours)
+            pending.publishing = metricsDirectory != nil || nodeLabelsDirectory != nil
             return pending.lastWrite != nil
         }
         if started { changed { _ in } }
@@ -129,7 +132,7 @@ public final class FleetPublisher: Sendable {
     private func changed(_ change: (inout FleetMetrics) -> Void) {
         let delay = pending.withLock { pending -> UInt64? in
             change(&pending.metrics)
-            guard !pending.scheduled, !pending.stopped else { return nil }
+            guard pending.publishing, !pending.scheduled, !pending.stopped else { return nil }
             pending.scheduled = true
             let due = pending.lastWrite.map { $0 &+ Self.interval } ?? 0
             let now = clock.now()
@@ -147,12 +150,13 @@ public final class FleetPublisher: Sendable {
         defer { writeCPU.add(Self.threadCPU() &- start, ordering: .relaxed) }
         files.withLock { files in
             guard !files.stopped else { return }
-            let text = pending.withLock { pending -> String in
+            let rendering = files.metricsDirectory != nil
+            let text = pending.withLock { pending -> String? in
                 pending.scheduled = false
                 pending.lastWrite = clock.now()
-                return pending.metrics.render(version: version)
+                return rendering ? pending.metrics.render(version: version) : nil
             }
-            if let directory = files.metricsDirectory, publish(text, to: Self.path(directory, Self.metricsFile), in: &files) {
+            if let text, let directory = files.metricsDirectory, publish(text, to: Self.path(directory, Self.metricsFile), in: &files) {
                 metricsWriteCount.add(1, ordering: .relaxed)
             }
             if let directory = files.nodeLabelsDirectory {

@@ -23,6 +23,8 @@ struct Options {
     var flavourd: String? = nil
     var idleSeconds = 30
     var json = false
+    /// Publish the fleet files (metrics, node labels) during the storm, as flavourd does.
+    var fleet = true
 
     init(_ arguments: [String]) {
         var iterator = arguments.makeIterator()
@@ -33,8 +35,9 @@ struct Options {
             case "--flavourd": flavourd = iterator.next()
             case "--idle-seconds": idleSeconds = Int(iterator.next() ?? "") ?? idleSeconds
             case "--json": json = true
+            case "--no-fleet": fleet = false
             default:
-                print("usage: flavourd-bench [--vfs N] [--max-in-flight N] [--flavourd PATH] [--idle-seconds N] [--json]")
+                print("usage: flavourd-bench [--vfs N] [--max-in-flight N] [--flavourd PATH] [--idle-seconds N] [--no-fleet] [--json]")
                 exit(2)
             }
         }
@@ -78,6 +81,14 @@ struct StormResult {
     let processCPU: UInt64
     let kernelCPU: UInt64
     var daemonMicrosecondsPerDevice: Double { Double(processCPU - min(processCPU, kernelCPU)) / 1000 / Double(vfs) }
+    /// The fleet files' writer during the storm: CPU, and the files it wrote; nil without them.
+    var fleet: (cpu: UInt64, metricsWrites: Int, labelWrites: Int, oneWrite: UInt64)?
+}
+
+func threadCPU() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
 }
 
 func storm(_ options: Options) async throws -> StormResult {
@@ -88,10 +99,16 @@ func storm(_ options: Options) async throws -> StormResult {
     let vfs = kernel.addresses.filter { $0 != (try! PCIAddress(parsing: "0000:01:00.0")) }
     let counter = OutcomeCounter()
     let notifier = RecordingNotifier()
+    var settings = DaemonSettings(
+        sysfsRoot: kernel.sysfsRoot, modulesDirectory: kernel.modulesDirectory, configDirectory: kernel.configDirectory,
+        runDirectory: kernel.root + "/run", maxInFlight: options.maxInFlight)
+    if options.fleet {
+        for name in ["textfile", "features.d"] { mkdir(kernel.root + "/" + name, 0o755) }
+        settings.metricsDirectory = .fixed(.path(kernel.root + "/textfile"))
+        settings.nodeLabelsDirectory = .fixed(.path(kernel.root + "/features.d"))
+    }
     let service = FlavourService(
-        settings: DaemonSettings(
-            sysfsRoot: kernel.sysfsRoot, modulesDirectory: kernel.modulesDirectory, configDirectory: kernel.configDirectory,
-            runDirectory: kernel.root + "/run", maxInFlight: options.maxInFlight),
+        settings: settings,
         source: TestEventSource(kernel: kernel), makeLoader: { _ in kernel }, writer: kernel, notifier: notifier,
         releaseFreeMemory: Heap.releaseFreeMemory,
         logger: Logger(label: "bench") { _ in OutcomeCounter.Handler(counter: counter) })
@@ -110,6 +127,8 @@ func storm(_ options: Options) async throws -> StormResult {
     // Coarse polling: the wait itself must not show up as daemon CPU.
     while counter.count.load(ordering: .relaxed) < vfs.count { try await Task.sleep(for: .milliseconds(5)) }
     let elapsed = clock.now - start
+    // The write the last outcomes wait for comes within a second: count it with the storm.
+    if options.fleet { try await Task.sleep(for: .milliseconds(1100)) }
     let cpu = cpuNanoseconds() - cpu0, kernelCPU = kernel.kernelCPUNanoseconds - kernel0
     let bound = vfs.filter { kernel.driver(of: $0) == "vfio-pci" }.count
     guard bound == vfs.count else {
@@ -120,10 +139,25 @@ func storm(_ options: Options) async throws -> StormResult {
         for line in counter.unusual.withLock({ $0 }) { print("  outcome: \(line)") }
         exit(1)
     }
+    var fleet: (cpu: UInt64, metricsWrites: Int, labelWrites: Int, oneWrite: UInt64)? = nil
+    if options.fleet {
+        let publisher = service.fleet
+        let (stormCPU, metricsWrites, labelWrites) = (publisher.writeCPUNanoseconds, publisher.metricsWrites, publisher.nodeLabelsWrites)
+        // A trickle's cost: one outcome a second or slower makes a write each, with every VF in VFIO mode.
+        let rounds = 20
+        var oneWrite: UInt64 = 0
+        for _ in 0..<rounds {
+            publisher.resynced(afterOverrun: false)  // a change to the metrics
+            let before = threadCPU()
+            publisher.write()
+            oneWrite += threadCPU() - before
+        }
+        fleet = (stormCPU, metricsWrites, labelWrites, oneWrite / UInt64(rounds))
+    }
     service.shutdown()
     try await task.value
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    return StormResult(vfs: vfs.count, seconds: seconds, processCPU: cpu, kernelCPU: kernelCPU)
+    return StormResult(vfs: vfs.count, seconds: seconds, processCPU: cpu, kernelCPU: kernelCPU, fleet: fleet)
 }
 
 struct IdleResult {
@@ -214,6 +248,13 @@ func benchMain() async throws {
     print("  first request to last verified bind  \(fixed(result.seconds, 3)) s    (\(fixed(result.seconds * 1e6 / Double(result.vfs), 1, width: 0)) µs per device)")
     print("  daemon CPU per device (minus kernel) \(fixed(perDevice, 1)) µs   target < 100 µs: \(perDevice < 100 ? "met" : "missed")")
     print("  simulated kernel CPU per device      \(fixed(Double(result.kernelCPU) / 1000 / Double(result.vfs), 1)) µs")
+    if let fleet = result.fleet {
+        print("  fleet files (metrics, node labels)   \(fleet.metricsWrites) and \(fleet.labelWrites) writes in the storm, \(fixed(Double(fleet.cpu) / 1e6, 2, width: 0)) ms CPU in all")
+        print("  fleet files' CPU per outcome         \(fixed(Double(fleet.cpu) / 1000 / Double(result.vfs), 1)) µs   (included in the daemon's CPU above)")
+        print("  one write, \(result.vfs) devices in VFIO mode \(fixed(Double(fleet.oneWrite) / 1000, 1)) µs   (an outcome's cost when they come a second or more apart)")
+    } else {
+        print("  fleet files                          off (--no-fleet)")
+    }
     if let binary = options.flavourd {
         let idle = try await idle(options, binary: binary)
         let mib = Double(idle.rssKiB) / 1024

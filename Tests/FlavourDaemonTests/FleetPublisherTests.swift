@@ -240,6 +240,19 @@ struct FleetHarness {
         #expect(fleet.text(moved + "/driver_flavour.prom") == nil)
     }
 
+    /// With neither directory (`-` for both) a change sets no timer: nothing wakes for nothing.
+    @Test func withoutDirectoriesNothingIsScheduled() async throws {
+        let kernel = try makeKernel()
+        let clock = ManualClock()
+        let daemon = DaemonHarness(kernel: kernel) { $0.publishClock = clock.clock }
+        try await daemon.run {
+            try daemon.request(e1000e, "vfio", uuid: uuid(1))
+            try await daemon.waitForOutcomes(1)
+            #expect(clock.pending == 0)
+        }
+        #expect(daemon.service.fleet.metricsWrites == 0 && daemon.service.fleet.nodeLabelsWrites == 0)
+    }
+
     /// A write that fails is logged once, with the path and errno, and the old file is kept.
     @Test func aFailingWriteIsLoggedOnce() async throws {
         let kernel = try makeKernel()
