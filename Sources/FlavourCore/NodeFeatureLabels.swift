@@ -14,17 +14,13 @@ public struct NodeFeatureLabels: Hashable, Sendable {
     public struct Device: Hashable, Sendable {
         public let vendor: UInt32
         public let device: UInt32
-        /// The driver it is bound to: `vfio-pci`, or a variant driver.
-        public let driver: String
-        /// Whether its IOMMU group is usable through VFIO: every other member unbound, in VFIO
-        /// mode, or on a driver that manages its own DMA.
-        public let groupViable: Bool
+        /// On a variant driver rather than the universal `vfio-pci`.
+        public let variant: Bool
 
-        public init(vendor: UInt32, device: UInt32, driver: String, groupViable: Bool) {
+        public init(vendor: UInt32, device: UInt32, variant: Bool) {
             self.vendor = vendor
             self.device = device
-            self.driver = driver
-            self.groupViable = groupViable
+            self.variant = variant
         }
     }
 
@@ -34,22 +30,22 @@ public struct NodeFeatureLabels: Hashable, Sendable {
     }
 
     public static let prefix = "feature.node.kubernetes.io/"
-    /// The universal VFIO driver; any other driver of a device in VFIO mode is a variant.
-    public static let universalDriver = "vfio-pci"
 
     /// In this order: `vfio-ready`, then per vendor:device (in hex order) `count` and `variant`.
     public let labels: [Label]
 
-    public init(devices: [Device]) {
+    /// `vfioReady`: at least one of `devices` has an IOMMU group VFIO can own (every other
+    /// member unbound, in VFIO mode, or on a driver that manages its own DMA).
+    public init(devices: [Device], vfioReady: Bool) {
         var byID: [UInt64: (count: Int, variant: Bool)] = [:]
         for device in devices {
             let id = UInt64(device.vendor) << 32 | UInt64(device.device)
             var entry = byID[id] ?? (0, false)
             entry.count += 1
-            entry.variant = entry.variant || device.driver != Self.universalDriver
+            entry.variant = entry.variant || device.variant
             byID[id] = entry
         }
-        var labels = [Label(name: Self.prefix + "driver-flavour.vfio-ready", value: devices.contains(where: \.groupViable) ? "true" : "false")]
+        var labels = [Label(name: Self.prefix + "driver-flavour.vfio-ready", value: vfioReady ? "true" : "false")]
         for id in byID.keys.sorted() {
             let entry = byID[id]!
             let stem = Self.prefix + "driver-flavour.vfio-" + Self.hex(UInt32(id >> 32)) + "_" + Self.hex(UInt32(id & 0xFFFF_FFFF))

@@ -34,6 +34,10 @@ public final class FleetPublisher: Sendable {
         var stopped = false
         /// Whether either file has a directory: without one a change only updates the metrics.
         var publishing = false
+        /// Devices added or removed since the last write, whose facts the labels read again;
+        /// all of them after a resync.
+        var forgotten: Set<PCIAddress> = []
+        var forgetAll = false
     }
 
     /// What the writes need, behind a lock held for a whole write, so that `stop` and a write
@@ -47,6 +51,7 @@ public final class FleetPublisher: Sendable {
         /// Paths whose last write failed, with the errno, so each failure is logged once.
         var failing: [String: Int32] = [:]
         var stopped = false
+        var facts = NodeFeatureLabels.DeviceFacts()
     }
 
     private let pending = Mutex(Pending())
@@ -93,14 +98,23 @@ public final class FleetPublisher: Sendable {
 
     /// flavourd read every device's state again; `afterOverrun` when the kernel's event socket
     /// overflowed (ENOBUFS) and events were lost.
-    public func resynced(afterOverrun overrun: Bool) { changed { $0.resynced(afterOverrun: overrun) } }
+    public func resynced(afterOverrun overrun: Bool) {
+        pending.withLock { $0.forgetAll = true }  // events may have been lost: read every device again
+        changed { $0.resynced(afterOverrun: overrun) }
+    }
 
     /// The devices the standing requests cover, as coldplug found them, with their flavours.
     func setCovered(_ covered: [PCIAddress: String]) { changed { $0.setCovered(covered) } }
 
-    func deviceAdded(_ address: PCIAddress, coveredBy flavour: String?) { changed { $0.deviceAdded(address, coveredBy: flavour) } }
+    func deviceAdded(_ address: PCIAddress, coveredBy flavour: String?) {
+        pending.withLock { _ = $0.forgotten.insert(address) }
+        changed { $0.deviceAdded(address, coveredBy: flavour) }
+    }
 
-    func deviceRemoved(_ address: PCIAddress) { changed { $0.deviceRemoved(address) } }
+    func deviceRemoved(_ address: PCIAddress) {
+        pending.withLock { _ = $0.forgotten.insert(address) }
+        changed { $0.deviceRemoved(address) }
+    }
 
     /// A device was bound or unbound (by flavourd or anyone): its VFIO mode may have changed.
     func devicesChanged() { changed { _ in } }
@@ -151,16 +165,19 @@ public final class FleetPublisher: Sendable {
         files.withLock { files in
             guard !files.stopped else { return }
             let rendering = files.metricsDirectory != nil
-            let text = pending.withLock { pending -> String? in
+            let (text, forgotten, forgetAll) = pending.withLock { pending -> (String?, Set<PCIAddress>, Bool) in
                 pending.scheduled = false
                 pending.lastWrite = clock.now()
-                return rendering ? pending.metrics.render(version: version) : nil
+                defer { (pending.forgotten, pending.forgetAll) = ([], false) }
+                return (rendering ? pending.metrics.render(version: version) : nil, pending.forgotten, pending.forgetAll)
             }
+            if forgetAll { files.facts = NodeFeatureLabels.DeviceFacts() }
+            for address in forgotten { files.facts.forget(address) }
             if let text, let directory = files.metricsDirectory, publish(text, to: Self.path(directory, Self.metricsFile), in: &files) {
                 metricsWriteCount.add(1, ordering: .relaxed)
             }
             if let directory = files.nodeLabelsDirectory {
-                let labels = NodeFeatureLabels(reading: sysfs).fileText
+                let labels = NodeFeatureLabels(reading: sysfs, facts: &files.facts).fileText
                 if publish(labels, to: Self.path(directory, Self.nodeLabelsFile), in: &files) {
                     nodeLabelsWriteCount.add(1, ordering: .relaxed)
                 }

@@ -21,8 +21,8 @@ extension Sysfs {
 
     /// Every PCI device in VFIO mode. On 6.1 and later one listing of `class/vfio-dev` and a
     /// readlink per registered device (whose target ends `<pci address>/vfio-dev/vfioN`;
-    /// registrations under other parents, such as mdev devices, are left out); before that,
-    /// the members of each VFIO group.
+    /// registrations under other parents, such as mdev devices, whose names are no PCI
+    /// address, are left out); before that, the members of each VFIO group.
     public func vfioRegisteredDevices() -> [PCIAddress: VFIORegistration] {
         var found: [PCIAddress: VFIORegistration] = [:]
         if exists(Self.vfioDeviceClass) {
@@ -30,8 +30,7 @@ extension Sysfs {
                 guard let target = linkTarget("\(Self.vfioDeviceClass)/\(name)") else { continue }
                 let components = target.split(separator: "/")
                 guard components.count >= 3, components[components.count - 2] == "vfio-dev",
-                      let address = try? PCIAddress(parsing: String(components[components.count - 3])),
-                      exists(PCIPaths.device(address))
+                      let address = try? PCIAddress(parsing: String(components[components.count - 3]))
                 else { continue }
                 found[address] = .device(String(name))
             }

@@ -14,8 +14,7 @@ import Glibc
 /// module listed under `module/vfio_pci_core/holders/`.
 extension TestKernel {
     func registerVFIO(_ address: PCIAddress, module: TestModule, in state: inout State) {
-        let used = Set(state.devices.values.compactMap(\.vfioIndex))
-        let index = (0...).first { !used.contains($0) }!
+        let index = state.vfioIndices.take()
         state.devices[address]!.vfioIndex = index
         if state.vfioDeviceClass {
             let entry = "bus/pci/devices/\(address)/vfio-dev/vfio\(index)"
@@ -28,6 +27,7 @@ extension TestKernel {
             symlink("../../\(module.name)", sysfsRoot + "/module/vfio_pci_core/holders/\(module.name)")
         }
         if let group = state.devices[address]!.spec.iommuGroup {
+            state.vfioGroupMembers[group, default: 0] += 1
             try? Tree.makeDirectories(sysfsRoot + "/class/vfio/\(group)")
         }
     }
@@ -36,11 +36,15 @@ extension TestKernel {
     func unregisterVFIO(_ address: PCIAddress, in state: inout State) {
         guard let index = state.devices[address]?.vfioIndex else { return }
         state.devices[address]!.vfioIndex = nil
+        state.vfioIndices.give(index)
         unlink(sysfsRoot + "/class/vfio-dev/vfio\(index)")
         Tree.removeAll(sysfsRoot + "/bus/pci/devices/\(address)/vfio-dev")
-        if let group = state.devices[address]!.spec.iommuGroup,
-           !state.devices.values.contains(where: { $0.spec.iommuGroup == group && $0.vfioIndex != nil }) {
-            rmdir(sysfsRoot + "/class/vfio/\(group)")
+        if let group = state.devices[address]!.spec.iommuGroup {
+            state.vfioGroupMembers[group, default: 1] -= 1
+            if state.vfioGroupMembers[group] == 0 {
+                state.vfioGroupMembers[group] = nil
+                rmdir(sysfsRoot + "/class/vfio/\(group)")
+            }
         }
     }
 }

@@ -62,6 +62,9 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         var hasFlavourAttribute = false
         /// Linux 6.1 and later: registered devices show as `vfio-dev/vfioN` (TestKernel+VFIO).
         var vfioDeviceClass = true
+        var vfioIndices = VFIOIndices()
+        /// Registered devices per IOMMU group: the group's VFIO node exists while any is.
+        var vfioGroupMembers: [Int: Int] = [:]
         var beforeWrite: (@Sendable (String) -> Void)?
         /// The host's use of devices (TestKernel+Host).
         var host = TestHost()

@@ -7,10 +7,9 @@ import Testing
 
     @Test func countsDevicesPerIDAndSaysWhetherAVariantDrivesOne() {
         let labels = NodeFeatureLabels(devices: [
-            Device(vendor: 0x15B3, device: 0x101E, driver: "vfio-pci", groupViable: false),
-            Device(vendor: 0x15B3, device: 0x101E, driver: "mlx5_vfio_pci", groupViable: false),
-            Device(vendor: 0x1AF4, device: 0x1041, driver: "vfio-pci", groupViable: true),
-        ])
+            Device(vendor: 0x15B3, device: 0x101E, variant: false), Device(vendor: 0x15B3, device: 0x101E, variant: true),
+            Device(vendor: 0x1AF4, device: 0x1041, variant: false),
+        ], vfioReady: true)
         #expect(labels.fileText == """
             # Devices in VFIO mode on this host: written by flavourd(8) when they change (driver-flavour).
             feature.node.kubernetes.io/driver-flavour.vfio-ready=true
@@ -26,16 +25,16 @@ import Testing
         }
     }
 
-    /// Ready needs a device whose IOMMU group VFIO can own; none in VFIO mode is not ready.
-    @Test func readyNeedsAViableGroup() {
-        let blocked = NodeFeatureLabels(devices: [Device(vendor: 0x8086, device: 0x10D3, driver: "vfio-pci", groupViable: false)])
+    /// Whether the host is ready is always said; with no device in VFIO mode, only that.
+    @Test func readyIsAlwaysSaid() {
+        let blocked = NodeFeatureLabels(devices: [Device(vendor: 0x8086, device: 0x10D3, variant: false)], vfioReady: false)
         #expect(blocked.labels.first == .init(name: "feature.node.kubernetes.io/driver-flavour.vfio-ready", value: "false"))
-        #expect(NodeFeatureLabels(devices: []).labels.map(\.value) == ["false"])
+        #expect(NodeFeatureLabels(devices: [], vfioReady: false).labels.map(\.value) == ["false"])
     }
 
     /// NFD reads `# +name` as a directive and warns about unknown ones: the header is a plain comment.
     @Test func theFileHasNoDirective() {
-        let text = NodeFeatureLabels(devices: []).fileText
+        let text = NodeFeatureLabels(devices: [], vfioReady: false).fileText
         #expect(!text.split(separator: "\n").contains { $0.hasPrefix("# +") })
         #expect(text.utf8.count < 65536)  // NFD ignores larger files
     }

@@ -199,6 +199,28 @@ struct FleetHarness {
         }
     }
 
+    /// A device's ids and group are read once and kept; a device that goes and another that
+    /// comes at its address are read again.
+    @Test func anotherCardAtTheSameAddressIsReadAgain() async throws {
+        let kernel = try makeKernel()
+        let fleet = try FleetHarness(kernel: kernel)
+        try await fleet.daemon.run {
+            try fleet.daemon.request(e1000e, "vfio", uuid: uuid(1))
+            try await fleet.daemon.waitForOutcomes(1)
+            fleet.clock.advance()
+            #expect(fleet.text(fleet.labelsPath)?.contains("driver-flavour.vfio-8086_10d3.count=1\n") == true)
+            kernel.removeDevice(e1000e)
+            try kernel.addDevice(.virtioNet("0000:00:04.0", group: 4))
+            try fleet.daemon.request(e1000e, "vfio", uuid: uuid(2))
+            try await fleet.daemon.waitForOutcomes(2)
+            try await waitUntil("the new card's labels") {
+                fleet.clock.advance()
+                return fleet.text(fleet.labelsPath)?.contains("driver-flavour.vfio-1af4_1041.count=1\n") == true
+            }
+            #expect(fleet.text(fleet.labelsPath)?.contains("8086_10d3") == false)
+        }
+    }
+
     /// Covered: present devices a standing request names; applied: those on its flavour.
     @Test func standingRequestsCoveredAndApplied() async throws {
         let kernel = try makeKernel(config: "request vfio 0000:00:03.0\nrequest vfio 0000:00:04.0\n")
