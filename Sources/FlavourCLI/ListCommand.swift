@@ -31,9 +31,14 @@ struct ListCommand: ParsableCommand {
         let inUse: [String]
         /// The `protect` rule naming it.
         let protected: Nullable<String>
+        /// Registered with VFIO by the kernel (`VFIORegistration`): on vfio-pci or a variant driver.
+        let vfioMode: Bool
+        /// `vfioN` of its `vfio-dev/` entry (Linux 6.1+), null otherwise.
+        let vfioDevice: Nullable<String>
         /// The text columns; not in the JSON.
         let viableText: String
         let inUseText: String
+        let modeText: String
 
         enum CodingKeys: String, CodingKey {
             case address, vendor, device, `class`, driver, physfn, protected
@@ -41,6 +46,7 @@ struct ListCommand: ParsableCommand {
             case groupViable = "group_viable", groupBlockers = "group_blockers"
             case subsystemVendor = "subsystem_vendor", subsystemDevice = "subsystem_device"
             case driverOverride = "driver_override", iommuGroup = "iommu_group", vfioDriver = "vfio_driver"
+            case vfioMode = "vfio_mode", vfioDevice = "vfio_device"
         }
     }
 
@@ -60,6 +66,7 @@ struct ListCommand: ParsableCommand {
             let group = GroupReport(device, check: check)
             let plan = CandidatePlan(flavour: .vfio, modalias: device.modalias, table: loaded.table, config: loaded.config)
             let m = device.modalias
+            let registration = sysfs.vfioRegistration(of: device.address)
             return Row(
                 address: device.address.description, vendor: hex(m.vendor, 4), device: hex(m.device, 4),
                 subsystemVendor: hex(m.subsystemVendor, 4), subsystemDevice: hex(m.subsystemDevice, 4),
@@ -69,17 +76,19 @@ struct ListCommand: ParsableCommand {
                 physfn: Nullable(device.physicalFunction?.description), groupViable: Nullable(group.viable),
                 groupBlockers: group.blockers, inUse: inUse.map(\.description),
                 protected: Nullable(verdict.protection?.description),
+                vfioMode: registration != nil, vfioDevice: Nullable(registration?.deviceName),
                 viableText: group.viable == nil ? "-" : group.viableText,
-                inUseText: Self.inUseText(verdict))
+                inUseText: Self.inUseText(verdict),
+                modeText: registration.map { "yes (\($0))" } ?? "no")
         }
         if json {
             say(try JSONOutput.render(rows))
             return
         }
-        let header = ["ADDRESS", "ID", "CLASS", "DRIVER", "OVERRIDE", "GROUP", "VFIO", "IN USE", "VIABLE IF BOUND"]
+        let header = ["ADDRESS", "ID", "CLASS", "DRIVER", "OVERRIDE", "GROUP", "VFIO", "VFIO MODE", "IN USE", "VIABLE IF BOUND"]
         let table = [header] + rows.map {
             [$0.address, "\($0.vendor):\($0.device)", $0.class, $0.driver.value ?? "-", $0.driverOverride.value ?? "-",
-             $0.iommuGroup.value.map(String.init) ?? "-", $0.vfioDriver.value ?? "-", $0.inUseText, $0.viableText]
+             $0.iommuGroup.value.map(String.init) ?? "-", $0.vfioDriver.value ?? "-", $0.modeText, $0.inUseText, $0.viableText]
         }
         let widths = header.indices.map { column in table.map { $0[column].count }.max() ?? 0 }
         for row in table {

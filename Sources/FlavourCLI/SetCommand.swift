@@ -40,7 +40,7 @@ struct SetCommand: ParsableCommand {
         let outcome = try Self.send(
             device: device, flavour: flavour, global: global, runDirectory: runtime.runDir, timeout: timeout,
             persist: persist ? .add : .keep)
-        try Self.print(outcome, json: json)
+        try Self.print(outcome, json: json, sysfs: global.sysfs)
         if !outcome.succeeded { throw ApplyFailed(code: 1) }
     }
 
@@ -146,9 +146,9 @@ struct SetCommand: ParsableCommand {
         }
     }
 
-    static func print(_ outcome: DaemonStatusFile.Outcome, json: Bool) throws {
+    static func print(_ outcome: DaemonStatusFile.Outcome, json: Bool, sysfs: Sysfs) throws {
         if json {
-            say(try JSONOutput.render(OutcomeLine(outcome)))
+            say(try JSONOutput.render(OutcomeLine(outcome, sysfs: sysfs)))
             return
         }
         let detail = outcome.summary.isEmpty || outcome.summary == outcome.result ? "" : " (\(outcome.summary))"
@@ -161,12 +161,22 @@ struct SetCommand: ParsableCommand {
         let result: String
         let driver: Nullable<String>
         let summary: String
-        init(_ outcome: DaemonStatusFile.Outcome) {
+        /// Whether the kernel has the device registered with VFIO now, as flavourctl prints
+        /// the line (`VFIORegistration`), whatever the driver is called.
+        let vfioMode: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case address, requested, result, driver, summary
+            case vfioMode = "vfio_mode"
+        }
+
+        init(_ outcome: DaemonStatusFile.Outcome, sysfs: Sysfs) {
             address = outcome.address
             requested = outcome.requested
             result = outcome.result
             driver = Nullable(outcome.driver)
             summary = outcome.summary
+            vfioMode = (try? PCIAddress(parsing: outcome.address)).flatMap(sysfs.vfioRegistration) != nil
         }
     }
 
@@ -199,7 +209,7 @@ struct UnsetCommand: ParsableCommand {
         let outcome = try SetCommand.send(
             device: device, flavour: Flavour.revertName, global: global, runDirectory: runtime.runDir, timeout: timeout,
             persist: .remove)
-        try SetCommand.print(outcome, json: json)
+        try SetCommand.print(outcome, json: json, sysfs: global.sysfs)
         if !outcome.succeeded { throw ApplyFailed(code: 1) }
     }
 }

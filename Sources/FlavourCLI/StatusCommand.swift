@@ -46,7 +46,8 @@ struct StatusCommand: ParsableCommand {
             settled: Nullable(running ? status?.settled : nil), driverFlavourModule: module,
             standingRequests: status?.standingRequests ?? [], inFlight: running ? status?.inFlight ?? [] : [],
             stuck: running ? status?.stuck ?? [] : [], queued: running ? status?.queued ?? [] : [],
-            queuedCount: running ? status?.queuedCount ?? status?.queued.count ?? 0 : 0, lastOutcomes: (status?.lastOutcomes ?? []).map(SetCommand.OutcomeLine.init))
+            queuedCount: running ? status?.queuedCount ?? status?.queued.count ?? 0 : 0,
+            lastOutcomes: (status?.lastOutcomes ?? []).map { SetCommand.OutcomeLine($0, sysfs: global.sysfs) })
         if json {
             say(try JSONOutput.render(report))
             return
@@ -72,7 +73,7 @@ struct StatusCommand: ParsableCommand {
         }
         say("last outcomes:\(report.lastOutcomes.isEmpty ? " none" : "")")
         for outcome in report.lastOutcomes {
-            say("  \(outcome.address)  \(outcome.requested)  \(outcome.result)  \(outcome.driver.value ?? "-")")
+            say("  \(outcome.address)  \(outcome.requested)  \(outcome.result)  \(outcome.driver.value ?? "-")\(outcome.vfioMode ? "  (VFIO mode)" : "")")
         }
     }
 }

@@ -7,6 +7,8 @@
 ///     deny    FLAVOUR ALIAS_PATTERN MODULE
 ///     request FLAVOUR SELECTOR [force] [group]
 ///     protect SELECTOR
+///     metrics-dir DIR                         # '-' for none
+///     node-labels-dir DIR                     # '-' for none
 public struct FlavourConfig: Sendable {
     public private(set) var flavours: [String: Flavour] = [Flavour.vfio.name: .vfio]
     public private(set) var variants: [AliasEntry] = []
@@ -14,6 +16,12 @@ public struct FlavourConfig: Sendable {
     public private(set) var requests: [StandingRequest] = []
     /// Devices never moved, whatever a request says or forces.
     public private(set) var protections: [ProtectRule] = []
+    /// Where flavourd writes its Prometheus metrics (node_exporter's textfile collector); nil
+    /// when no file sets it.
+    public var metricsDirectory: PublishDirectory? { publishDirectories[.metrics]?.directory }
+    /// Where flavourd writes its node-feature-discovery feature file; nil when no file sets it.
+    public var nodeLabelsDirectory: PublishDirectory? { publishDirectories[.nodeLabels]?.directory }
+    private var publishDirectories: [PublishedFile: (directory: PublishDirectory, source: AliasSource)] = [:]
 
     public init() {}
 
@@ -110,6 +118,23 @@ public struct FlavourConfig: Sendable {
             requests.append(StandingRequest(flavourName: name, selector: selector, source: source, options: options))
         case .protect(let selector):
             protections.append(ProtectRule(selector: selector, source: source))
+        case let .publish(file, directory):
+            if let earlier = publishDirectories[file] {
+                throw source.problem("'\(file.keyword)' is already set (\(earlier.source)); keep one line")
+            }
+            publishDirectories[file] = (directory, source)
+        }
+    }
+}
+
+/// The files flavourd publishes for other tools, each with its directory directive.
+enum PublishedFile: Hashable {
+    case metrics, nodeLabels
+
+    var keyword: String {
+        switch self {
+        case .metrics: "metrics-dir"
+        case .nodeLabels: "node-labels-dir"
         }
     }
 }
@@ -127,13 +152,14 @@ enum Directive {
     case deny(flavour: String, pattern: AliasPattern, module: ModuleName)
     case request(flavour: String, selector: DeviceSelector, options: RequestOptions)
     case protect(ProtectSelector)
+    case publish(PublishedFile, PublishDirectory)
 
     init(words: [Substring], source: AliasSource) throws(ConfigError.Problem) {
         let keyword = String(words[0])
         let arguments = words.dropFirst().map(String.init)
         func expect(_ count: Int, _ usage: String) throws(ConfigError.Problem) {
             guard arguments.count == count else {
-                throw source.problem("'\(keyword)' takes \(count) arguments: \(usage) (got \(arguments.count))")
+                throw source.problem("'\(keyword)' takes \(count) argument\(count == 1 ? "" : "s"): \(usage) (got \(arguments.count))")
             }
         }
         func flavourName(_ text: String) throws(ConfigError.Problem) -> String {
@@ -205,8 +231,15 @@ enum Directive {
                     "'\(arguments[0])' is not a protect selector: use a PCI address glob (0000:3b:00.*), a pci: modalias pattern, a network interface name (eno1) or a MAC address (52:54:00:12:34:56)")
             }
             self = .protect(selector)
+        case "metrics-dir", "node-labels-dir":
+            try expect(1, "\(keyword) DIR (an absolute path, or '-' for none)")
+            guard let directory = PublishDirectory(arguments[0]) else {
+                throw source.problem("'\(arguments[0])' is not a directory for \(keyword): use an absolute path without '.' or '..', or '-' for none")
+            }
+            self = .publish(keyword == "metrics-dir" ? .metrics : .nodeLabels, directory)
         default:
-            throw source.problem("unknown directive '\(keyword)' (expected flavour, variant, deny, request or protect)")
+            throw source.problem(
+                "unknown directive '\(keyword)' (expected flavour, variant, deny, request, protect, metrics-dir or node-labels-dir)")
         }
     }
 }

@@ -1,3 +1,4 @@
+import FlavourCore
 import FlavourEngine
 import Logging
 
@@ -16,6 +17,10 @@ public struct DaemonCommandLine: Equatable, Sendable {
     public var stuckAfterSeconds: Double = 30
     /// Bytes asked for the event monitor's receive buffer.
     public var receiveBufferBytes: Int32 = 8 * 1024 * 1024
+    /// nil: not given; the configuration's `metrics-dir` or the default applies.
+    public var metricsDirectory: PublishDirectory? = nil
+    /// nil: not given; the configuration's `node-labels-dir` or the default applies.
+    public var nodeLabelsDirectory: PublishDirectory? = nil
     /// udev, kernel, or auto (udev when udevd runs).
     public var source = "auto"
     public var logLevel = Logger.Level.info
@@ -38,6 +43,10 @@ public struct DaemonCommandLine: Equatable, Sendable {
           --max-in-flight N      devices bound concurrently (default \(DaemonSettings.defaultMaxInFlight))
           --stuck-after SECONDS  report a device stuck when a sysfs write takes longer; 0: never (default 30)
           --receive-buffer BYTES the event monitor's receive buffer (default 8388608)
+          --metrics-dir DIR      node_exporter's textfile directory for driver_flavour.prom; '-' for none
+                                 (default: the config's metrics-dir, else \(DefaultPaths.metricsDirectory))
+          --node-labels-dir DIR  node-feature-discovery's features.d for the feature file; '-' for none
+                                 (default: the config's node-labels-dir, else \(DefaultPaths.nodeLabelsDirectory))
           --source SOURCE        udev, kernel, or auto: udev when udevd runs (default auto)
           --log-level LEVEL      trace, debug, info, notice, warning, error, critical (default info)
           -h, --help             this text
@@ -59,7 +68,7 @@ public struct DaemonCommandLine: Equatable, Sendable {
                 value = String(argument[argument.index(after: equals)...])
             }
             let known = ["--sysfs-root", "--modules-dir", "--config-dir", "--run-dir", "--proc-root", "--max-in-flight",
-                         "--stuck-after", "--receive-buffer", "--source", "--log-level"]
+                         "--stuck-after", "--receive-buffer", "--source", "--log-level", "--metrics-dir", "--node-labels-dir"]
             guard known.contains(name) else { return .error("unknown option '\(argument)'") }
             if value == nil {
                 index += 1
@@ -86,6 +95,11 @@ public struct DaemonCommandLine: Equatable, Sendable {
                     return .error("--receive-buffer must be a number of bytes from 4096 to \(Int32.max)")
                 }
                 options.receiveBufferBytes = bytes
+            case "--metrics-dir", "--node-labels-dir":
+                guard let directory = PublishDirectory(text) else {
+                    return .error("\(name) must be an absolute path without '.' or '..', or '-' for none")
+                }
+                if name == "--metrics-dir" { options.metricsDirectory = directory } else { options.nodeLabelsDirectory = directory }
             case "--source":
                 guard ["auto", "udev", "kernel"].contains(text) else { return .error("--source must be udev, kernel or auto") }
                 options.source = text

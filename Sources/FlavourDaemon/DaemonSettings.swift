@@ -1,3 +1,4 @@
+import FlavourCore
 import FlavourEngine
 
 /// Where the daemon finds the kernel, its config and its runtime state.
@@ -14,6 +15,13 @@ public struct DaemonSettings: Sendable {
     /// How long a request may wait for a sysfs write before it is reported stuck (and stops
     /// counting against `maxInFlight`); nil: never.
     public var stuckAfter: Duration?
+    /// Where the Prometheus metrics go (node_exporter's textfile collector) and the
+    /// node-feature-discovery feature file (FleetPublisher). None unless asked for: flavourd's
+    /// command line gives the defaults (`DefaultPaths`), which the configuration may replace.
+    public var metricsDirectory = PublishSetting.fixed(.none)
+    public var nodeLabelsDirectory = PublishSetting.fixed(.none)
+    /// The clock that spaces the fleet files' writes.
+    public var publishClock = PublishClock.system
 
     public static let defaultMaxInFlight = 4
     public static let defaultStuckAfter = Duration.seconds(30)
@@ -40,5 +48,9 @@ public struct DaemonSettings: Sendable {
             configDirectory: commandLine.configDirectory, runDirectory: commandLine.runDirectory,
             maxInFlight: commandLine.maxInFlight, procRoot: commandLine.procRoot,
             stuckAfter: commandLine.stuckAfterSeconds > 0 ? .milliseconds(Int64(commandLine.stuckAfterSeconds * 1000)) : nil)
+        metricsDirectory = commandLine.metricsDirectory.map(PublishSetting.fixed)
+            ?? .standard(.path(DefaultPaths.metricsDirectory))
+        nodeLabelsDirectory = commandLine.nodeLabelsDirectory.map(PublishSetting.fixed)
+            ?? .standard(.path(DefaultPaths.nodeLabelsDirectory))
     }
 }

@@ -15,6 +15,7 @@ extension FlavourService {
             return
         }
         let request = UeventRequest(action: event.action, sysName: event.sysName, properties: event.properties)
+        fleetSees(event, request, executor: scheduler.currentExecutor)
         switch request {
         case let .flavour(address, value, origin):
             let executor = scheduler.currentExecutor
@@ -73,6 +74,7 @@ extension FlavourService {
             "message_id": "\(done.messageID)", "resync.ms": "\(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)",
             "resync.requests": "\(queued.count)", "resync.devices": "\(executor.sysfs.list(PCIPaths.devices).count)",
         ])
+        fleet.resynced(afterOverrun: true)
     }
 
     /// Logs a request refused before it reached the scheduler, records it for `flavourctl

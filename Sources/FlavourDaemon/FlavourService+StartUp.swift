@@ -89,12 +89,15 @@ extension FlavourService {
     func coldplug(executor: RequestExecutor, scheduler: RequestScheduler, pin: Bool) -> [FlavourRequest] {
         let standing = executor.config.requests
         let autoprobe = autoprobe(executor.sysfs)
+        var covered: [PCIAddress: String] = [:]  // for the fleet files, satisfied or not
+        defer { fleet.setCovered(covered) }
         guard !standing.isEmpty || autoprobe.hasMarkers else { return [] }
         var queued: [FlavourRequest] = []
         for device in executor.sysfs.pciDevices() {
             autoprobe.update(device, requests: standing)
-            guard let (requested, options) = Self.standingRequest(for: device, in: executor),
-                  !scheduler.holds(device.address), !Self.isSatisfied(device, requested, options: options, executor: executor)
+            guard let (requested, options) = Self.standingRequest(for: device, in: executor) else { continue }
+            covered[device.address] = requested.description
+            guard !scheduler.holds(device.address), !Self.isSatisfied(device, requested, options: options, executor: executor)
             else { continue }
             if pin, device.driver == nil, case .flavour(let flavour) = requested { self.pin(device, flavour: flavour, executor: executor) }
             if let request = accept(

@@ -29,6 +29,8 @@ public final class FlavourService: Sendable {
     let logger: Logger
     let outcomes: OutcomeLog
     public let status: DaemonStatus
+    /// The metrics and node labels fleets read (flavourd(8), "Fleets").
+    public let fleet: FleetPublisher
     let state = ServiceState()
     /// The crash journal: records of this process's binds in flight, and the device locks.
     let journal: InFlightJournal
@@ -48,7 +50,9 @@ public final class FlavourService: Sendable {
         self.notifier = notifier
         self.releaseFreeMemory = releaseFreeMemory
         self.logger = logger
-        self.outcomes = OutcomeLog(logger: logger)
+        self.fleet = FleetPublisher(
+            sysfs: Sysfs(root: settings.sysfsRoot, writer: writer), clock: settings.publishClock, logger: logger)
+        self.outcomes = OutcomeLog(logger: logger, fleet: fleet)
         self.status = DaemonStatus(path: settings.runDirectory.statusFile)
         self.journal = InFlightJournal(directory: settings.runDirectory.inFlight)
         self.requests = RequestJournal(directory: settings.runDirectory.requests)
@@ -64,6 +68,7 @@ public final class FlavourService: Sendable {
             logger.warning("Match table line skipped", metadata: ["reason": "\(warning)"])
         }
         let moduleLoader = try makeLoader(settings.modulesDirectory)
+        configureFleet(loaded.config)
         let sysfs = sysfs
         logger.info("Match table loaded", metadata: [
             "aliases": "\(loaded.table.count)", "flavours": "\(loaded.config.flavours.keys.sorted().joined(separator: ","))",
@@ -106,15 +111,17 @@ public final class FlavourService: Sendable {
         let scheduler = RequestScheduler(
             executor: executor, maxInFlight: settings.maxInFlight, stuckAfter: settings.stuckAfter,
             observe: { _, _ in status.queueChanged() },
-            stuck: { request, elapsed in
+            stuck: { [fleet] request, elapsed in
                 logger.log(level: JournalNotice.stuck.level, JournalNotice.stuck.message, metadata: [
                     "message_id": "\(JournalNotice.stuck.messageID)", "pci.slot_name": "\(request.address)",
                     "driver.flavour": "\(request.requested)", "request.origin": "\(request.origin.rawValue)",
                     "stuck.seconds": "\(elapsed.components.seconds)",
                 ].merging(request.uuid.map { ["synth.uuid": "\($0)"] } ?? [:]) { $1 })
                 status.queueChanged()
+                fleet.stuck(request.address)
             },
             report: report)
+        fleet.write()  // the first files, before the start changes anything
         let stopRequested = state.install(scheduler)
         if stopRequested { await scheduler.stop() }
         status.watch { scheduler.snapshot() }
@@ -160,6 +167,7 @@ public final class FlavourService: Sendable {
         }
         journal.close()
         requests.close()
+        fleet.stop()
         status.flush(final: true)
     }
 

@@ -4,10 +4,15 @@ import Logging
 
 /// One structured log entry per request outcome: its kind's constant message, MESSAGE_ID
 /// and level (`OutcomeKind`), and the device's fields. Keys are dotted; the journald handler turns `pci.slot_name` into PCI_SLOT_NAME.
+/// Each entry is also counted by the fleet publisher's metrics, here, so the two never disagree.
 public struct OutcomeLog: Sendable {
     public let logger: Logger
+    let fleet: FleetPublisher?
 
-    public init(logger: Logger) { self.logger = logger }
+    public init(logger: Logger, fleet: FleetPublisher? = nil) {
+        self.logger = logger
+        self.fleet = fleet
+    }
 
     public func record(_ request: FlavourRequest, _ outcome: RequestOutcome) {
         let kind = outcome.kind
@@ -42,6 +47,7 @@ public struct OutcomeLog: Sendable {
             }
             if let errno = bind.lastErrno { metadata["errno"] = "\(errno)" }
         }
+        fleet?.record(request, outcome)  // counted before it is logged: whoever saw the entry finds it counted
         logger.log(level: kind.level, kind.message, metadata: metadata)
     }
 
@@ -56,6 +62,7 @@ public struct OutcomeLog: Sendable {
         ]
         if let value { metadata["driver.flavour"] = "\(Self.cut(value))" }
         if let uuid { metadata["synth.uuid"] = "\(Self.cut(uuid))" }
+        fleet?.rejected(value: value)
         logger.log(level: OutcomeKind.rejected.level, OutcomeKind.rejected.message, metadata: metadata)
     }
 }

@@ -14,6 +14,10 @@ public enum DefaultPaths {
     public static let configDirectory = "/etc/driver-flavour.d"
     /// flavourd's runtime state (`RunDirectory`).
     public static let runDirectory = "/run/driver-flavour"
+    /// node_exporter's textfile collector reads `*.prom` here (Debian's prometheus-node-exporter).
+    public static let metricsDirectory = "/var/lib/prometheus/node-exporter"
+    /// node-feature-discovery's local feature files: each `name=value` line becomes a node label.
+    public static let nodeLabelsDirectory = "/etc/kubernetes/node-feature-discovery/features.d"
     /// The file in the config directory `flavourctl set --persist` keeps standing requests in.
     public static let persistedRequestsFile = "90-flavourctl-persisted.conf"
 

@@ -58,10 +58,13 @@ extension FileSystem {
         }
     }
 
-    /// `<path>.<pid>.<n>.tmp`: never a `*.conf` the config loader would read, and never the
-    /// same for two writers at once.
+    /// `.<name>.<pid>.<n>.tmp` beside `<name>`: a hidden file, which neither the config loader
+    /// (`*.conf`), node_exporter's textfile collector (`*.prom`) nor node-feature-discovery
+    /// (it skips dot files, `source/local/local.go`) reads half-written; never the same for two
+    /// writers at once.
     static func temporaryPath(beside path: String) -> String {
-        "\(path).\(getpid()).\(temporarySequence.add(1, ordering: .relaxed).oldValue).tmp"
+        let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
+        return "\(path[..<slash]).\(path[slash...]).\(getpid()).\(temporarySequence.add(1, ordering: .relaxed).oldValue).tmp"
     }
 
     private static let temporarySequence = Atomic<Int>(0)

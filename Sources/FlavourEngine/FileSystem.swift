@@ -35,6 +35,12 @@ public enum FileSystem {
         return stat(path, &info) == 0
     }
 
+    /// Whether `path` is a directory (a link to one counts).
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+
     /// `mkdir -p` with mode 0755: a run directory may not exist yet (a fresh /run, a new
     /// --run-dir). Best effort; the open that follows reports what went wrong.
     public static func makeDirectories(_ path: String) {

@@ -51,51 +51,6 @@ extension TestKernel: HostProbe {
         Tree.removeAll(directory)
     }
 
-    /// A device's VFIO nodes follow its driver (`drivers/vfio/vfio_main.c`,
-    /// vfio_device_add; `group.c`, vfio_group_find_or_alloc): bound to a VFIO driver, it has
-    /// the cdev `vfio-dev/vfioN` (`/dev/vfio/devices/vfioN`) and its IOMMU group the group
-    /// node (`devices/virtual/vfio/G`, `/dev/vfio/G`); unbound, the cdev goes, and the group
-    /// node once no member is on a VFIO driver.
-    func updateVFIONodes(_ address: PCIAddress, in state: inout State) throws(SysfsError) {
-        guard let device = state.devices[address] else { return }
-        let cdevParent = sysfsRoot + "/bus/pci/devices/\(address)/vfio-dev"
-        let onVFIO = device.driver.map { driver in state.loaded.contains { state.available[$0]?.driver == driver && state.available[$0]!.isVFIO } } ?? false
-        if onVFIO, !Sysfs(root: cdevParent).exists("") {
-            let minor = state.host.nextCharMinor[Self.vfioDeviceMajor, default: 0]
-            state.host.nextCharMinor[Self.vfioDeviceMajor] = minor + 1
-            try makeNode(cdevParent + "/vfio\(minor)", DeviceNumber(.char, major: Self.vfioDeviceMajor, minor: minor),
-                         name: "vfio/devices/vfio\(minor)", in: &state.host)
-        } else if !onVFIO, let name = Sysfs(root: cdevParent).list("").first {
-            removeNode(cdevParent + "/" + name, in: &state.host)
-            rmdir(cdevParent)
-        }
-        guard let group = device.spec.iommuGroup else { return }
-        let groupDirectory = sysfsRoot + "/devices/virtual/vfio/\(group)"
-        let groupNodeExists = Sysfs(root: groupDirectory).exists("")
-        if onVFIO, !groupNodeExists {
-            try makeNode(groupDirectory, DeviceNumber(.char, major: Self.vfioGroupMajor, minor: UInt32(group)),
-                         name: "vfio/\(group)", in: &state.host)
-            try Tree.makeDirectories(sysfsRoot + "/class/vfio")
-            try Tree.link(sysfsRoot + "/class/vfio/\(group)", to: "../../devices/virtual/vfio/\(group)")
-        } else if !onVFIO, groupNodeExists {
-            // The last member to leave a VFIO driver takes the group's node with it.
-            let anyOnVFIO = state.devices.values.contains { member in
-                member.spec.iommuGroup == group && member.driver.map { driver in
-                    state.loaded.contains { state.available[$0]?.driver == driver && state.available[$0]!.isVFIO }
-                } ?? false
-            }
-            if !anyOnVFIO {
-                removeNode(groupDirectory, in: &state.host)
-                unlink(sysfsRoot + "/class/vfio/\(group)")
-            }
-        }
-    }
-
-    /// Dynamic majors: the groups' as a 6.12 guest had it (Debian's kernel has no vfio cdev,
-    /// CONFIG_VFIO_DEVICE_CDEV is off; kernels that have it give it its own major).
-    static let vfioGroupMajor: UInt32 = 241
-    static let vfioDeviceMajor: UInt32 = 240
-
     // MARK: - Processes
 
     /// A process `comm` holding each of `paths` open: device nodes by their path in /dev
@@ -284,10 +239,4 @@ extension TestKernel: HostProbe {
             return state.host.claimed.contains(number) ? .busy : .free
         }
     }
-}
-
-extension TestModule {
-    /// A VFIO driver: its ids are `override_only` (`PCI_DRIVER_OVERRIDE_DEVICE_VFIO`), as
-    /// vfio_pci's and every variant's are.
-    var isVFIO: Bool { ids.contains(where: \.overrideOnly) }
 }

@@ -182,9 +182,9 @@ extension TestKernel {
     private func unbind(driver: String, _ value: String, in state: inout State, fail: (Int32) -> SysfsError) throws(SysfsError) -> [KernelUevent] {
         guard let address = try? PCIAddress(parsing: value.trimmingNewline), state.devices[address]?.driver == driver
         else { throw fail(ENODEV) }
+        unregisterVFIO(address, in: &state)
         state.devices[address]!.driver = nil
         state.events.append(.unbound(address, driver: driver))
-        try updateVFIONodes(address, in: &state)
         try syncDevice(address, in: state)
         return [KernelUevent(action: "unbind", address: address, properties: [:])]
     }
@@ -234,8 +234,8 @@ extension TestKernel {
             return nil  // success, and unbound
         }
         state.devices[address]!.driver = module.driver
+        if module.registersWithVFIO { registerVFIO(address, module: module, in: &state) }
         state.events.append(.bound(address, driver: module.driver))
-        try? updateVFIONodes(address, in: &state)
         return nil
     }
 
@@ -298,13 +298,11 @@ extension TestKernel {
         var uevents: [KernelUevent] = []
         if device.numVFs > 0 { uevents += removeVFs(of: address, in: &state) }
         if let driver = device.driver {
+            unregisterVFIO(address, in: &state)
             state.events.append(.unbound(address, driver: driver))
             uevents.append(KernelUevent(action: "unbind", address: address, properties: [:]))
         }
-        if device.driver != nil {
-            state.devices[address]!.driver = nil
-            try? updateVFIONodes(address, in: &state)
-        }
+        if device.driver != nil { state.devices[address]!.driver = nil }
         state.devices[address] = nil
         Tree.removeAll(sysfsRoot + "/bus/pci/devices/\(address)")
         if let group = device.spec.iommuGroup { unlink(sysfsRoot + "/kernel/iommu_groups/\(group)/devices/\(address)") }

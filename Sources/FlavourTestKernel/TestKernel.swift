@@ -46,6 +46,8 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         var flavour: String?
         var flavourSequence: UInt64 = 0
         var flavourPending = false
+        /// N of `vfio-dev/vfioN` while a driver built on vfio_pci_core has it (TestKernel+VFIO).
+        var vfioIndex: Int?
     }
 
     struct State {
@@ -62,6 +64,11 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         var writeErrors: [String: Int32] = [:]
         var events: [KernelEvent] = []
         var hasFlavourAttribute = false
+        /// Linux 6.1 and later: registered devices show as `vfio-dev/vfioN` (TestKernel+VFIO).
+        var vfioDeviceClass = true
+        var vfioIndices = VFIOIndices()
+        /// Registered devices per IOMMU group: the group's VFIO node exists while any is.
+        var vfioGroupMembers: [Int: Int] = [:]
         var beforeWrite: (@Sendable (String) -> Void)?
         var beforeWriteValue: (@Sendable (String, String) -> Void)?
         /// The host's use of devices (TestKernel+Host).
@@ -71,11 +78,15 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
     /// Creates the tree in a new temporary directory. `modules` can be loaded (built-in
     /// ones are at once); `loaded` are loaded at boot, as udev's coldplug would have done.
     /// modules.alias for the modular ones is written under `modulesDirectory`.
+    /// `vfioDeviceClass: false` makes a kernel before 6.1, whose VFIO devices have no
+    /// `vfio-dev/` entry (TestKernel+VFIO).
     public init(
-        modules: [TestModule] = [], loaded: [TestModule] = [], devices: [TestDevice] = [], flavourAttribute: Bool = false
+        modules: [TestModule] = [], loaded: [TestModule] = [], devices: [TestDevice] = [], flavourAttribute: Bool = false,
+        vfioDeviceClass: Bool = true
     ) throws {
         directory = try TemporaryDirectory(prefix: "flavour-testkernel")
         state = Mutex(State())
+        state.withLock { $0.vfioDeviceClass = vfioDeviceClass }
         for dir in ["sys/bus/pci/devices", "sys/bus/pci/drivers", "sys/module", "sys/kernel/iommu_groups", "modules", "config"] {
             try Tree.makeDirectories(root + "/" + dir)
         }

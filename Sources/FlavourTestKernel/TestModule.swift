@@ -11,13 +11,20 @@ public struct TestModule: Sendable {
     /// False for a module that loads but registers no PCI driver (a library, a mistake in
     /// an admin's variant line): nothing appears under `/sys/module/<m>/drivers`.
     public var registersPCIDriver: Bool
+    /// Built on vfio_pci_core: a device it probes is registered with VFIO (`vfio-dev/vfioN`).
+    /// By default, a module whose ids are `override_only` (vfio_pci and the variant drivers).
+    public var registersWithVFIO: Bool
 
-    public init(_ name: String, driver: String, ids: [TestPCIID], builtin: Bool = false, registersPCIDriver: Bool = true) {
+    public init(
+        _ name: String, driver: String, ids: [TestPCIID], builtin: Bool = false, registersPCIDriver: Bool = true,
+        registersWithVFIO: Bool? = nil
+    ) {
         self.name = ModuleName(name)!
         self.driver = driver
         self.ids = ids
         self.builtin = builtin
         self.registersPCIDriver = registersPCIDriver
+        self.registersWithVFIO = registersWithVFIO ?? ids.contains(where: \.overrideOnly)
     }
 
     /// `vfio_pci`: driver `vfio-pci`, matches any device but only through driver_override

@@ -23,6 +23,8 @@ struct Options {
     var flavourd: String? = nil
     var idleSeconds = 30
     var json = false
+    /// Publish the fleet files (metrics, node labels) during the storm, as flavourd does.
+    var fleet = true
 
     init(_ arguments: [String]) {
         var iterator = arguments.makeIterator()
@@ -33,8 +35,9 @@ struct Options {
             case "--flavourd": flavourd = iterator.next()
             case "--idle-seconds": idleSeconds = Int(iterator.next() ?? "") ?? idleSeconds
             case "--json": json = true
+            case "--no-fleet": fleet = false
             default:
-                print("usage: flavourd-bench [--vfs N] [--max-in-flight N] [--flavourd PATH] [--idle-seconds N] [--json]")
+                print("usage: flavourd-bench [--vfs N] [--max-in-flight N] [--flavourd PATH] [--idle-seconds N] [--no-fleet] [--json]")
                 exit(2)
             }
         }
@@ -78,6 +81,14 @@ struct StormResult {
     let processCPU: UInt64
     let kernelCPU: UInt64
     var daemonMicrosecondsPerDevice: Double { Double(processCPU - min(processCPU, kernelCPU)) / 1000 / Double(vfs) }
+    /// The fleet files' writer during the storm: CPU, and the files it wrote; nil without them.
+    var fleet: (cpu: UInt64, metricsWrites: Int, labelWrites: Int, oneWrite: UInt64)?
+}
+
+func threadCPU() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
 }
 
 func storm(_ options: Options) async throws -> StormResult {
@@ -88,10 +99,16 @@ func storm(_ options: Options) async throws -> StormResult {
     let vfs = kernel.addresses.filter { $0 != (try! PCIAddress(parsing: "0000:01:00.0")) }
     let counter = OutcomeCounter()
     let notifier = RecordingNotifier()
+    var settings = DaemonSettings(
+        sysfsRoot: kernel.sysfsRoot, modulesDirectory: kernel.modulesDirectory, configDirectory: kernel.configDirectory,
+        runDirectory: kernel.root + "/run", maxInFlight: options.maxInFlight, procRoot: kernel.procRoot)
+    if options.fleet {
+        for name in ["textfile", "features.d"] { mkdir(kernel.root + "/" + name, 0o755) }
+        settings.metricsDirectory = .fixed(.path(kernel.root + "/textfile"))
+        settings.nodeLabelsDirectory = .fixed(.path(kernel.root + "/features.d"))
+    }
     let service = FlavourService(
-        settings: DaemonSettings(
-            sysfsRoot: kernel.sysfsRoot, modulesDirectory: kernel.modulesDirectory, configDirectory: kernel.configDirectory,
-            runDirectory: kernel.root + "/run", maxInFlight: options.maxInFlight, procRoot: kernel.procRoot),
+        settings: settings,
         source: TestEventSource(kernel: kernel), makeLoader: { _ in kernel }, writer: kernel, probe: kernel, notifier: notifier,
         releaseFreeMemory: Heap.releaseFreeMemory,
         logger: Logger(label: "bench") { _ in OutcomeCounter.Handler(counter: counter) })
@@ -120,10 +137,28 @@ func storm(_ options: Options) async throws -> StormResult {
         for line in counter.unusual.withLock({ $0 }) { print("  outcome: \(line)") }
         exit(1)
     }
+    var fleet: (cpu: UInt64, metricsWrites: Int, labelWrites: Int, oneWrite: UInt64)? = nil
+    if options.fleet {
+        // The write the last outcomes wait for comes within a second of them, after the CPU
+        // figure above was taken: the writer counts its own CPU, that write included.
+        try await Task.sleep(for: .milliseconds(1100))
+        let publisher = service.fleet
+        let (stormCPU, metricsWrites, labelWrites) = (publisher.writeCPUNanoseconds, publisher.metricsWrites, publisher.nodeLabelsWrites)
+        // A trickle's cost: one outcome a second or slower makes a write each, with every VF in VFIO mode.
+        let rounds = 20
+        var oneWrite: UInt64 = 0
+        for _ in 0..<rounds {
+            publisher.rejected(value: nil)  // a change to the metrics (not a resync, which reads every device anew)
+            let before = threadCPU()
+            publisher.write()
+            oneWrite += threadCPU() - before
+        }
+        fleet = (stormCPU, metricsWrites, labelWrites, oneWrite / UInt64(rounds))
+    }
     service.shutdown()
     try await task.value
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    return StormResult(vfs: vfs.count, seconds: seconds, processCPU: cpu, kernelCPU: kernelCPU)
+    return StormResult(vfs: vfs.count, seconds: seconds, processCPU: cpu, kernelCPU: kernelCPU, fleet: fleet)
 }
 
 struct IdleResult {
@@ -162,9 +197,20 @@ func idle(_ options: Options, binary: String) async throws -> IdleResult {
     // A small tree, idle: the daemon listens to kernel uevents (no udevd here) and waits.
     let kernel = try TestKernel(modules: [.vfioPCI], loaded: [.e1000e], devices: [.e1000e("0000:00:04.0", group: 4)])
     let run = kernel.root + "/run"
+    // The fleet files go into the tree, never this machine's default directories; with
+    // --no-fleet nowhere, so that two runs give the RSS the writers add.
+    var fleetDirectories = ["-", "-"]
+    if options.fleet {
+        fleetDirectories = [kernel.root + "/textfile", kernel.root + "/features.d"]
+        for directory in fleetDirectories where mkdir(directory, 0o755) != 0 {
+            print("flavourd-bench: cannot make \(directory): errno \(errno)")
+            exit(1)
+        }
+    }
     var pid: pid_t = 0
     let arguments = [binary, "--sysfs-root", kernel.sysfsRoot, "--modules-dir", kernel.modulesDirectory,
-                     "--config-dir", kernel.configDirectory, "--run-dir", run, "--source", "kernel", "--log-level", "warning"]
+                     "--config-dir", kernel.configDirectory, "--run-dir", run, "--source", "kernel", "--log-level", "warning",
+                     "--metrics-dir", fleetDirectories[0], "--node-labels-dir", fleetDirectories[1]]
     var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
     var environment: [UnsafeMutablePointer<CChar>?] = [strdup("PATH=/usr/bin:/bin"), nil]
@@ -184,6 +230,10 @@ func idle(_ options: Options, binary: String) async throws -> IdleResult {
         try await Task.sleep(for: .milliseconds(20))
     }
     try await Task.sleep(for: .seconds(1))  // let start-up settle
+    if options.fleet, (try? FileSystem.read(fleetDirectories[0] + "/driver_flavour.prom")) == nil {
+        print("flavourd-bench: \(binary) wrote no \(fleetDirectories[0])/driver_flavour.prom at start")
+        exit(1)
+    }
     let before = contextSwitches(pid)
     try await Task.sleep(for: .seconds(options.idleSeconds))
     let after = contextSwitches(pid)
@@ -214,11 +264,18 @@ func benchMain() async throws {
     print("  first request to last verified bind  \(fixed(result.seconds, 3)) s    (\(fixed(result.seconds * 1e6 / Double(result.vfs), 1, width: 0)) µs per device)")
     print("  daemon CPU per device (minus kernel) \(fixed(perDevice, 1)) µs   target < 100 µs: \(perDevice < 100 ? "met" : "missed")")
     print("  simulated kernel CPU per device      \(fixed(Double(result.kernelCPU) / 1000 / Double(result.vfs), 1)) µs")
+    if let fleet = result.fleet {
+        print("  fleet files (metrics, node labels)   \(fleet.metricsWrites) and \(fleet.labelWrites) writes in the storm, \(fixed(Double(fleet.cpu) / 1e6, 2, width: 0)) ms CPU in all")
+        print("  fleet files' CPU per outcome         \(fixed(Double(fleet.cpu) / 1000 / Double(result.vfs), 1)) µs   (their own; the last write comes after the figure above)")
+        print("  one write, \(result.vfs) devices in VFIO mode \(fixed(Double(fleet.oneWrite) / 1000, 1)) µs   (an outcome's cost when they come a second or more apart)")
+    } else {
+        print("  fleet files                          off (--no-fleet)")
+    }
     if let binary = options.flavourd {
         let idle = try await idle(options, binary: binary)
         let mib = Double(idle.rssKiB) / 1024
-        print("flavourd idle: \(binary), \(idle.seconds) s, kernel uevent source")
-        print("  RSS                                  \(fixed(mib, 1)) MiB  target < 12 MiB: \(mib < 12 ? "met" : "missed")")
+        print("flavourd idle: \(binary), \(idle.seconds) s, kernel uevent source, fleet files \(options.fleet ? "on (in the tree)" : "off")")
+        print("  RSS                                  \(fixed(mib, 1)) MiB (\(idle.rssKiB) KiB)  target < 12 MiB: \(mib < 12 ? "met" : "missed")")
         print("  wake-ups per minute                  \(fixed(idle.wakeupsPerMinute, 1))      target 0 (no watchdog set): \(idle.wakeupsPerMinute == 0 ? "met" : "missed")")
     } else {
         print("(idle figures need --flavourd PATH to a built flavourd)")

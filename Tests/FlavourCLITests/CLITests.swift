@@ -245,4 +245,20 @@ let e1000e = try! PCIAddress(parsing: "0000:00:04.0")
         #expect(rows[1]["driver"] as? String == "vfio-pci")
         #expect(rows[1]["driver_override"] as? String == "vfio-pci")
     }
+
+    /// VFIO mode is the kernel's registration, for vfio-pci and a variant alike; a revert ends it.
+    @Test func vfioModeIsWhatTheKernelRegistered() throws {
+        let kernel = try makeKernel()
+        let run = Run(kernel: kernel)
+        #expect(run("apply", "0000:00:03.0", "vfio") == 0)  // virtio_vfio_pci, a variant
+        var rows = try #require(try run.json("list") as? [[String: Any]])
+        #expect(rows.map { $0["vfio_mode"] as? Bool } == [true, false])
+        #expect(rows[0]["vfio_device"] as? String == "vfio0")
+        #expect(rows[1]["vfio_device"] is NSNull)
+        #expect(run("list") == 0)
+        #expect(run.output.split(separator: "\n")[1].contains("  yes (vfio-dev/vfio0)  "), "\(run.output)")
+        #expect(run("apply", "0000:00:03.0", "none") == 0)
+        rows = try #require(try run.json("list") as? [[String: Any]])
+        #expect(rows.map { $0["vfio_mode"] as? Bool } == [false, false])
+    }
 }

@@ -57,6 +57,24 @@ import Testing
         }
     }
 
+    /// set and unset say whether the device is in VFIO mode, as the kernel has it after the outcome.
+    @Test func setAndUnsetSayWhetherTheDeviceIsInVFIOMode() async throws {
+        let kernel = try makeKernel()
+        let daemon = Daemon(kernel: kernel)
+        let run = Run(kernel: kernel)
+        try await daemon.run {
+            var code = await flavourctl(run, ["set", "0000:00:04.0", "vfio", "--json", "--run-dir", daemon.runDirectory])
+            #expect(code == 0, "\(run.output)")
+            var line = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+            #expect(line["vfio_mode"] as? Bool == true)
+            code = await flavourctl(run, ["unset", "0000:00:04.0", "--json", "--run-dir", daemon.runDirectory])
+            #expect(code == 0, "\(run.output)")
+            line = try #require(try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+            #expect(line["result"] as? String == "reverted")
+            #expect(line["vfio_mode"] as? Bool == false)
+        }
+    }
+
     @Test func setThroughTheDriverFlavourAttribute() async throws {
         let kernel = try TestKernel(
             modules: [.vfioPCI], loaded: [.e1000e], devices: [.e1000e("0000:00:04.0", group: 4)], flavourAttribute: true)
@@ -204,6 +222,7 @@ import Testing
             let outcomes = try #require(report["last_outcomes"] as? [[String: Any]])
             #expect(outcomes.first?["address"] as? String == "0000:00:04.0")
             #expect(outcomes.first?["result"] as? String == "bound")
+            #expect(outcomes.first?["vfio_mode"] as? Bool == true)  // vfio-dev/vfio0 below the device
         }
     }
 

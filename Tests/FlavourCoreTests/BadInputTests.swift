@@ -104,7 +104,7 @@ import Testing
         ("deny vfio vfio_pci:v*", "'deny' takes 3 arguments: deny FLAVOUR ALIAS_PATTERN MODULE (got 2)"),
         ("variant vfio vfio_pci:v* a b", "'variant' takes 3 arguments: variant FLAVOUR ALIAS_PATTERN MODULE (got 4)"),
         ("request", "'request' takes 2 arguments and options: request FLAVOUR SELECTOR [force] [group] (got 0)"),
-        ("Flavour x - vfio_pci", "unknown directive 'Flavour' (expected flavour, variant, deny, request or protect)"),
+        ("Flavour x - vfio_pci", "unknown directive 'Flavour' (expected flavour, variant, deny, request, protect, metrics-dir or node-labels-dir)"),
         ("request none 0000:03:00.0", "'none' is not a flavour: it means the kernel's default driver"),
         ("variant none pci:v* vfio_pci", "'none' is not a flavour: it means the kernel's default driver"),
         ("flavour - - vfio_pci", "'-' is not a flavour: names starting with '-' are reserved (written to driver_flavour, '-NAME' clears the attribute if it holds NAME)"),
@@ -129,12 +129,17 @@ import Testing
         ("request vfio 0000:03:00.0 group group", "request option 'group' is given twice"),
         ("request vfio 0000:03:00.0 --force", "unknown request option '--force' (expected force or group)"),
         ("variant vfio vfio_pci:v* vfio\u{FFFD}pci", "'vfio\u{FFFD}pci' is not a module name: use letters, digits, '_' and '-'"),
-        ("protect", "'protect' takes 1 arguments: protect SELECTOR (got 0)"),
-        ("protect eno1 force", "'protect' takes 1 arguments: protect SELECTOR (got 2)"),
+        ("protect", "'protect' takes 1 argument: protect SELECTOR (got 0)"),
+        ("protect eno1 force", "'protect' takes 1 argument: protect SELECTOR (got 2)"),
         ("protect ../eno1", "'../eno1' is not a protect selector: use a PCI address glob (0000:3b:00.*), a pci: modalias pattern, a network interface name (eno1) or a MAC address (52:54:00:12:34:56)"),
         ("protect a-name-longer-than-15", "'a-name-longer-than-15' is not a protect selector: use a PCI address glob (0000:3b:00.*), a pci: modalias pattern, a network interface name (eno1) or a MAC address (52:54:00:12:34:56)"),
         ("protect 52:54:00:12:34", "'52:54:00:12:34' is not a protect selector: use a PCI address glob (0000:3b:00.*), a pci: modalias pattern, a network interface name (eno1) or a MAC address (52:54:00:12:34:56)"),
         ("protect vfio_pci:v*", "'vfio_pci:v*' is not a protect selector: use a PCI address glob (0000:3b:00.*), a pci: modalias pattern, a network interface name (eno1) or a MAC address (52:54:00:12:34:56)"),
+        ("metrics-dir", "'metrics-dir' takes 1 argument: metrics-dir DIR (an absolute path, or '-' for none) (got 0)"),
+        ("node-labels-dir /a /b", "'node-labels-dir' takes 1 argument: node-labels-dir DIR (an absolute path, or '-' for none) (got 2)"),
+        ("metrics-dir var/lib/prometheus", "'var/lib/prometheus' is not a directory for metrics-dir: use an absolute path without '.' or '..', or '-' for none"),
+        ("node-labels-dir /etc/../tmp", "'/etc/../tmp' is not a directory for node-labels-dir: use an absolute path without '.' or '..', or '-' for none"),
+        ("metrics-dir /var//lib", "'/var//lib' is not a directory for metrics-dir: use an absolute path without '.' or '..', or '-' for none"),
     ])
     func refusedNamingFileAndLine(line: String, message: String) throws {
         let problem = try #require(Self.problem("# first line\n" + line + "\n"))

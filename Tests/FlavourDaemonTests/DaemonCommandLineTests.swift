@@ -1,4 +1,6 @@
+import FlavourCore
 import FlavourDaemon
+import FlavourEngine
 import Logging
 import Testing
 
@@ -55,9 +57,31 @@ import Testing
         (["--stuck-after", "-1"], "--stuck-after must be a number of seconds from 0 to 86400"),
         (["--stuck-after", "soon"], "--stuck-after must be a number of seconds from 0 to 86400"),
         (["--receive-buffer", "100"], "--receive-buffer must be a number of bytes from 4096 to 2147483647"),
+        (["--metrics-dir", "textfile"], "--metrics-dir must be an absolute path without '.' or '..', or '-' for none"),
+        (["--node-labels-dir=/etc/../x"], "--node-labels-dir must be an absolute path without '.' or '..', or '-' for none"),
     ])
     func badArgumentsSayWhat(arguments: [String], message: String) {
         #expect(DaemonCommandLine.parse(arguments) == .error(message))
+    }
+
+    /// Not given: the configuration's line, else the default; given (a path, or `-` for
+    /// none): that, whatever the configuration says.
+    @Test func fleetDirectories() throws {
+        guard case .run(let plain) = DaemonCommandLine.parse([]),
+              case .run(let given) = DaemonCommandLine.parse(["--metrics-dir", "/srv/textfile", "--node-labels-dir=-"])
+        else { Issue.record("not run"); return }
+        let defaults = DaemonSettings(plain)
+        #expect(defaults.metricsDirectory == .standard(.path("/var/lib/prometheus/node-exporter")))
+        #expect(defaults.nodeLabelsDirectory == .standard(.path("/etc/kubernetes/node-feature-discovery/features.d")))
+        let settings = DaemonSettings(given)
+        #expect(settings.metricsDirectory == .fixed(.path("/srv/textfile")))
+        #expect(settings.nodeLabelsDirectory == .fixed(PublishDirectory.none))
+        let config = try FlavourConfig.parse(files: [("a.conf", "metrics-dir /m\nnode-labels-dir /l")])
+        #expect(defaults.metricsDirectory.resolved(config.metricsDirectory) == .path("/m"))
+        #expect(settings.metricsDirectory.resolved(config.metricsDirectory) == .path("/srv/textfile"))
+        #expect(settings.nodeLabelsDirectory.resolved(config.nodeLabelsDirectory) == PublishDirectory.none)
+        // Tests and benchmarks that make their own settings publish nothing unless they ask.
+        #expect(DaemonSettings().metricsDirectory == .fixed(PublishDirectory.none))
     }
 
     @Test func help() {

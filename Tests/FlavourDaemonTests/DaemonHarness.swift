@@ -19,14 +19,16 @@ struct DaemonHarness {
     let service: FlavourService
     let runDirectory: String
 
+    /// `configure` changes the settings before the daemon is made (the fleet files' directories, their clock).
     init(kernel: TestKernel, maxInFlight: Int = 4, stuckAfter: Duration? = DaemonSettings.defaultStuckAfter,
-         watchdogInterval: Duration? = nil) {
+         watchdogInterval: Duration? = nil, configure: (inout DaemonSettings) -> Void = { _ in }) {
         self.kernel = kernel
         runDirectory = kernel.root + "/run"
         var settings = DaemonSettings(
             sysfsRoot: kernel.sysfsRoot, modulesDirectory: kernel.modulesDirectory, configDirectory: kernel.configDirectory,
             runDirectory: runDirectory, maxInFlight: maxInFlight, stuckAfter: stuckAfter)
         settings.procRoot = kernel.procRoot
+        configure(&settings)
         notifier = RecordingNotifier(watchdogInterval: watchdogInterval)
         source = TestEventSource(kernel: kernel)
         service = FlavourService(

@@ -1,4 +1,4 @@
-import FlavourEngine
+@testable import FlavourEngine
 import FlavourTestKernel
 import Testing
 
@@ -43,6 +43,17 @@ import Glibc
         #expect(stat(path, &status) == 0 && stat(directory.path + "/private", &other) == 0)
         #expect(status.st_mode & 0o777 == 0o644)
         #expect(other.st_mode & 0o777 == 0o600)
+    }
+
+    /// The file being written is a dot file beside the target: node-feature-discovery skips dot
+    /// files and node_exporter reads only `*.prom`, so neither sees it half-written.
+    @Test func theTemporaryFileIsHiddenBesideTheTarget() {
+        let first = FileSystem.temporaryPath(beside: "/etc/kubernetes/node-feature-discovery/features.d/driver-flavour")
+        let second = FileSystem.temporaryPath(beside: "/etc/kubernetes/node-feature-discovery/features.d/driver-flavour")
+        #expect(first.hasPrefix("/etc/kubernetes/node-feature-discovery/features.d/.driver-flavour.\(getpid())."))
+        #expect(first.hasSuffix(".tmp"))
+        #expect(first != second)
+        #expect(FileSystem.temporaryPath(beside: "status.json").hasPrefix(".status.json."))
     }
 
     @Test func aMissingDirectoryIsENOENT() throws {
