@@ -17,14 +17,15 @@ struct FleetHarness {
     let labelsDirectory: String
 
     /// `makeDirectories: false` leaves the directories for the test to make (or not).
-    init(kernel: TestKernel, makeDirectories: Bool = true, fixed: Bool = true) throws {
+    init(kernel: TestKernel, makeDirectories: Bool = true, fixed: Bool = true,
+         stuckAfter: Duration? = DaemonSettings.defaultStuckAfter) throws {
         metricsDirectory = kernel.root + "/textfile"
         labelsDirectory = kernel.root + "/features.d"
         if makeDirectories {
             #expect(mkdir(metricsDirectory, 0o755) == 0 && mkdir(labelsDirectory, 0o755) == 0)
         }
         let clock = clock, metrics = metricsDirectory, labels = labelsDirectory
-        daemon = DaemonHarness(kernel: kernel) { settings in
+        daemon = DaemonHarness(kernel: kernel, stuckAfter: stuckAfter) { settings in
             settings.publishClock = clock.clock
             settings.metricsDirectory = fixed ? .fixed(.path(metrics)) : .standard(.path(metrics))
             settings.nodeLabelsDirectory = fixed ? .fixed(.path(labels)) : .standard(.path(labels))
@@ -159,6 +160,36 @@ struct FleetHarness {
             try await fleet.daemon.waitForOutcomes(1)
             fleet.clock.advance()
             #expect(fleet.samples()?["driver_flavour_devices_stuck"] == 0)
+        }
+    }
+
+    /// The daemon's own reports reach the metrics: a bind that does not return counts as
+    /// stuck until its request ends, and the event monitor's overrun counts a resync and an
+    /// overrun (the hooks wired to the stuck report and the resync).
+    @Test(.timeLimit(.minutes(1))) func theDaemonsStuckReportsAndResyncsAreCounted() async throws {
+        let kernel = try makeKernel()
+        let fleet = try FleetHarness(kernel: kernel, stuckAfter: .milliseconds(200))
+        let hanging = HangingBinds(kernel: kernel, held: [e1000e])
+        try await fleet.daemon.run {
+            try fleet.daemon.request(e1000e, "vfio", uuid: uuid(1))
+            try await waitUntil("the stuck report") {
+                fleet.daemon.logs.all.contains { $0.metadata["message_id"] == JournalNotice.stuck.messageID }
+            }
+            fleet.clock.advance()
+            #expect(fleet.samples()?["driver_flavour_devices_stuck"] == 1)
+            hanging.release()
+            try await fleet.daemon.waitForOutcomes(1)
+            _ = fleet.daemon.source.losingEvents {
+                try? kernel.sysfs.write("change \(uuid(2)) DRIVERFLAVOUR=vfio", to: "bus/pci/devices/\(virtioNet)/uevent")
+            }
+            try await waitUntil("the resync") {
+                fleet.daemon.logs.all.contains { $0.metadata["message_id"] == JournalNotice.resynced.messageID }
+            }
+            fleet.clock.advance()
+            let samples = try #require(fleet.samples())
+            #expect(samples["driver_flavour_devices_stuck"] == 0)
+            #expect(samples["driver_flavour_resyncs_total"] == 1)
+            #expect(samples["driver_flavour_event_overruns_total"] == 1)
         }
     }
 
