@@ -46,6 +46,12 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         var flavour: String?
         var flavourSequence: UInt64 = 0
         var flavourPending = false
+        /// `pci_dev->match_driver`: false from the `add` uevent (device_add) until
+        /// pci_bus_add_device has finished adding the device (`TestKernel+AddWindows`).
+        var matchDriver = true
+        /// The driver of a probe attempt under way (really_probe between driver_sysfs_add and
+        /// the bus's probe): its `driver` link shows, yet the device has no driver.
+        var probeAttempt: String?
     }
 
     struct State {
@@ -66,6 +72,9 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         var beforeWriteValue: (@Sendable (String, String) -> Void)?
         /// The host's use of devices (TestKernel+Host).
         var host = TestHost()
+        /// The kernel's windows the tests open (TestKernel+AddWindows).
+        var holdProbeAttempts = false
+        var deferBusAdd = false
     }
 
     /// Creates the tree in a new temporary directory. `modules` can be loaded (built-in
@@ -189,7 +198,7 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         listeners.withLock { $0.append(listener) }
     }
 
-    private func emit(_ uevents: [KernelUevent]) {
+    func emit(_ uevents: [KernelUevent]) {
         guard !uevents.isEmpty else { return }
         let current = listeners.withLock { $0 }
         for uevent in uevents { current.forEach { $0(uevent) } }
