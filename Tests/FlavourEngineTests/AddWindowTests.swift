@@ -64,6 +64,20 @@ import Glibc
         #expect(!kernel.events.contains(.probe(Self.vf, driver: "nvme", errno: nil)))
     }
 
+    /// The crash journal's record is corrected too: a restart after a crash mid-bind puts the
+    /// VF back on no driver, never on the attempt's.
+    @Test func theCrashRecordTakesTheSettledDriver() throws {
+        let fixture = try Self.fixtureWithVF(holdingAttempts: true)
+        let kernel = fixture.kernel
+        let recorder = BeginRecorder()
+        let binder = Binder(sysfs: kernel.sysfs, loader: kernel, logger: .init(label: "t"), steps: recorder)
+        let executor = try fixture.executor()
+        let device = try kernel.sysfs.pciDevice(Self.vf)
+        let outcome = binder.apply(executor.plan(for: device, flavour: try #require(executor.config.flavour(named: "vfio"))), to: device)
+        #expect(outcome.result == .bound(driver: Self.vfioPCI, module: ModuleName("vfio_pci")!))
+        #expect(recorder.records.withLock { $0.map(\.previousDriver) } == [DriverName("nvme")!, nil])
+    }
+
     @Test func theTestKernelRefusesABindBeforeTheDeviceIsFullyAdded() throws {
         let fixture = try Self.fixtureWithVF(deferringAdd: true)
         let kernel = fixture.kernel
@@ -110,4 +124,13 @@ import Glibc
         #expect(kernel.driver(of: Self.vf) == nil)
         #expect(kernel.override(of: Self.vf) == nil)
     }
+}
+
+/// Keeps every record `begin` was given.
+final class BeginRecorder: BindStepRecorder {
+    let records = Mutex<[InFlightRecord]>([])
+    func lock(_ address: PCIAddress) throws(InFlightRecord.Refusal) {}
+    func begin(_ record: InFlightRecord) throws(InFlightRecord.Refusal) { records.withLock { $0.append(record) } }
+    func end(address: PCIAddress) {}
+    func unlock(_ address: PCIAddress) {}
 }
