@@ -80,12 +80,10 @@ struct StormResult {
     var daemonMicrosecondsPerDevice: Double { Double(processCPU - min(processCPU, kernelCPU)) / 1000 / Double(vfs) }
 }
 
-func storm(_ options: Options) async throws -> StormResult {
-    let kernel = try TestKernel(
-        modules: [.vfioPCI], loaded: [.nvme], devices: [.nvmePF("0000:01:00.0", group: 10, totalVFs: options.vfs)])
-    try kernel.sysfs.write("0", to: "bus/pci/devices/0000:01:00.0/sriov_drivers_autoprobe")
-    try kernel.sysfs.write("\(options.vfs)", to: "bus/pci/devices/0000:01:00.0/sriov_numvfs")
-    let vfs = kernel.addresses.filter { $0 != (try! PCIAddress(parsing: "0000:01:00.0")) }
+/// The daemon's services in this process on the test kernel, ready; outcomes counted.
+func startService(
+    on kernel: TestKernel, _ options: Options
+) async throws -> (FlavourService, Task<Void, any Error>, OutcomeCounter) {
     let counter = OutcomeCounter()
     let notifier = RecordingNotifier()
     let service = FlavourService(
@@ -97,6 +95,16 @@ func storm(_ options: Options) async throws -> StormResult {
         logger: Logger(label: "bench") { _ in OutcomeCounter.Handler(counter: counter) })
     let task = Task { try await service.run() }
     while !notifier.isReady { try await Task.sleep(for: .milliseconds(2)) }
+    return (service, task, counter)
+}
+
+func storm(_ options: Options) async throws -> StormResult {
+    let kernel = try TestKernel(
+        modules: [.vfioPCI], loaded: [.nvme], devices: [.nvmePF("0000:01:00.0", group: 10, totalVFs: options.vfs)])
+    try kernel.sysfs.write("0", to: "bus/pci/devices/0000:01:00.0/sriov_drivers_autoprobe")
+    try kernel.sysfs.write("\(options.vfs)", to: "bus/pci/devices/0000:01:00.0/sriov_numvfs")
+    let vfs = kernel.addresses.filter { $0 != (try! PCIAddress(parsing: "0000:01:00.0")) }
+    let (service, task, counter) = try await startService(on: kernel, options)
 
     let clock = ContinuousClock()
     let cpu0 = cpuNanoseconds(), kernel0 = kernel.kernelCPUNanoseconds
@@ -146,16 +154,7 @@ func quiet(_ options: Options) async throws -> QuietResult {
         devices: [.nvmePF(pf.description, group: 10, totalVFs: options.vfs), .e1000e("0000:00:04.0", group: 4)])
     try kernel.writeConfig("50-bench.conf", "request vfio 0000:09:00.*\n")
     try kernel.sysfs.write("0", to: "bus/pci/devices/\(pf)/sriov_drivers_autoprobe")
-    let counter = OutcomeCounter()
-    let notifier = RecordingNotifier()
-    let service = FlavourService(
-        settings: DaemonSettings(
-            sysfsRoot: kernel.sysfsRoot, modulesDirectory: kernel.modulesDirectory, configDirectory: kernel.configDirectory,
-            runDirectory: kernel.root + "/run", maxInFlight: options.maxInFlight),
-        source: TestEventSource(kernel: kernel), makeLoader: { _ in kernel }, writer: kernel, notifier: notifier,
-        logger: Logger(label: "bench") { _ in OutcomeCounter.Handler(counter: counter) })
-    let task = Task { try await service.run() }
-    while !notifier.isReady { try await Task.sleep(for: .milliseconds(2)) }
+    let (service, task, counter) = try await startService(on: kernel, options)
     var sentinels = 0
     /// Runs `body`, waits until the daemon has handled what it caused; its CPU, kernel's out.
     func phase(_ body: () throws -> Void) async throws -> UInt64 {
