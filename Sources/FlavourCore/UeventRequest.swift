@@ -18,6 +18,10 @@ public enum UeventRequest: Hashable, Sendable {
     /// action (bind, unbind, move, online, offline) is `.ignored`.
     public static let actions: Set<String> = ["add", "remove", "change"]
 
+    /// The properties flavourd reads from an event: the request's value, its UUID or sequence
+    /// number, the device's modalias.
+    public static let keys: Set<String> = [attributeKey, syntheticKey, "SYNTH_UUID", DriverFlavourState.sequenceKey, "MODALIAS"]
+
     public static let attributeKey = "DRIVER_FLAVOUR"
     /// The property a synthetic uevent carries: keys must be alphanumeric
     /// (`lib/kobject_uevent.c`), so no underscore, and the kernel prefixes SYNTH_ARG_.

@@ -95,7 +95,7 @@ import Testing
 
     /// A monitor asked for some actions only drops the others on receipt: a tun device
     /// renamed between its `add` and its `remove` sends a `move` that only an unfiltered
-    /// monitor delivers.
+    /// monitor delivers. Asked for some properties, it copies only those.
     @Test(.disabled(if: privateNetworkNamespaceUnavailable != nil, Comment(rawValue: privateNetworkNamespaceUnavailable ?? "")))
     func eventsOfActionsNotAskedForAreDropped() throws {
         let outcome = try TestChildProcess.run(role: Self.actionsRole, launcher: ["/usr/bin/unshare", "-n", "--"])
@@ -105,7 +105,7 @@ import Testing
     /// Runs in the child, inside a private network namespace.
     static func actionsInPrivateNetworkNamespace() throws {
         let all = try UdevMonitor(source: .kernel, subsystem: "net")
-        let some = try UdevMonitor(source: .kernel, subsystem: "net", actions: ["add", "remove"])
+        let some = try UdevMonitor(source: .kernel, subsystem: "net", actions: ["add", "remove"], keys: ["INTERFACE", "NOSUCHKEY"])
         let tun = open("/dev/net/tun", O_RDWR | O_CLOEXEC)
         try #require(tun >= 0, "open /dev/net/tun: \(String(cString: strerror(errno)))")
         var request = ifreq()
@@ -122,15 +122,18 @@ import Testing
         close(socket)
         close(tun)
         try #require(renamed == 0, "SIOCSIFNAME: \(String(cString: strerror(renameError)))")
-        func drain(_ monitor: UdevMonitor, until count: Int) -> [String] {
-            var actions: [String] = []
-            while actions.count < count, monitor.wait(timeoutMilliseconds: 5000) {
-                while case .event(let event) = monitor.receive() { actions.append(event.action) }
+        func drain(_ monitor: UdevMonitor, until count: Int) -> [UdevEvent] {
+            var events: [UdevEvent] = []
+            while events.count < count, monitor.wait(timeoutMilliseconds: 5000) {
+                while case .event(let event) = monitor.receive() { events.append(event) }
             }
-            return actions
+            return events
         }
-        #expect(drain(all, until: 3) == ["add", "move", "remove"])
-        #expect(drain(some, until: 2) == ["add", "remove"])
+        #expect(drain(all, until: 3).map(\.action) == ["add", "move", "remove"])
+        let kept = drain(some, until: 2)
+        #expect(kept.map(\.action) == ["add", "remove"])
+        // Only the properties asked for, and only those the event has.
+        #expect(kept.map(\.properties) == [["INTERFACE": "flv0"], ["INTERFACE": "flv1"]])
         #expect(some.receive() == .nothing)
     }
 
