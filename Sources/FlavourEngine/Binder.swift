@@ -70,10 +70,11 @@ public struct Binder: Sendable {
             return outcome(.refused(error.description))
         }
         defer { steps.end(address: address) }
-        // The driver the device was on, as the first driver_override write found it settled
-        // (`settledDriver`): what was read before may have been a probe attempt's link.
+        // The driver the device was on, as the link read right after the first driver_override
+        // write shows it (settled: see tryCandidate); the read before may have seen a probe
+        // attempt's link.
         func settled(_ driver: DriverName?) {
-            logger.debug("Driver link was a probe attempt's", metadata: [
+            logger.debug("Previous driver settled after the device lock", metadata: [
                 "pci.slot_name": "\(address)", "read": "\(previous.map(\.rawValue) ?? "none")",
                 "settled": "\(driver.map(\.rawValue) ?? "none")",
             ])
