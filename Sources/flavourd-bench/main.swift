@@ -276,6 +276,13 @@ func benchMain() async throws {
     print("  daemon CPU per add                   \(fixed(Double(quiet.add) / 1000, 1)) µs")
     print("  daemon CPU per bind (someone else's) \(fixed(Double(quiet.bind) / 1000, 1)) µs")
     print("  daemon CPU per unbind + remove       \(fixed(Double(quiet.remove) / 1000, 1)) µs")
+    if let monitor = MonitorBench.run(cycles: options.vfs) {
+        print("libudev monitor, kernel source, \(monitor.events) real uevents (tun add, move, remove; private network namespace)")
+        print("  CPU per event, every event copied whole    \(fixed(monitor.whole / 1000, 1)) µs")
+        print("  CPU per event, flavourd's actions and keys \(fixed(monitor.filtered / 1000, 1)) µs")
+    } else {
+        print("(monitor figures need a private network namespace: run under `unshare -n`, as root)")
+    }
     if let binary = options.flavourd {
         let idle = try await idle(options, binary: binary)
         let mib = Double(idle.rssKiB) / 1024
