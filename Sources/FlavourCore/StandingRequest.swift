@@ -48,6 +48,11 @@ public enum DeviceSelector: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Whether it needs the device's modalias (an address glob needs only the address).
+    public var isModalias: Bool {
+        if case .modalias = self { true } else { false }
+    }
+
     public var description: String {
         switch self {
         case .address(let glob): glob

@@ -14,6 +14,14 @@ public enum UeventRequest: Hashable, Sendable {
     case invalid(String)
 
     /// The property a kernel-sent request carries (the driver_flavour module's uevent).
+    /// The actions that can carry a request or change what a request applies to; every other
+    /// action (bind, unbind, move, online, offline) is `.ignored`.
+    public static let actions: Set<String> = ["add", "remove", "change"]
+
+    /// The properties flavourd reads from an event: the request's value, its UUID or sequence
+    /// number, the device's modalias.
+    public static let keys: Set<String> = [attributeKey, syntheticKey, "SYNTH_UUID", DriverFlavourState.sequenceKey, "MODALIAS"]
+
     public static let attributeKey = "DRIVER_FLAVOUR"
     /// The property a synthetic uevent carries: keys must be alphanumeric
     /// (`lib/kobject_uevent.c`), so no underscore, and the kernel prefixes SYNTH_ARG_.
@@ -21,8 +29,7 @@ public enum UeventRequest: Hashable, Sendable {
 
     /// Reads one uevent. `sysName` is the device's kernel name (`0000:03:00.0`).
     public init(action: String, sysName: String, properties: [String: String]) {
-        let relevant = action == "add" || action == "remove" || action == "change"
-        guard relevant else { self = .ignored; return }
+        guard Self.actions.contains(action) else { self = .ignored; return }
         guard let address = try? PCIAddress(parsing: sysName) else {
             // Cut by Unicode scalars: one Character can hold any number of combining marks.
             self = .invalid("device name '\(String(sysName.unicodeScalars.prefix(64)))' is not a PCI address")

@@ -34,10 +34,20 @@ extension FlavourService {
             }
             accept(FlavourRequest(address: address, requested: requested, origin: origin, uuid: uuid, sequence: sequence),
                    scheduler: scheduler)
-        case let .added(address, _):
+        case let .added(address, modalias):
             let executor = scheduler.currentExecutor
-            guard let device = try? executor.sysfs.pciDevice(address) else { return }
-            autoprobe(executor.sysfs).update(device, requests: executor.config.requests)
+            let requests = executor.config.requests
+            let autoprobe = autoprobe(executor.sysfs)
+            // Most adds concern no request (a VF of a PF nobody asked for): that is decided from
+            // the event's address and MODALIAS, and at most one stat for a PF's autoprobe,
+            // before the device is read.
+            let mayBeCovered = requests.contains {
+                $0.covers(address: address, modalias: modalias) || (modalias == nil && $0.selector.isModalias)
+            }
+            guard mayBeCovered || autoprobe.mayChange(address, requests: requests),
+                  let device = try? executor.sysfs.pciDevice(address)
+            else { return }
+            autoprobe.update(device, requests: requests)
             if let (requested, options) = Self.standingRequest(for: device, in: executor) {
                 accept(FlavourRequest(address: address, requested: requested, origin: .hotplug, options: options),
                        scheduler: scheduler, onlyIfIdle: true)

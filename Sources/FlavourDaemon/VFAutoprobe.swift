@@ -57,6 +57,15 @@ struct VFAutoprobe: Sendable {
         }
     }
 
+    /// Whether `update` could change anything for the device, in one stat: with standing
+    /// requests, a device that can have VFs (they may cover all of them); without, a PF
+    /// flavourd turned off (to turn it back on).
+    func mayChange(_ address: PCIAddress, requests: [StandingRequest]) -> Bool {
+        requests.isEmpty
+            ? FileSystem.exists(markers + "/" + address.description)
+            : sysfs.exists(PCIPaths.attribute("sriov_totalvfs", of: address))
+    }
+
     /// Whether flavourd has PFs to look after even without requests (to turn them back on).
     var hasMarkers: Bool { !FileSystem.list(markers).isEmpty }
 

@@ -33,7 +33,7 @@ public struct Binder: Sendable {
 
     public func apply(_ plan: CandidatePlan, to device: PCIDevice) -> BindOutcome {
         let address = device.address
-        let previous = device.driver.flatMap(DriverName.init)
+        var previous = device.driver.flatMap(DriverName.init)
         var attempts: [Attempt] = []
         func outcome(_ result: BindOutcome.Result) -> BindOutcome {
             BindOutcome(
@@ -69,10 +69,23 @@ public struct Binder: Sendable {
             return outcome(.refused(error.description))
         }
         defer { steps.end(address: address) }
+        // The driver the device was on, as the link read right after the first driver_override
+        // write shows it (settled: see tryCandidate); the read before may have seen a probe
+        // attempt's link.
+        func settled(_ driver: DriverName?) {
+            logger.debug("Previous driver settled after the device lock", metadata: [
+                "pci.slot_name": "\(address)", "read": "\(previous.map(\.rawValue) ?? "none")",
+                "settled": "\(driver.map(\.rawValue) ?? "none")",
+            ])
+            previous = driver
+            try? steps.begin(InFlightRecord(
+                address: address, operation: .bind, previousDriver: driver, previousOverride: device.driverOverride))
+        }
         var bound = previous  // what the device is on right now
         var changed = false  // whether any write took effect
         candidates: for (index, candidate) in plan.candidates.enumerated() {
-            switch tryCandidate(candidate, address: address, bound: &bound, changed: &changed, attempts: &attempts) {
+            switch tryCandidate(
+                candidate, address: address, bound: &bound, changed: &changed, attempts: &attempts, settled: settled) {
             case .bound(let driver):
                 return outcome(index == 0
                     ? .bound(driver: driver, module: candidate.module)
@@ -102,7 +115,7 @@ public struct Binder: Sendable {
 
     private func tryCandidate(
         _ candidate: Candidate, address: PCIAddress, bound: inout DriverName?, changed: inout Bool,
-        attempts: inout [Attempt]
+        attempts: inout [Attempt], settled: (DriverName?) -> Void
     ) -> CandidateResult {
         let module = candidate.module
         func fail(_ step: Attempt.Step, _ driver: DriverName?, _ errno: Int32, _ message: String) {
@@ -133,6 +146,11 @@ public struct Binder: Sendable {
         }
         do {
             try sysfs.write(driver.rawValue, to: PCIPaths.attribute("driver_override", of: address))
+            // The first write took the device lock: the link is settled now (see below).
+            if !changed, case let now = sysfs.boundDriver(address), now != bound {
+                if now != driver { settled(now) }
+                bound = now
+            }
             changed = true
         } catch {
             fail(.override, driver, error.errno, error.description)
@@ -151,7 +169,7 @@ public struct Binder: Sendable {
         }
         if bound != driver {
             do {
-                try sysfs.write(address.description, to: "\(PCIPaths.driver(driver))/bind")
+                try bindOnceAdded(address, to: driver)
             } catch {
                 if gone() {
                     fail(.bind, driver, error.errno, error.description)
@@ -180,5 +198,45 @@ public struct Binder: Sendable {
         }
         attempts.append(Attempt(module: module, driver: driver, step: .verify, errno: nil, message: "bound to \(driver)"))
         return .bound(driver)
+    }
+
+    // Why the link read after the first driver_override write is settled: really_probe
+    // (drivers/base/dd.c) puts a `driver` link up (driver_sysfs_add) before the bus's probe,
+    // which may refuse (a VF whose PF has autoprobe off: pci_device_can_probe), and takes it
+    // down again, all under the device lock. driver_set_override (drivers/base/driver.c) takes
+    // that lock, so the write returns after any attempt under way; and with the override naming
+    // another driver, no new attempt by the first can match (pci_match_device).
+
+    /// How often a bind that the kernel refused only because the device was not fully added
+    /// yet is tried again, with waits doubling from 1 ms (about a second in all).
+    public static let notYetAddedRetries = 10
+
+    /// `drivers/<driver>/bind`, tried again while the device is not fully added: its `add`
+    /// uevent comes from device_add, before pci_bus_add_device (drivers/pci/bus.c) sets
+    /// match_driver, and until then pci_bus_match matches no driver and bind_store says
+    /// ENODEV. An ENODEV for a device that exists, has no driver and whose override names the
+    /// driver (so pci_match_device must match) is that window, or the probe's own refusal,
+    /// which a retry only repeats: hence the bound.
+    private func bindOnceAdded(_ address: PCIAddress, to driver: DriverName) throws(SysfsError) {
+        var wait: UInt32 = 1000
+        var retries = 0
+        while true {
+            do {
+                try sysfs.write(address.description, to: "\(PCIPaths.driver(driver))/bind")
+                return
+            } catch where error.errno == ENODEV && retries < Self.notYetAddedRetries && notYetAdded(address, driver: driver) {
+                logger.debug("Bind refused before the device was fully added; trying again", metadata: [
+                    "pci.slot_name": "\(address)", "driver": "\(driver)", "wait.us": "\(wait)",
+                ])
+                usleep(wait)
+                wait *= 2
+                retries += 1
+            }
+        }
+    }
+
+    private func notYetAdded(_ address: PCIAddress, driver: DriverName) -> Bool {
+        sysfs.exists(PCIPaths.device(address)) && sysfs.boundDriver(address) == nil
+            && sysfs.driverOverride(address) == driver.rawValue
     }
 }

@@ -22,6 +22,12 @@ public final class UdevMonitor: Sendable {
     /// Becomes readable, and stays so, after `cancelWaits()`.
     private let cancelDescriptor: Int32
     public let source: UdevEventSource
+    /// The actions delivered (nil: all). Events of other actions are dropped on receipt,
+    /// before their properties are copied: a bind or unbind echo costs one recvmsg.
+    public let actions: Set<String>?
+    /// The properties copied out of each event (nil: all): a PCI event from udevd carries about
+    /// twenty (hwdb names, paths), of which a reader may need a handful.
+    public let keys: Set<String>?
     /// Why the receive buffer could not be set to the size asked for (SO_RCVBUFFORCE needs
     /// CAP_NET_ADMIN to exceed net.core.rmem_max); the monitor works, but an event storm may
     /// overrun it.
@@ -49,9 +55,11 @@ public final class UdevMonitor: Sendable {
     ///     and a tag filter would silence a `kernel` monitor completely).
     ///   - receiveBufferSize: bytes asked for the socket's receive queue (the kernel doubles it
     ///     for its own bookkeeping, `net/core/sock.c`).
+    ///   - actions: only events of these actions are delivered (nil: all).
+    ///   - keys: only these properties are copied into an event (nil: all).
     public init(
         source: UdevEventSource, subsystem: String = "pci", tag: String? = nil,
-        receiveBufferSize: Int32 = UdevMonitor.receiveBufferSize
+        receiveBufferSize: Int32 = UdevMonitor.receiveBufferSize, actions: Set<String>? = nil, keys: Set<String>? = nil
     ) throws(UdevError) {
         guard let udev = udev_new() else {
             throw UdevError(operation: "udev_new", argument: "", errno: errno)
@@ -86,6 +94,8 @@ public final class UdevMonitor: Sendable {
         self.fileDescriptor = udev_monitor_get_fd(monitor)
         self.cancelDescriptor = cancel
         self.source = source
+        self.actions = actions
+        self.keys = keys
         self.handles = Mutex(Handles(udev: udev, monitor: monitor))
     }
 
@@ -102,11 +112,16 @@ public final class UdevMonitor: Sendable {
     /// sd-device's monitor) from an empty queue.
     public func receive() -> Received {
         handles.withLock { handles in
-            guard let device = udev_monitor_receive_device(handles.monitor) else {
-                return errno == ENOBUFS ? .overrun : .nothing
+            while true {
+                guard let device = udev_monitor_receive_device(handles.monitor) else {
+                    return errno == ENOBUFS ? .overrun : .nothing
+                }
+                defer { udev_device_unref(device) }
+                if let actions, let action = udev_device_get_action(device), !actions.contains(String(cString: action)) {
+                    continue
+                }
+                return .event(UdevEvent(device: device, keys: keys))
             }
-            defer { udev_device_unref(device) }
-            return .event(UdevEvent(device: device))
         }
     }
 
@@ -140,18 +155,25 @@ public final class UdevMonitor: Sendable {
 }
 
 extension UdevEvent {
-    /// Copies everything out of a `udev_device`, which the caller still owns.
-    init(device: OpaquePointer) {
+    /// Copies a `udev_device`, which the caller still owns, out: its `keys` properties (nil:
+    /// every one).
+    init(device: OpaquePointer, keys: Set<String>? = nil) {
         func string(_ pointer: UnsafePointer<CChar>?) -> String? {
             pointer.map { String(cString: $0) }
         }
         var properties: [String: String] = [:]
-        var entry = udev_device_get_properties_list_entry(device)
-        while let current = entry {
-            if let name = string(udev_list_entry_get_name(current)) {
-                properties[name] = string(udev_list_entry_get_value(current)) ?? ""
+        if let keys {
+            for key in keys {
+                if let value = string(udev_device_get_property_value(device, key)) { properties[key] = value }
             }
-            entry = udev_list_entry_get_next(current)
+        } else {
+            var entry = udev_device_get_properties_list_entry(device)
+            while let current = entry {
+                if let name = string(udev_list_entry_get_name(current)) {
+                    properties[name] = string(udev_list_entry_get_value(current)) ?? ""
+                }
+                entry = udev_list_entry_get_next(current)
+            }
         }
         self.init(
             action: string(udev_device_get_action(device)) ?? properties["ACTION"] ?? "",

@@ -1,3 +1,4 @@
+import FlavourCore
 import FlavourEngine
 import FlavourPOSIX
 import FlavourPlatform
@@ -12,8 +13,11 @@ public final class UdevDeviceEventSource: DeviceEventSource, Sendable {
     /// carries no tags). `receiveBufferSize`: bytes asked for the socket's receive queue.
     public init(source: UdevEventSource, tag: String?, receiveBufferSize: Int32 = UdevMonitor.receiveBufferSize) throws {
         self.name = source.rawValue
+        // Only the actions flavourd acts on (the bind and unbind echoes of its own writes, two
+        // a bind, never wake the daemon), and only the properties it reads.
         monitor = try UdevMonitor(
-            source: source, subsystem: "pci", tag: source == .udev ? tag : nil, receiveBufferSize: receiveBufferSize)
+            source: source, subsystem: "pci", tag: source == .udev ? tag : nil, receiveBufferSize: receiveBufferSize,
+            actions: UeventRequest.actions, keys: UeventRequest.keys)
     }
 
     /// Why the receive buffer is not the size asked for, if it is not.

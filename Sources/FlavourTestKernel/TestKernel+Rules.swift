@@ -14,27 +14,30 @@ extension TestKernel {
         guard path.hasPrefix(prefix) else { throw SysfsError(.write, path: path, value: value, errno: ENOENT) }
         let parts = path.dropFirst(prefix.count).split(separator: "/").map(String.init)
         func fail(_ errno: Int32) -> SysfsError { SysfsError(.write, path: path, value: value, errno: errno) }
+        // Every write below takes the device lock, so a probe attempt under way ends first.
+        var uevents: [KernelUevent] = []
+        if let concerned = Self.deviceConcerned(by: parts, value: value) { uevents += try endProbeAttempt(concerned, in: &state) }
 
         switch parts.count {
         case 3 where parts[0...1] == ["bus", "pci"] && parts[2] == "drivers_probe":
-            return try driversProbe(value, in: &state, fail: fail)
+            return try uevents + driversProbe(value, in: &state, fail: fail)
         case 5 where parts[0...2] == ["bus", "pci", "drivers"]:
             let driver = parts[3]
             guard loadedModule(driver: driver, in: state) != nil else { throw fail(ENOENT) }
             switch parts[4] {
-            case "bind": return try bind(driver: driver, value, in: &state, fail: fail)
-            case "unbind": return try unbind(driver: driver, value, in: &state, fail: fail)
+            case "bind": return try uevents + bind(driver: driver, value, in: &state, fail: fail)
+            case "unbind": return try uevents + unbind(driver: driver, value, in: &state, fail: fail)
             case "new_id", "remove_id": throw fail(EPERM)  // never used for one device; refuse loudly
             default: throw fail(EACCES)
             }
         case 5 where parts[0...2] == ["bus", "pci", "devices"]:
             guard let address = try? PCIAddress(parsing: parts[3]), state.devices[address] != nil else { throw fail(ENOENT) }
-            return try deviceAttribute(parts[4], address: address, value, in: &state, fail: fail)
+            return try uevents + deviceAttribute(parts[4], address: address, value, in: &state, fail: fail)
         case 6 where parts[0...2] == ["bus", "pci", "devices"] && parts[4] == "driver" && parts[5] == "unbind":
-            guard let address = try? PCIAddress(parsing: parts[3]), let driver = state.devices[address]?.driver else {
-                throw fail(ENOENT)
-            }
-            return try unbind(driver: driver, value, in: &state, fail: fail)
+            guard let address = try? PCIAddress(parsing: parts[3]), let device = state.devices[address] else { throw fail(ENOENT) }
+            // The link was an attempt's (now ended): unbind_store finds no driver, ENODEV.
+            guard let driver = device.driver else { throw fail(ENODEV) }
+            return try uevents + unbind(driver: driver, value, in: &state, fail: fail)
         default:
             throw fail(EACCES)
         }
@@ -199,11 +202,17 @@ extension TestKernel {
 
     /// `device_attach`: try each loaded driver in registration order until one binds.
     func attach(_ address: PCIAddress, in state: inout State) throws(SysfsError) -> [KernelUevent] {
-        guard state.devices[address]?.driver == nil else { return [] }
+        guard state.devices[address]?.driver == nil, state.devices[address]?.probeAttempt == nil else { return [] }
         for name in state.loaded {
             guard let module = state.available[name], module.registersPCIDriver, let device = state.devices[address],
                   matches(module, device)
             else { continue }
+            if state.holdProbeAttempts {
+                // really_probe has put the `driver` link up; the bus's probe is still to come.
+                state.devices[address]!.probeAttempt = module.driver
+                try syncDevice(address, in: state)
+                return []
+            }
             if probe(address, module: module, in: &state) == nil {
                 try syncDevice(address, in: state)
                 return [KernelUevent(action: "bind", address: address, properties: ["DRIVER": module.driver])]
@@ -214,6 +223,7 @@ extension TestKernel {
 
     /// `drivers/pci/pci-driver.c`, pci_match_device.
     func matches(_ module: TestModule, _ device: DeviceState) -> Bool {
+        guard device.matchDriver else { return false }  // pci_bus_match, before pci_bus_add_device
         if let override = device.override, override != module.driver { return false }
         for id in module.ids where id.matches(device.spec) {
             if !id.overrideOnly || device.override != nil { return true }
@@ -223,7 +233,7 @@ extension TestKernel {
 
     /// pci_device_probe: refuses a VF whose PF has autoprobe off (pci_device_can_probe),
     /// then runs the driver's probe. Returns the probe's errno, nil when bound.
-    private func probe(_ address: PCIAddress, module: TestModule, in state: inout State) -> Int32? {
+    func probe(_ address: PCIAddress, module: TestModule, in state: inout State) -> Int32? {
         let device = state.devices[address]!
         if let pf = device.physfn, state.devices[pf]?.autoprobe == false, device.override == nil { return ENODEV }
         let errno = state.probeErrors[module.driver]
@@ -239,7 +249,7 @@ extension TestKernel {
         return nil
     }
 
-    private func loadedModule(driver: String, in state: State) -> TestModule? {
+    func loadedModule(driver: String, in state: State) -> TestModule? {
         state.loaded.lazy.compactMap { state.available[$0] }.first { $0.registersPCIDriver && $0.driver == driver }
     }
 
@@ -276,7 +286,7 @@ extension TestKernel {
 
     func add(_ spec: TestDevice, physfn: PCIAddress?, in state: inout State) throws(SysfsError) -> [KernelUevent] {
         let address = spec.address
-        state.devices[address] = DeviceState(spec: spec, physfn: physfn)
+        state.devices[address] = DeviceState(spec: spec, physfn: physfn, matchDriver: !state.deferBusAdd)
         let dir = sysfsRoot + "/bus/pci/devices/\(address)"
         try Tree.makeDirectories(dir)
         for file in ["uevent", "remove"] { try Tree.writeFile(dir + "/" + file, "") }
@@ -289,7 +299,8 @@ extension TestKernel {
         if let physfn { try Tree.link(dir + "/physfn", to: "../\(physfn)") }
         try syncDevice(address, in: state)
         var uevents = [KernelUevent(action: "add", address: address, properties: ["MODALIAS": spec.modalias.description])]
-        uevents += try attach(address, in: &state)
+        // pci_bus_add_device's device_attach; deferred, it comes with finishAdding.
+        if state.devices[address]!.matchDriver { uevents += try attach(address, in: &state) }
         return uevents
     }
 
@@ -387,14 +398,14 @@ extension TestKernel {
             try Tree.writeFile(dir + "/sriov_vf_device", String(spec.vfDevice, radix: 16).leftPadded(4) + "\n")
         }
         let driversDir = sysfsRoot + "/bus/pci/drivers"
-        if let driver = device.driver {
+        if let driver = device.driver ?? device.probeAttempt {
             try Tree.link(dir + "/driver", to: "../../drivers/\(driver)")
             try Tree.link(driversDir + "/\(driver)/\(address)", to: "../../devices/\(address)")
         } else {
             unlink(dir + "/driver")
         }
         // Drop stale per-driver device links.
-        for name in state.loaded.compactMap({ state.available[$0]?.driver }) where name != device.driver {
+        for name in state.loaded.compactMap({ state.available[$0]?.driver }) where name != device.driver ?? device.probeAttempt {
             unlink(driversDir + "/\(name)/\(address)")
         }
     }

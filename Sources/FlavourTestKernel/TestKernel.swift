@@ -48,6 +48,12 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         var flavourPending = false
         /// N of `vfio-dev/vfioN` while a driver built on vfio_pci_core has it (TestKernel+VFIO).
         var vfioIndex: Int?
+        /// `pci_dev->match_driver`: false from the `add` uevent (device_add) until
+        /// pci_bus_add_device has finished adding the device (`TestKernel+AddWindows`).
+        var matchDriver = true
+        /// The driver of a probe attempt under way (really_probe between driver_sysfs_add and
+        /// the bus's probe): its `driver` link shows, yet the device has no driver.
+        var probeAttempt: String?
     }
 
     struct State {
@@ -73,6 +79,9 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         var beforeWriteValue: (@Sendable (String, String) -> Void)?
         /// The host's use of devices (TestKernel+Host).
         var host = TestHost()
+        /// The kernel's windows the tests open (TestKernel+AddWindows).
+        var holdProbeAttempts = false
+        var deferBusAdd = false
     }
 
     /// Creates the tree in a new temporary directory. `modules` can be loaded (built-in
@@ -202,7 +211,7 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         listeners.withLock { $0.append(listener) }
     }
 
-    private func emit(_ uevents: [KernelUevent]) {
+    func emit(_ uevents: [KernelUevent]) {
         guard !uevents.isEmpty else { return }
         let current = listeners.withLock { $0 }
         for uevent in uevents { current.forEach { $0(uevent) } }

@@ -91,12 +91,10 @@ func threadCPU() -> UInt64 {
     return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
 }
 
-func storm(_ options: Options) async throws -> StormResult {
-    let kernel = try TestKernel(
-        modules: [.vfioPCI], loaded: [.nvme], devices: [.nvmePF("0000:01:00.0", group: 10, totalVFs: options.vfs)])
-    try kernel.sysfs.write("0", to: "bus/pci/devices/0000:01:00.0/sriov_drivers_autoprobe")
-    try kernel.sysfs.write("\(options.vfs)", to: "bus/pci/devices/0000:01:00.0/sriov_numvfs")
-    let vfs = kernel.addresses.filter { $0 != (try! PCIAddress(parsing: "0000:01:00.0")) }
+/// The daemon's services in this process on the test kernel, ready; outcomes counted.
+func startService(
+    on kernel: TestKernel, _ options: Options
+) async throws -> (FlavourService, Task<Void, any Error>, OutcomeCounter) {
     let counter = OutcomeCounter()
     let notifier = RecordingNotifier()
     var settings = DaemonSettings(
@@ -114,6 +112,16 @@ func storm(_ options: Options) async throws -> StormResult {
         logger: Logger(label: "bench") { _ in OutcomeCounter.Handler(counter: counter) })
     let task = Task { try await service.run() }
     while !notifier.isReady { try await Task.sleep(for: .milliseconds(2)) }
+    return (service, task, counter)
+}
+
+func storm(_ options: Options) async throws -> StormResult {
+    let kernel = try TestKernel(
+        modules: [.vfioPCI], loaded: [.nvme], devices: [.nvmePF("0000:01:00.0", group: 10, totalVFs: options.vfs)])
+    try kernel.sysfs.write("0", to: "bus/pci/devices/0000:01:00.0/sriov_drivers_autoprobe")
+    try kernel.sysfs.write("\(options.vfs)", to: "bus/pci/devices/0000:01:00.0/sriov_numvfs")
+    let vfs = kernel.addresses.filter { $0 != (try! PCIAddress(parsing: "0000:01:00.0")) }
+    let (service, task, counter) = try await startService(on: kernel, options)
 
     let clock = ContinuousClock()
     let cpu0 = cpuNanoseconds(), kernel0 = kernel.kernelCPUNanoseconds
@@ -159,6 +167,55 @@ func storm(_ options: Options) async throws -> StormResult {
     try await task.value
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     return StormResult(vfs: vfs.count, seconds: seconds, processCPU: cpu, kernelCPU: kernelCPU, fleet: fleet)
+}
+
+/// The daemon's CPU for events no request covers, in nanoseconds per VF, the simulated
+/// kernel's own CPU taken out.
+struct QuietResult {
+    let vfs: Int
+    let add: UInt64
+    let bind: UInt64
+    let remove: UInt64
+}
+
+/// Events flavourd has no request for: VFs appear (`add`), get bound by someone else
+/// (`bind`), and go (`unbind`, `remove`), while a standing request covers other devices. Each
+/// phase ends with a synthetic request to another device, whose outcome says that every event
+/// before it has been handled (the daemon handles events in order).
+func quiet(_ options: Options) async throws -> QuietResult {
+    let pf = try PCIAddress(parsing: "0000:01:00.0")
+    let kernel = try TestKernel(
+        modules: [.vfioPCI], loaded: [.nvme, .e1000e],
+        devices: [.nvmePF(pf.description, group: 10, totalVFs: options.vfs), .e1000e("0000:00:04.0", group: 4)])
+    try kernel.writeConfig("50-bench.conf", "request vfio 0000:09:00.*\n")
+    try kernel.sysfs.write("0", to: "bus/pci/devices/\(pf)/sriov_drivers_autoprobe")
+    let (service, task, counter) = try await startService(on: kernel, options)
+    var sentinels = 0
+    /// Runs `body`, waits until the daemon has handled what it caused; its CPU, kernel's out.
+    func phase(_ body: () throws -> Void) async throws -> UInt64 {
+        let cpu0 = cpuNanoseconds(), kernel0 = kernel.kernelCPUNanoseconds
+        try body()
+        sentinels += 1
+        try kernel.sysfs.write("change 00000000-0000-0000-0000-00000000000\(sentinels) DRIVERFLAVOUR=vfio", to: "bus/pci/devices/0000:00:04.0/uevent")
+        while counter.count.load(ordering: .relaxed) < sentinels { try await Task.sleep(for: .milliseconds(5)) }
+        let cpu = cpuNanoseconds() - cpu0, kernelCPU = kernel.kernelCPUNanoseconds - kernel0
+        return (cpu - min(cpu, kernelCPU)) / UInt64(options.vfs)
+    }
+    _ = try await phase {}  // the sentinel's first bind (loads vfio_pci), not counted
+    let empty = try await phase {}  // what a sentinel alone costs, taken out of each phase
+    let add = try await phase { try kernel.sysfs.write("\(options.vfs)", to: "bus/pci/devices/\(pf)/sriov_numvfs") }
+    let vfs = kernel.addresses.filter { kernel.driver(of: $0) == nil }
+    let bind = try await phase {
+        for vf in vfs {
+            try kernel.sysfs.write("vfio-pci", to: "bus/pci/devices/\(vf)/driver_override")
+            try kernel.sysfs.write(vf.description, to: "bus/pci/drivers/vfio-pci/bind")
+        }
+    }
+    let remove = try await phase { try kernel.sysfs.write("0", to: "bus/pci/devices/\(pf)/sriov_numvfs") }
+    service.shutdown()
+    try await task.value
+    func less(_ value: UInt64) -> UInt64 { value - min(value, empty) }
+    return QuietResult(vfs: options.vfs, add: less(add), bind: less(bind), remove: less(remove))
 }
 
 struct IdleResult {
@@ -270,6 +327,18 @@ func benchMain() async throws {
         print("  one write, \(result.vfs) devices in VFIO mode \(fixed(Double(fleet.oneWrite) / 1000, 1)) µs   (an outcome's cost when they come a second or more apart)")
     } else {
         print("  fleet files                          off (--no-fleet)")
+    }
+    let quiet = try await quiet(options)
+    print("flavourd-bench: \(quiet.vfs) VFs no request covers (a standing request covers other devices)")
+    print("  daemon CPU per add                   \(fixed(Double(quiet.add) / 1000, 1)) µs")
+    print("  daemon CPU per bind (someone else's) \(fixed(Double(quiet.bind) / 1000, 1)) µs")
+    print("  daemon CPU per unbind + remove       \(fixed(Double(quiet.remove) / 1000, 1)) µs")
+    if let monitor = MonitorBench.run(cycles: options.vfs) {
+        print("libudev monitor, kernel source, \(monitor.events) real uevents (tun add, move, remove; private network namespace)")
+        print("  CPU per event, every event copied whole    \(fixed(monitor.whole / 1000, 1)) µs")
+        print("  CPU per event, flavourd's actions and keys \(fixed(monitor.filtered / 1000, 1)) µs")
+    } else {
+        print("(monitor figures need a private network namespace: run under `unshare -n`, as root)")
     }
     if let binary = options.flavourd {
         let idle = try await idle(options, binary: binary)

@@ -77,6 +77,7 @@ enum TestChildProcess {
     case ServiceNotifierTests.notifierRole: try ServiceNotifierTests.runNotifier()
     case UdevMonitorTests.netnsRole: try UdevMonitorTests.runInPrivateNetworkNamespace()
     case UdevMonitorTests.overrunRole: try UdevMonitorTests.overrunInPrivateNetworkNamespace()
+    case UdevMonitorTests.actionsRole: try UdevMonitorTests.actionsInPrivateNetworkNamespace()
     default: Issue.record("unknown child role \(role)")
     }
 }

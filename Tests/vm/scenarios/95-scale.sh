@@ -11,7 +11,9 @@
 #   synthetic  flavourd through one synthetic request a VF, VFs made beforehand;
 # each flavourd run with its CPU (user + system) a VF, RSS after, outcomes per VF and the
 # default driver's probes (a kprobe on nvme_probe). The standing run is repeated with driverctl's
-# slow udev rule (89-vfio-uio.rules, a bash program per new /dev/vfio group) masked.
+# slow udev rule (89-vfio-uio.rules, a bash program per new /dev/vfio group) masked, and once
+# more with flavourd on the kernel source. Events no request covers (a VF's add, a bind flavourd
+# did not make, an unbind and a remove) get their CPU a VF, on either source.
 # Passes when every VF ends on vfio-pci with exactly one outcome in each flavourd run; the
 # targets (flavourd <= 1.5x the floor, CPU a VF <= the raw loop's time a VF, RSS < 12 MB) are
 # reported, not enforced.
@@ -154,6 +156,35 @@ awk -v c="$create_us" -v r="$raw_us" -v k="$TOTAL" -v p="$(($(probes) - probes_b
 no_vfs
 udevadm settle --timeout=600 || true
 
+# settled_cpu_ms: flavourd's CPU once udevd and flavourd have heard everything so far.
+settled_cpu_ms() {
+    udevadm settle --timeout=600 || true
+    nap 1
+    proc_cpu_ms "$pid"
+}
+
+# no_request NAME: events flavourd has no request for (no standing request covers these VFs):
+# the VFs' `add`, the `bind` of a shell loop's driver_override + bind, and the `unbind` +
+# `remove` of taking them away; flavourd's CPU for each, a VF.
+no_request() {
+    local name=$1 cpu0 cpu1 cpu2 cpu3 vf
+    cpu0=$(settled_cpu_ms)
+    create_vfs
+    cpu1=$(settled_cpu_ms)
+    all_vfs
+    for vf in "${vfs[@]}"; do
+        echo "$DRIVER" >"$SYSFS_PCI/$vf/driver_override"
+        echo "$vf" >"/sys/bus/pci/drivers/$DRIVER/bind"
+    done
+    cpu2=$(settled_cpu_ms)
+    no_vfs
+    cpu3=$(settled_cpu_ms)
+    awk -v n="$name" -v k="$TOTAL" -v a="$cpu0" -v b="$cpu1" -v c="$cpu2" -v d="$cpu3" 'BEGIN {
+        printf "BENCH %-10s %5d VFs no request covers: flavourd CPU %.2f ms an add, %.2f ms a bind, %.2f ms an unbind + remove\n", n, k, (b - a) / k, (c - b) / k, (d - c) / k
+    }'
+}
+no_request no-request
+
 # (2) flavourd through a standing request covering every VF the PFs can have (address globs:
 # a QEMU NVMe VF has its PF's modalias, so a modalias selector would take the PF too). VFs sit at
 # devfn 1..127 of the PF's bus (sriov_offset 1, stride 1).
@@ -201,4 +232,18 @@ if [[ -e /usr/lib/udev/rules.d/89-vfio-uio.rules || -e /lib/udev/rules.d/89-vfio
     ln -sf /dev/null /etc/udev/rules.d/89-vfio-uio.rules
     udevadm control --reload
     standing_run standing-masked
+    rm -f /etc/udev/rules.d/89-vfio-uio.rules
+    udevadm control --reload
 fi
+
+# (5) The kernel source (flavourd --source kernel, as when udevd does not run): flavourd hears
+# each VF's `add` as the kernel sends it, inside two windows udevd's delay hides: the driver
+# core's probe attempt shows a transient `driver` link (drivers/base/dd.c, really_probe), and
+# `add` comes before the PCI core has finished adding the VF (drivers/pci/bus.c,
+# pci_bus_add_device), when a bind is ENODEV. Every VF must still end bound, with one outcome.
+daemon_options --source kernel
+pid=$(systemctl show -p MainPID --value "$FLAVOURD")
+for pf in "${pfs[@]}"; do echo 0 >"$SYSFS_PCI/$pf/sriov_drivers_autoprobe"; done
+no_request no-req-kern
+standing_run standing-kernel
+daemon_options
