@@ -34,8 +34,9 @@ sleep 1
 mark=$(journal_mark)
 out=$(apt-get install -y -q -o Dpkg::Use-Pty=0 "$new_deb" 2>&1) || { printf '%s\n' "$out"; fail "apt-get install $new_deb exited $?"; }
 printf '%s\n' "$out"
-# The maintainer scripts' systemctl calls all succeed (a restart of flavourd-settle.service
-# beside flavourd's once failed them: "Could not execute systemctl").
+# The maintainer scripts' systemctl calls all succeed: flavourd-settle.service, restarted in
+# the same call as flavourd (systemd runs its restart first, while the old flavourd is still
+# there), waits for the new flavourd instead of failing on the old one's status.json.
 [[ "$out" != *"Could not execute systemctl"* ]] || fail "a systemctl call of the upgrade failed"
 [[ "$(systemctl show -p Result --value flavourd-settle.service)" == success ]] ||
     fail "flavourd-settle.service's result is $(systemctl show -p Result --value flavourd-settle.service) after the upgrade"
