@@ -39,6 +39,7 @@ struct SettleCommand: ParsableCommand {
         var last: DaemonStatusFile?
         var staleSince: UInt64?
         while true {
+            let now = DaemonStatusFile.realtimeNanoseconds()
             last = DaemonStatusFile.read(runDirectory: runtime.runDir)
             if let status = last, status.isAlive, status.state == "ready", status.settled ?? true {
                 say("flavourd (pid \(status.pid)): the requests of its start have ended")
@@ -48,14 +49,15 @@ struct SettleCommand: ParsableCommand {
             // flavourd-settle.service beside it, and systemd runs a restart job of a unit ordered
             // after flavourd before flavourd's own): give a new one a few seconds to appear.
             if let status = last, !status.isAlive {
-                staleSince = staleSince ?? DaemonStatusFile.realtimeNanoseconds()
-                if DaemonStatusFile.realtimeNanoseconds() - staleSince! >= Self.restartGrace || DaemonStatusFile.realtimeNanoseconds() >= deadline {
+                let since = staleSince ?? now
+                staleSince = since
+                if now - since >= Self.restartGrace || now >= deadline {
                     throw CLIError("flavourd is not running (status.json is stale: \(status.staleness))")
                 }
             } else {
                 staleSince = nil
             }
-            guard DaemonStatusFile.realtimeNanoseconds() < deadline else { break }
+            guard now < deadline else { break }
             usleep(50_000)
         }
         guard let status = last else {
