@@ -15,7 +15,8 @@ struct SettleCommand: ParsableCommand {
         abstract: "Wait until flavourd has carried out the requests it queued at its start.",
         discussion: """
             Exits 0 once status.json says the start's requests have ended, 1 when flavourd is not
-            running or the timeout passes first (what is still in flight is named).
+            running (status.json stale for 10 s: a restart is waited for) or the timeout passes
+            first (what is still in flight is named).
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -23,6 +24,9 @@ struct SettleCommand: ParsableCommand {
 
     @Option(help: "Seconds to wait.")
     var timeout: Double = 120
+
+    /// How long a stale status.json is waited on for a restarted flavourd to replace it.
+    static let restartGrace: UInt64 = 10_000_000_000
 
     func validate() throws {
         guard timeout.isFinite, (0...SetCommand.maxTimeout).contains(timeout) else {
@@ -33,16 +37,27 @@ struct SettleCommand: ParsableCommand {
     func run() throws {
         let deadline = DaemonStatusFile.realtimeNanoseconds() + UInt64(timeout * 1e9)
         var last: DaemonStatusFile?
+        var staleSince: UInt64?
         while true {
+            let now = DaemonStatusFile.realtimeNanoseconds()
             last = DaemonStatusFile.read(runDirectory: runtime.runDir)
             if let status = last, status.isAlive, status.state == "ready", status.settled ?? true {
                 say("flavourd (pid \(status.pid)): the requests of its start have ended")
                 return
             }
+            // A writer that has exited may be a flavourd being restarted (an upgrade restarts
+            // flavourd-settle.service beside it, and systemd runs a restart job of a unit ordered
+            // after flavourd before flavourd's own): give a new one a few seconds to appear.
             if let status = last, !status.isAlive {
-                throw CLIError("flavourd is not running (status.json is stale: \(status.staleness))")
+                let since = staleSince ?? now
+                staleSince = since
+                if now - since >= Self.restartGrace || now >= deadline {
+                    throw CLIError("flavourd is not running (status.json is stale: \(status.staleness))")
+                }
+            } else {
+                staleSince = nil
             }
-            guard DaemonStatusFile.realtimeNanoseconds() < deadline else { break }
+            guard now < deadline else { break }
             usleep(50_000)
         }
         guard let status = last else {

@@ -192,6 +192,15 @@ import Testing
         let fresh = json.replacingOccurrences(of: "\(me.startTime + 1)", with: "\(me.startTime)")
         try fresh.write(toFile: directory + "/status.json", atomically: true, encoding: .utf8)
         #expect(run("settle", "--timeout", "1", "--run-dir", directory) == 0, "\(run.output)")
+        // A restart: the stale file is replaced by the new daemon's while settle waits, as an
+        // upgrade restarts flavourd-settle.service beside flavourd.
+        try json.write(toFile: directory + "/status.json", atomically: true, encoding: .utf8)
+        let writer = Thread {
+            usleep(300_000)
+            try? fresh.write(toFile: directory + "/status.json", atomically: true, encoding: .utf8)
+        }
+        writer.start()
+        #expect(run("settle", "--timeout", "20", "--run-dir", directory) == 0, "\(run.output)")
     }
 
     /// `settle` waits for the start's requests: here they have ended when it runs.
