@@ -12,8 +12,10 @@
 # each flavourd run with its CPU (user + system) a VF, RSS after, outcomes per VF and the
 # default driver's probes (a kprobe on nvme_probe). The standing run is repeated with driverctl's
 # slow udev rule (89-vfio-uio.rules, a bash program per new /dev/vfio group) masked, and once
-# more with flavourd on the kernel source. Events no request covers (a VF's add, a bind flavourd
-# did not make, an unbind and a remove) get their CPU a VF, on either source.
+# more with flavourd on the kernel source (rule masked: that source is for hosts without udevd).
+# Events no request covers (a VF's add, a bind flavourd did not make, an unbind and a remove) get
+# their CPU a VF, on either source (rule masked). Each flavourd run also says where the guest's
+# CPU went (udevd and the programs its rules run, PID 1, journald, flavourd).
 # Passes when every VF ends on vfio-pci with exactly one outcome in each flavourd run; the
 # targets (flavourd <= 1.5x the floor, CPU a VF <= the raw loop's time a VF, RSS < 12 MB) are
 # reported, not enforced.
@@ -38,7 +40,7 @@ now_us() { printf '%s\n' "${EPOCHREALTIME/./}"; }
 
 cleanup() {
     kill "$never_pid" 2>/dev/null
-    rm -f "$CONF" /etc/udev/rules.d/89-vfio-uio.rules
+    rm -f "$CONF" "/etc/udev/rules.d/$DRIVERCTL_RULE"
     udevadm control --reload || true
     for pf in "${pfs[@]}"; do set_numvfs "$pf" 0; done
     reload_daemon >/dev/null || true
@@ -89,6 +91,36 @@ proc_cpu_ms() {
 }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
+# Where the guest's CPU goes during a run, by cgroup (cpu.stat's usage_usec counts every process
+# the unit ever had, the bash programs udev rules run included): udevd, systemd (PID 1, which
+# makes a .device unit for every TAG+="systemd" device), journald, flavourd, and all of the guest
+# (/proc/stat, in USER_HZ ticks; idle excluded).
+CGROUPS=(system.slice/systemd-udevd.service init.scope system.slice/systemd-journald.service "system.slice/$FLAVOURD.service")
+cpu_by_cgroup() {
+    local cg
+    for cg in "${CGROUPS[@]}"; do awk '$1 == "usage_usec" { print $2 }' "/sys/fs/cgroup/$cg/cpu.stat" 2>/dev/null || echo 0; done
+    awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { print ($2 + $3 + $4 + $7 + $8) * 1000000 / hz }' /proc/stat
+}
+# cpu_share NAME BEFORE...: the CPU seconds each cgroup used since BEFORE (cpu_by_cgroup's lines).
+cpu_share() {
+    local name=$1
+    shift
+    paste <(printf '%s\n' "$@") <(cpu_by_cgroup) | awk -v n="$name" '
+        { d[NR] = ($2 - $1) / 1000000 }
+        END { printf "BENCH %-10s guest CPU %.1f s: udevd %.1f s, systemd %.1f s, journald %.1f s, flavourd %.1f s\n", n, d[5], d[1], d[2], d[3], d[4] }'
+}
+
+# rule_masked yes|no: driverctl's udev rule (a bash program for every new /dev/vfio group) masked
+# or as installed. Phases that measure flavourd without a request, or the kernel source (which
+# is for hosts without udevd), run it masked: at 1,000 VFs its backlog alone takes minutes.
+DRIVERCTL_RULE=89-vfio-uio.rules
+have_driverctl_rule() { [[ -e /usr/lib/udev/rules.d/$DRIVERCTL_RULE || -e /lib/udev/rules.d/$DRIVERCTL_RULE ]]; }
+rule_masked() {
+    have_driverctl_rule || return 0
+    if [[ $1 == yes ]]; then ln -sf /dev/null "/etc/udev/rules.d/$DRIVERCTL_RULE"; else rm -f "/etc/udev/rules.d/$DRIVERCTL_RULE"; fi
+    udevadm control --reload
+}
+
 # no_vfs: every PF without VFs.
 no_vfs() {
     local pf
@@ -118,6 +150,7 @@ flavourd_run() {
     [[ -z "$bad" ]] || fail "$name: a VF without exactly one 'bound' outcome: $bad"
     (($(wc -l <<<"$counts") == TOTAL)) || fail "$name: $(wc -l <<<"$counts") devices have outcomes, expected $TOTAL"
     cpu=$(awk -v a="$cpu_before" -v b="$(proc_cpu_ms "$pid")" 'BEGIN { print b - a }')
+    cpu_share "$name" "${cg_before[@]}"
     rss=$(rss_kib "$pid")
     awk -v n="$name" -v us="$run_us" -v k="$TOTAL" -v f="$base" -v fn="$base_name" -v cpu="$cpu" -v per="$raw_per_vf_ms" -v rss="$rss" \
         -v p="$(($(probes) - probes_before))" 'BEGIN {
@@ -183,7 +216,9 @@ no_request() {
         printf "BENCH %-10s %5d VFs no request covers: flavourd CPU %.2f ms an add, %.2f ms a bind, %.2f ms an unbind + remove\n", n, k, (b - a) / k, (c - b) / k, (d - c) / k
     }'
 }
+rule_masked yes
 no_request no-request
+rule_masked no
 
 # (2) flavourd through a standing request covering every VF the PFs can have (address globs:
 # a QEMU NVMe VF has its PF's modalias, so a modalias selector would take the PF too). VFs sit at
@@ -203,6 +238,7 @@ standing_run() {
     mark=$(journal_mark)
     cpu_before=$(proc_cpu_ms "$pid")
     probes_before=$(probes)
+    mapfile -t cg_before < <(cpu_by_cgroup)
     start=$(now_us)
     create_vfs
     flavourd_run "$name" "$start" "$mark" "$pid" "$probes_before" "$cpu_before" "$floor_us" "the floor"
@@ -221,6 +257,7 @@ udevadm settle --timeout=600 || true
 mark=$(journal_mark)
 cpu_before=$(proc_cpu_ms "$pid")
 probes_before=$(probes)
+mapfile -t cg_before < <(cpu_by_cgroup)
 start=$(now_us)
 for vf in "${vfs[@]}"; do synth_request "$vf" vfio; done
 flavourd_run synthetic "$start" "$mark" "$pid" "$probes_before" "$cpu_before" "$raw_us" "the raw loop"
@@ -228,12 +265,9 @@ no_vfs
 udevadm settle --timeout=600 || true
 
 # (4) The standing run again with driverctl's udev rule masked.
-if [[ -e /usr/lib/udev/rules.d/89-vfio-uio.rules || -e /lib/udev/rules.d/89-vfio-uio.rules ]]; then
-    ln -sf /dev/null /etc/udev/rules.d/89-vfio-uio.rules
-    udevadm control --reload
+if have_driverctl_rule; then
+    rule_masked yes
     standing_run standing-masked
-    rm -f /etc/udev/rules.d/89-vfio-uio.rules
-    udevadm control --reload
 fi
 
 # (5) The kernel source (flavourd --source kernel, as when udevd does not run): flavourd hears
@@ -241,6 +275,7 @@ fi
 # core's probe attempt shows a transient `driver` link (drivers/base/dd.c, really_probe), and
 # `add` comes before the PCI core has finished adding the VF (drivers/pci/bus.c,
 # pci_bus_add_device), when a bind is ENODEV. Every VF must still end bound, with one outcome.
+rule_masked yes
 daemon_options --source kernel
 pid=$(systemctl show -p MainPID --value "$FLAVOURD")
 for pf in "${pfs[@]}"; do echo 0 >"$SYSFS_PCI/$pf/sriov_drivers_autoprobe"; done
