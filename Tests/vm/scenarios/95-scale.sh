@@ -95,7 +95,7 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 # the unit ever had, the bash programs udev rules run included): udevd, systemd (PID 1, which
 # makes a .device unit for every TAG+="systemd" device), journald, flavourd, and all of the guest
 # (/proc/stat, in USER_HZ ticks; idle excluded).
-CGROUPS=(system.slice/systemd-udevd.service init.scope system.slice/systemd-journald.service "system.slice/$FLAVOURD.service")
+CGROUPS=(system.slice/systemd-udevd.service init.scope system.slice/systemd-journald.service "system.slice/$FLAVOURD")
 cpu_by_cgroup() {
     local cg
     for cg in "${CGROUPS[@]}"; do awk '$1 == "usage_usec" { print $2 }' "/sys/fs/cgroup/$cg/cpu.stat" 2>/dev/null || echo 0; done
@@ -108,6 +108,18 @@ cpu_share() {
     paste <(printf '%s\n' "$@") <(cpu_by_cgroup) | awk -v n="$name" '
         { d[NR] = ($2 - $1) / 1000000 }
         END { printf "BENCH %-10s guest CPU %.1f s: udevd %.1f s, systemd %.1f s, journald %.1f s, flavourd %.1f s\n", n, d[5], d[1], d[2], d[3], d[4] }'
+}
+
+# proc_detail PID: flavourd's user and system CPU (ms), its read and write syscalls (/proc/PID/io)
+# and context switches (every thread's), one a line.
+proc_detail() {
+    local stat hz t
+    read -r stat <"/proc/$1/stat"
+    stat=${stat##*) }
+    hz=$(getconf CLK_TCK)
+    awk -v hz="$hz" '{ print $12 * 1000 / hz; print $13 * 1000 / hz }' <<<"$stat"
+    awk '$1 == "syscr:" || $1 == "syscw:" { print $2 }' "/proc/$1/io"
+    for t in /proc/"$1"/task/*/status; do awk '/ctxt_switches:/ { s += $2 } END { print s }' "$t"; done | awk '{ s += $1 } END { print s }'
 }
 
 # rule_masked yes|no: driverctl's udev rule (a bash program for every new /dev/vfio group) masked
@@ -139,6 +151,11 @@ create_vfs() {
 flavourd_run() {
     local name=$1 start=$2 mark=$3 pid=$4 probes_before=$5 cpu_before=$6 base=$7 base_name=$8 last counts bad cpu rss
     wait_all $((60 + TOTAL * 2))
+    local share detail
+    share=$(cpu_share "$name" "${cg_before[@]}")
+    detail=$(paste <(printf '%s\n' "${detail_before[@]}") <(proc_detail "$pid") | awk -v k="$TOTAL" '
+        { d[NR] = $2 - $1 }
+        END { printf "user %.2f ms + system %.2f ms, %.0f read and %.0f write syscalls, %.1f context switches a VF", d[1] / k, d[2] / k, d[3] / k, d[4] / k, d[5] / k }')
     wait_until 60 bash -c "(( \$(journalctl -q -o cat -u $FLAVOURD --since='$mark' MESSAGE_ID=$MSG_BOUND | wc -l) >= $TOTAL ))" ||
         fail "$name: flavourd logged fewer than $TOTAL 'bound' outcomes"
     last=$(flavourd_entries "$mark" MESSAGE_ID="$MSG_BOUND" | jq -s 'map(.__REALTIME_TIMESTAMP | tonumber) | max')
@@ -150,7 +167,8 @@ flavourd_run() {
     [[ -z "$bad" ]] || fail "$name: a VF without exactly one 'bound' outcome: $bad"
     (($(wc -l <<<"$counts") == TOTAL)) || fail "$name: $(wc -l <<<"$counts") devices have outcomes, expected $TOTAL"
     cpu=$(awk -v a="$cpu_before" -v b="$(proc_cpu_ms "$pid")" 'BEGIN { print b - a }')
-    cpu_share "$name" "${cg_before[@]}"
+    printf '%s\n' "$share"
+    printf 'BENCH %-10s flavourd a VF: %s\n' "$name" "$detail"
     rss=$(rss_kib "$pid")
     awk -v n="$name" -v us="$run_us" -v k="$TOTAL" -v f="$base" -v fn="$base_name" -v cpu="$cpu" -v per="$raw_per_vf_ms" -v rss="$rss" \
         -v p="$(($(probes) - probes_before))" 'BEGIN {
@@ -239,6 +257,7 @@ standing_run() {
     cpu_before=$(proc_cpu_ms "$pid")
     probes_before=$(probes)
     mapfile -t cg_before < <(cpu_by_cgroup)
+    mapfile -t detail_before < <(proc_detail "$pid")
     start=$(now_us)
     create_vfs
     flavourd_run "$name" "$start" "$mark" "$pid" "$probes_before" "$cpu_before" "$floor_us" "the floor"
@@ -258,6 +277,7 @@ mark=$(journal_mark)
 cpu_before=$(proc_cpu_ms "$pid")
 probes_before=$(probes)
 mapfile -t cg_before < <(cpu_by_cgroup)
+mapfile -t detail_before < <(proc_detail "$pid")
 start=$(now_us)
 for vf in "${vfs[@]}"; do synth_request "$vf" vfio; done
 flavourd_run synthetic "$start" "$mark" "$pid" "$probes_before" "$cpu_before" "$raw_us" "the raw loop"
@@ -270,7 +290,26 @@ if have_driverctl_rule; then
     standing_run standing-masked
 fi
 
-# (5) The kernel source (flavourd --source kernel, as when udevd does not run): flavourd hears
+# (5) Where flavourd's CPU goes on this kernel: the masked standing run once more under
+# `strace -c -f` (slow: not timed), its syscalls a VF, by count.
+if command -v strace >/dev/null; then
+    trace=$(mktemp)
+    strace -c -f -q -S calls -o "$trace" -p "$pid" &
+    strace_pid=$!
+    nap 1
+    standing_run standing-strace >/dev/null
+    kill -INT "$strace_pid"
+    wait "$strace_pid" || true
+    awk -v k="$TOTAL" '$NF != "total" && $NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && n < 14 {
+            calls = $4; name = $NF; n++
+            line = line sprintf("%s%s %.1f", n > 1 ? ", " : "", name, calls / k)
+        }
+        $NF == "total" { total = $4 }
+        END { printf "BENCH strace     flavourd syscalls a VF (most first): %s; %.0f in all\n", line, total / k }' "$trace"
+    rm -f "$trace"
+fi
+
+# (6) The kernel source (flavourd --source kernel, as when udevd does not run): flavourd hears
 # each VF's `add` as the kernel sends it, inside two windows udevd's delay hides: the driver
 # core's probe attempt shows a transient `driver` link (drivers/base/dd.c, really_probe), and
 # `add` comes before the PCI core has finished adding the VF (drivers/pci/bus.c,
