@@ -9,7 +9,8 @@ import Glibc
 /// What `flavourctl status` and `flavourctl set` read: the daemon's state, the
 /// requests it holds, the last outcome per device and the recent outcomes of synthetic
 /// requests by UUID, in `<run>/status.json`.
-/// Written shortly after a change (coalesced), never on a timer: an idle daemon does not wake.
+/// Written shortly after a change (coalesced, paced by `StatusWritePacing`: a large file is
+/// written less often), never on a timer: an idle daemon does not wake.
 /// Recording is synchronous, under a lock, so outcomes land in the order they happen.
 public final class DaemonStatus: Sendable {
     /// What the file says, guarded by `contents`.
@@ -32,6 +33,7 @@ public final class DaemonStatus: Sendable {
         var settled = false
         var flushScheduled = false
         var finished = false
+        var pacing = StatusWritePacing()
     }
 
     private let path: String
@@ -123,6 +125,7 @@ public final class DaemonStatus: Sendable {
     public func flush(final: Bool = false) {
         // Outside the status lock: the scheduler calls `queueChanged` with its own held.
         let snapshot = contents.withLock { $0.queue }?()
+        let start = Self.monotonicNanoseconds()
         let text = contents.withLock { contents -> String? in
             contents.flushScheduled = false
             guard !contents.finished else { return nil }
@@ -130,7 +133,10 @@ public final class DaemonStatus: Sendable {
             if final { contents.queue = nil }  // the scheduler's report holds this status: end the cycle
             return render(contents, snapshot ?? RequestScheduler.Snapshot())
         }
-        if let text { Self.writeAtomically(path, text) }
+        guard let text else { return }
+        Self.writeAtomically(path, text)
+        let end = Self.monotonicNanoseconds()
+        contents.withLock { $0.pacing.wrote(from: start, to: end) }
     }
 
     private func render(_ contents: Contents, _ snapshot: RequestScheduler.Snapshot) -> String {
@@ -154,16 +160,24 @@ public final class DaemonStatus: Sendable {
     /// Changes the contents and schedules a write, in one critical section: the scheduler
     /// reports several changes per request.
     private func changed(_ change: (inout Contents) -> Void) {
-        let schedule = contents.withLock { contents -> Bool in
+        let now = Self.monotonicNanoseconds()
+        let delay = contents.withLock { contents -> UInt64? in
             change(&contents)
-            defer { contents.flushScheduled = true }
-            return !contents.flushScheduled
+            guard !contents.flushScheduled else { return nil }
+            contents.flushScheduled = true
+            return contents.pacing.writeTime(changedAt: now) &- now
         }
-        guard schedule else { return }
+        guard let delay else { return }
         Task {
-            try? await Task.sleep(for: .milliseconds(50))
+            try? await Task.sleep(nanoseconds: delay)
             self.flush()
         }
+    }
+
+    static func monotonicNanoseconds() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
     }
 
     static func realtimeNanoseconds() -> UInt64 {
@@ -173,9 +187,11 @@ public final class DaemonStatus: Sendable {
     }
 
     /// Best effort: readers keep the previous file when this one cannot be written. The
-    /// run directory is made if it is missing (a fresh /run, a new --run-dir).
+    /// run directory is made if it is missing (a fresh /run, a new --run-dir). Not synced:
+    /// the run directory is memory, which a power cut empties anyway, and the rename alone
+    /// gives readers the old file or the new one.
     static func writeAtomically(_ path: String, _ text: String) {
         mkdir(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]), 0o755)
-        try? FileSystem.writeAtomically(Array(text.utf8), to: path)
+        try? FileSystem.writeAtomically(Array(text.utf8), to: path, sync: false)
     }
 }
