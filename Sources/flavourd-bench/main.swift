@@ -83,6 +83,18 @@ struct StormResult {
     var daemonMicrosecondsPerDevice: Double { Double(processCPU - min(processCPU, kernelCPU)) / 1000 / Double(vfs) }
     /// The fleet files' writer during the storm: CPU, and the files it wrote; nil without them.
     var fleet: (cpu: UInt64, metricsWrites: Int, labelWrites: Int, oneWrite: UInt64)?
+    /// The daemon's operations on the tree during the storm, by kind, the requests' own
+    /// `uevent` writes taken out.
+    var accesses: [SysfsAccess: Int] = [:]
+    /// This process once the daemon is idle after the storm (the daemon and the simulated
+    /// kernel together): RSS, and the malloc heap held and in use, in KiB.
+    var memory: (rss: Int, heapHeld: Int, heapInUse: Int) = (0, 0, 0)
+}
+
+/// The malloc heap this process holds (arena and mmapped chunks) and what of it is in use, in KiB.
+func heapKiB() -> (held: Int, inUse: Int) {
+    let bytes = Heap.bytes()
+    return (bytes.held / 1024, bytes.inUse / 1024)
 }
 
 func threadCPU() -> UInt64 {
@@ -124,6 +136,7 @@ func storm(_ options: Options) async throws -> StormResult {
     let (service, task, counter) = try await startService(on: kernel, options)
 
     let clock = ContinuousClock()
+    let accesses0 = kernel.accesses
     let cpu0 = cpuNanoseconds(), kernel0 = kernel.kernelCPUNanoseconds
     let start = clock.now
     for (index, vf) in vfs.enumerated() {
@@ -136,6 +149,8 @@ func storm(_ options: Options) async throws -> StormResult {
     while counter.count.load(ordering: .relaxed) < vfs.count { try await Task.sleep(for: .milliseconds(5)) }
     let elapsed = clock.now - start
     let cpu = cpuNanoseconds() - cpu0, kernelCPU = kernel.kernelCPUNanoseconds - kernel0
+    var accesses = kernel.accesses.merging(accesses0) { $0 - $1 }
+    accesses[.write, default: 0] -= vfs.count  // the requests themselves (`uevent`), not the daemon's
     let bound = vfs.filter { kernel.driver(of: $0) == "vfio-pci" }.count
     guard bound == vfs.count else {
         print("flavourd-bench: only \(bound) of \(vfs.count) VFs ended on vfio-pci")
@@ -162,11 +177,16 @@ func storm(_ options: Options) async throws -> StormResult {
             oneWrite += threadCPU() - before
         }
         fleet = (stormCPU, metricsWrites, labelWrites, oneWrite / UInt64(rounds))
+    } else {
+        try await Task.sleep(for: .milliseconds(1100))  // status.json's last write, the heap's trim
     }
+    let heap = heapKiB()
+    let memory = (rss: rssKiB(getpid()), heapHeld: heap.held, heapInUse: heap.inUse)
     service.shutdown()
     try await task.value
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    return StormResult(vfs: vfs.count, seconds: seconds, processCPU: cpu, kernelCPU: kernelCPU, fleet: fleet)
+    return StormResult(
+        vfs: vfs.count, seconds: seconds, processCPU: cpu, kernelCPU: kernelCPU, fleet: fleet, accesses: accesses, memory: memory)
 }
 
 /// The daemon's CPU for events no request covers, in nanoseconds per VF, the simulated
@@ -328,6 +348,10 @@ func benchMain() async throws {
     } else {
         print("  fleet files                          off (--no-fleet)")
     }
+    let counts = SysfsAccess.allCases.map { "\($0.name) \(fixed(Double(result.accesses[$0] ?? 0) / Double(result.vfs), 1, width: 0))" }
+    print("BENCH test-kernel \(result.vfs) VFs, synthetic requests: a VF's operations: \(counts.joined(separator: ", "))")
+    let (rss, held, inUse) = result.memory
+    print("BENCH test-kernel \(result.vfs) VFs, idle after the storm: bench process RSS \(fixed(Double(rss) / 1024, 1, width: 0)) MiB (daemon and simulated kernel); malloc heap held \(fixed(Double(held) / 1024, 2, width: 0)) MiB, in use \(fixed(Double(inUse) / 1024, 2, width: 0)) MiB")
     let quiet = try await quiet(options)
     print("flavourd-bench: \(quiet.vfs) VFs no request covers (a standing request covers other devices)")
     print("  daemon CPU per add                   \(fixed(Double(quiet.add) / 1000, 1)) µs")
