@@ -240,6 +240,8 @@ func quiet(_ options: Options) async throws -> QuietResult {
 
 struct IdleResult {
     let rssKiB: Int
+    /// RssAnon and RssFile: the heap and stacks, and the pages of the binary and libraries.
+    var anonKiB = 0, fileKiB = 0
     let wakeupsPerMinute: Double
     let seconds: Int
 }
@@ -262,17 +264,31 @@ extension Substring {
     }
 }
 
-func rssKiB(_ pid: pid_t) -> Int {
+func rssKiB(_ pid: pid_t, _ field: String = "VmRSS") -> Int {
     guard let text = try? Sysfs(root: "/proc/\(pid)").read("status") else { return 0 }
-    for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-        return Int(line.dropFirst(6).trimmingCharacters(in: " \tkB")) ?? 0
+    for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+        return Int(line.dropFirst(field.count + 1).trimmingCharacters(in: " \tkB")) ?? 0
     }
     return 0
 }
 
-func idle(_ options: Options, binary: String) async throws -> IdleResult {
+/// The real flavourd, idle in a small tree; or, with `vfs`, after a standing request for that
+/// many VFs, which it carries out at start. Its writes go to the tree's files, not to this
+/// process's simulated kernel, so those binds fail at verification and are restored: a
+/// request's whole path and its outcome, which is what stays in the daemon's memory.
+func flavourdIdle(_ options: Options, binary: String, vfs: Int = 0) async throws -> IdleResult {
     // A small tree, idle: the daemon listens to kernel uevents (no udevd here) and waits.
-    let kernel = try TestKernel(modules: [.vfioPCI], loaded: [.e1000e], devices: [.e1000e("0000:00:04.0", group: 4)])
+    let kernel: TestKernel
+    if vfs > 0 {
+        kernel = try TestKernel(
+            modules: [.vfioPCI], loaded: [.e1000e, .nvme, .vfioPCI],
+            devices: [.e1000e("0000:00:04.0", group: 4), .nvmePF("0000:01:00.0", group: 10, totalVFs: vfs)])
+        try kernel.sysfs.write("0", to: "bus/pci/devices/0000:01:00.0/sriov_drivers_autoprobe")
+        try kernel.sysfs.write("\(vfs)", to: "bus/pci/devices/0000:01:00.0/sriov_numvfs")
+        try kernel.writeConfig("50-bench.conf", "request vfio 0000:0[2-9]:*.*\n")
+    } else {
+        kernel = try TestKernel(modules: [.vfioPCI], loaded: [.e1000e], devices: [.e1000e("0000:00:04.0", group: 4)])
+    }
     let run = kernel.root + "/run"
     // The fleet files go into the tree, never this machine's default directories; with
     // --no-fleet nowhere, so that two runs give the RSS the writers add.
@@ -301,9 +317,10 @@ func idle(_ options: Options, binary: String) async throws -> IdleResult {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
     }
-    // Ready when status.json says so.
-    for _ in 0..<500 {
-        if let text = try? Sysfs(root: run).read("status.json"), text.contains("\"state\":\"ready\"") { break }
+    // Ready when status.json says so; with VFs, once the start's requests have ended.
+    let awaited = vfs > 0 ? "\"settled\":true" : "\"state\":\"ready\""
+    for _ in 0..<(vfs > 0 ? 6000 : 500) {
+        if let text = try? Sysfs(root: run).read("status.json"), text.contains(awaited) { break }
         try await Task.sleep(for: .milliseconds(20))
     }
     try await Task.sleep(for: .seconds(1))  // let start-up settle
@@ -315,7 +332,7 @@ func idle(_ options: Options, binary: String) async throws -> IdleResult {
     try await Task.sleep(for: .seconds(options.idleSeconds))
     let after = contextSwitches(pid)
     let rss = rssKiB(pid)
-    return IdleResult(rssKiB: rss, wakeupsPerMinute: Double(after - before) * 60 / Double(options.idleSeconds), seconds: options.idleSeconds)
+    return IdleResult(rssKiB: rss, anonKiB: rssKiB(pid, "RssAnon"), fileKiB: rssKiB(pid, "RssFile"), wakeupsPerMinute: Double(after - before) * 60 / Double(options.idleSeconds), seconds: options.idleSeconds)
 }
 
 /// `value` with `digits` decimals, right-aligned in `width` (no Foundation here).
@@ -365,11 +382,15 @@ func benchMain() async throws {
         print("(monitor figures need a private network namespace: run under `unshare -n`, as root)")
     }
     if let binary = options.flavourd {
-        let idle = try await idle(options, binary: binary)
+        let idle = try await flavourdIdle(options, binary: binary)
         let mib = Double(idle.rssKiB) / 1024
         print("flavourd idle: \(binary), \(idle.seconds) s, kernel uevent source, fleet files \(options.fleet ? "on (in the tree)" : "off")")
         print("  RSS                                  \(fixed(mib, 1)) MiB (\(idle.rssKiB) KiB)  target < 12 MiB: \(mib < 12 ? "met" : "missed")")
         print("  wake-ups per minute                  \(fixed(idle.wakeupsPerMinute, 1))      target 0 (no watchdog set): \(idle.wakeupsPerMinute == 0 ? "met" : "missed")")
+        print("BENCH test-kernel flavourd idle RSS \(fixed(mib, 1, width: 0)) MiB (\(idle.rssKiB) KiB; anonymous \(idle.anonKiB) KiB, files \(idle.fileKiB) KiB)")
+        let busy = try await flavourdIdle(options, binary: binary, vfs: options.vfs)
+        let after = Double(busy.rssKiB) / 1024
+        print("BENCH test-kernel flavourd RSS after \(options.vfs) VFs (a standing request at start, then \(busy.seconds) s idle) \(fixed(after, 1, width: 0)) MiB (\(busy.rssKiB) KiB, \(busy.rssKiB * 1024) bytes; anonymous \(busy.anonKiB) KiB, files \(busy.fileKiB) KiB)  target < 12 MB: \(busy.rssKiB * 1024 < 12_000_000 ? "met" : "missed")")
     } else {
         print("(idle figures need --flavourd PATH to a built flavourd)")
     }
