@@ -2,7 +2,7 @@
 /// after the last write than `share` times that write's own duration. A small file (one
 /// device) is written 50 ms after a `flavourctl set`; a file of a thousand devices, which
 /// takes milliseconds to render and write under TCG, is written less often, so the status
-/// file costs at most 1 / (share + 1) of a CPU however large it grows. Pure: the caller
+/// file costs at most 1 / (share + 1) of the time however large it grows. Pure: the caller
 /// reads the clock (monotonic nanoseconds) and sleeps.
 public struct StatusWritePacing: Sendable {
     /// The wait after a change, so that the changes of one request (queued, started,
@@ -14,8 +14,9 @@ public struct StatusWritePacing: Sendable {
     public private(set) var lastWrite: (end: UInt64, duration: UInt64)?
 
     public static let defaultMinimumDelay: UInt64 = 50_000_000
-    /// The status file's writes take at most a tenth of the time during a burst.
-    public static let defaultShare: UInt64 = 9
+    /// The status file's writes take at most a fortieth of the time during a burst (a
+    /// thousand-VF burst under TCG lasts minutes: a tenth would be milliseconds a VF).
+    public static let defaultShare: UInt64 = 39
 
     public init(minimumDelay: UInt64 = Self.defaultMinimumDelay, share: UInt64 = Self.defaultShare) {
         self.minimumDelay = minimumDelay

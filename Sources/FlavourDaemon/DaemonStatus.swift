@@ -21,6 +21,9 @@ public final class DaemonStatus: Sendable {
         /// The scheduler's queue, read when the file is written: a storm of requests
         /// changes it thousands of times, the file is written every 50 ms at most.
         var queue: (@Sendable () -> RequestScheduler.Snapshot)?
+        /// Called after each write, outside the lock: the heap is trimmed after the write
+        /// that follows a burst, as rendering the file frees a lot (`HeapTrimmer`).
+        var written: (@Sendable () -> Void)?
         /// The last outcome of each device, as JSON made once when it is recorded: a flush
         /// only joins them.
         var lastJSON: [PCIAddress: String] = [:]
@@ -68,8 +71,13 @@ public final class DaemonStatus: Sendable {
     }
 
     /// Where the requests in flight and waiting come from: asked at each write of the file.
-    public func watch(_ queue: @escaping @Sendable () -> RequestScheduler.Snapshot) {
-        changed { $0.queue = queue }
+    public func watch(
+        _ queue: @escaping @Sendable () -> RequestScheduler.Snapshot, written: (@Sendable () -> Void)? = nil
+    ) {
+        changed {
+            $0.queue = queue
+            $0.written = written
+        }
     }
 
     /// The scheduler's queue changed: the file is written again soon. Cheap, as it is told
@@ -126,17 +134,22 @@ public final class DaemonStatus: Sendable {
         // Outside the status lock: the scheduler calls `queueChanged` with its own held.
         let snapshot = contents.withLock { $0.queue }?()
         let start = Self.monotonicNanoseconds()
-        let text = contents.withLock { contents -> String? in
+        let rendered = contents.withLock { contents -> (text: String, written: (@Sendable () -> Void)?)? in
             contents.flushScheduled = false
             guard !contents.finished else { return nil }
             contents.finished = final
-            if final { contents.queue = nil }  // the scheduler's report holds this status: end the cycle
-            return render(contents, snapshot ?? RequestScheduler.Snapshot())
+            let written = contents.written
+            if final {  // the scheduler's report holds this status: end the cycle
+                contents.queue = nil
+                contents.written = nil
+            }
+            return (render(contents, snapshot ?? RequestScheduler.Snapshot()), written)
         }
-        guard let text else { return }
-        Self.writeAtomically(path, text)
+        guard let rendered else { return }
+        Self.writeAtomically(path, rendered.text)
         let end = Self.monotonicNanoseconds()
         contents.withLock { $0.pacing.wrote(from: start, to: end) }
+        rendered.written?()
     }
 
     private func render(_ contents: Contents, _ snapshot: RequestScheduler.Snapshot) -> String {

@@ -131,7 +131,7 @@ public final class FlavourService: Sendable {
         fleet.write()  // the first files, before the start changes anything
         let stopRequested = state.install(scheduler)
         if stopRequested { await scheduler.stop() }
-        status.watch { scheduler.snapshot() }
+        status.watch({ scheduler.snapshot() }, written: { [heap] in heap.statusWritten() })
         // Binds a killed predecessor left half-done go back first, before any new request.
         let recovered = journal.recover(binder: executor.binder, logger: logger)
         if !recovered.isEmpty { notifier.status("Rolled back \(recovered.count) interrupted bind(s)") }

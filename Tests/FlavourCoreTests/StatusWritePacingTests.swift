@@ -11,12 +11,18 @@ import Testing
 
     @Test func aQuickWriteLeavesTheNextPrompt() {
         var pacing = StatusWritePacing()
-        pacing.wrote(from: 1_000 * ms, to: 1_001 * ms)  // 1 ms: one device
+        pacing.wrote(from: 1_000 * ms, to: 1_001 * ms)  // 1 ms: a few devices
         #expect(pacing.writeTime(changedAt: 1_001 * ms) == 1_051 * ms)
     }
 
-    @Test func aSlowWriteDelaysTheNextByShareTimesItsDuration() {
+    @Test func byDefaultAWriteOfTenMillisecondsIsFollowedByFourHundredMillisecondsWithout() {
         var pacing = StatusWritePacing()
+        pacing.wrote(from: 1_000 * ms, to: 1_010 * ms)
+        #expect(pacing.writeTime(changedAt: 1_010 * ms) == 1_400 * ms)
+    }
+
+    @Test func aSlowWriteDelaysTheNextByShareTimesItsDuration() {
+        var pacing = StatusWritePacing(minimumDelay: 50 * ms, share: 9)
         pacing.wrote(from: 1_000 * ms, to: 1_030 * ms)  // 30 ms: a thousand devices under TCG
         // 9 x 30 ms after the write ended, not 50 ms after the change.
         #expect(pacing.writeTime(changedAt: 1_030 * ms) == 1_300 * ms)
