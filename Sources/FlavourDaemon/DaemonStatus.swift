@@ -9,7 +9,8 @@ import Glibc
 /// What `flavourctl status` and `flavourctl set` read: the daemon's state, the
 /// requests it holds, the last outcome per device and the recent outcomes of synthetic
 /// requests by UUID, in `<run>/status.json`.
-/// Written shortly after a change (coalesced), never on a timer: an idle daemon does not wake.
+/// Written shortly after a change (coalesced, paced by `StatusWritePacing`: a large file is
+/// written less often), never on a timer: an idle daemon does not wake.
 /// Recording is synchronous, under a lock, so outcomes land in the order they happen.
 public final class DaemonStatus: Sendable {
     /// What the file says, guarded by `contents`.
@@ -20,6 +21,9 @@ public final class DaemonStatus: Sendable {
         /// The scheduler's queue, read when the file is written: a storm of requests
         /// changes it thousands of times, the file is written every 50 ms at most.
         var queue: (@Sendable () -> RequestScheduler.Snapshot)?
+        /// Called after each write, outside the lock: the heap is trimmed after the write
+        /// that follows a burst, as rendering the file frees a lot (`HeapTrimmer`).
+        var written: (@Sendable () -> Void)?
         /// The last outcome of each device, as JSON made once when it is recorded: a flush
         /// only joins them.
         var lastJSON: [PCIAddress: String] = [:]
@@ -32,6 +36,7 @@ public final class DaemonStatus: Sendable {
         var settled = false
         var flushScheduled = false
         var finished = false
+        var pacing = StatusWritePacing()
     }
 
     private let path: String
@@ -66,8 +71,13 @@ public final class DaemonStatus: Sendable {
     }
 
     /// Where the requests in flight and waiting come from: asked at each write of the file.
-    public func watch(_ queue: @escaping @Sendable () -> RequestScheduler.Snapshot) {
-        changed { $0.queue = queue }
+    public func watch(
+        _ queue: @escaping @Sendable () -> RequestScheduler.Snapshot, written: (@Sendable () -> Void)? = nil
+    ) {
+        changed {
+            $0.queue = queue
+            $0.written = written
+        }
     }
 
     /// The scheduler's queue changed: the file is written again soon. Cheap, as it is told
@@ -123,14 +133,23 @@ public final class DaemonStatus: Sendable {
     public func flush(final: Bool = false) {
         // Outside the status lock: the scheduler calls `queueChanged` with its own held.
         let snapshot = contents.withLock { $0.queue }?()
-        let text = contents.withLock { contents -> String? in
+        let start = Self.monotonicNanoseconds()
+        let rendered = contents.withLock { contents -> (text: String, written: (@Sendable () -> Void)?)? in
             contents.flushScheduled = false
             guard !contents.finished else { return nil }
             contents.finished = final
-            if final { contents.queue = nil }  // the scheduler's report holds this status: end the cycle
-            return render(contents, snapshot ?? RequestScheduler.Snapshot())
+            let written = contents.written
+            if final {  // the scheduler's report holds this status: end the cycle
+                contents.queue = nil
+                contents.written = nil
+            }
+            return (render(contents, snapshot ?? RequestScheduler.Snapshot()), written)
         }
-        if let text { Self.writeAtomically(path, text) }
+        guard let rendered else { return }
+        Self.writeAtomically(path, rendered.text)
+        let end = Self.monotonicNanoseconds()
+        contents.withLock { $0.pacing.wrote(from: start, to: end) }
+        rendered.written?()
     }
 
     private func render(_ contents: Contents, _ snapshot: RequestScheduler.Snapshot) -> String {
@@ -154,16 +173,24 @@ public final class DaemonStatus: Sendable {
     /// Changes the contents and schedules a write, in one critical section: the scheduler
     /// reports several changes per request.
     private func changed(_ change: (inout Contents) -> Void) {
-        let schedule = contents.withLock { contents -> Bool in
+        let now = Self.monotonicNanoseconds()
+        let delay = contents.withLock { contents -> UInt64? in
             change(&contents)
-            defer { contents.flushScheduled = true }
-            return !contents.flushScheduled
+            guard !contents.flushScheduled else { return nil }
+            contents.flushScheduled = true
+            return contents.pacing.writeTime(changedAt: now) &- now
         }
-        guard schedule else { return }
+        guard let delay else { return }
         Task {
-            try? await Task.sleep(for: .milliseconds(50))
+            try? await Task.sleep(nanoseconds: delay)
             self.flush()
         }
+    }
+
+    static func monotonicNanoseconds() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
     }
 
     static func realtimeNanoseconds() -> UInt64 {
@@ -173,9 +200,11 @@ public final class DaemonStatus: Sendable {
     }
 
     /// Best effort: readers keep the previous file when this one cannot be written. The
-    /// run directory is made if it is missing (a fresh /run, a new --run-dir).
+    /// run directory is made if it is missing (a fresh /run, a new --run-dir). Not synced:
+    /// the run directory is memory, which a power cut empties anyway, and the rename alone
+    /// gives readers the old file or the new one.
     static func writeAtomically(_ path: String, _ text: String) {
         mkdir(String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]), 0o755)
-        try? FileSystem.writeAtomically(Array(text.utf8), to: path)
+        try? FileSystem.writeAtomically(Array(text.utf8), to: path, sync: false)
     }
 }

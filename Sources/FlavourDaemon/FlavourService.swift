@@ -23,9 +23,11 @@ public final class FlavourService: Sendable {
     /// What the in-use guard asks the kernel about device nodes and open files.
     let probe: any HostProbe
     let notifier: any DaemonNotifier
-    /// Called once start-up is done and after each reload, when parsing the match table
-    /// has freed a lot: flavourd gives the heap's free pages back to the kernel.
+    /// Called once start-up is done, after each reload, when parsing the match table has
+    /// freed a lot, and when the scheduler falls idle after a burst of requests
+    /// (`HeapTrimRule`): flavourd gives the heap's free pages back to the kernel.
     let releaseFreeMemory: @Sendable () -> Void
+    let heap: HeapTrimmer
     let logger: Logger
     let outcomes: OutcomeLog
     public let status: DaemonStatus
@@ -49,6 +51,7 @@ public final class FlavourService: Sendable {
         self.probe = probe
         self.notifier = notifier
         self.releaseFreeMemory = releaseFreeMemory
+        self.heap = HeapTrimmer(release: releaseFreeMemory)
         self.logger = logger
         self.fleet = FleetPublisher(
             sysfs: Sysfs(root: settings.sysfsRoot, writer: writer), clock: settings.publishClock, logger: logger)
@@ -84,10 +87,11 @@ public final class FlavourService: Sendable {
     /// pin the start set undone when the request failed. Captures no service, so a stopped
     /// daemon's scheduler holds nothing alive.
     func makeReport() -> RequestScheduler.Report {
-        let (outcomes, sysfs, status, requests, state, notifier, source) =
-            (outcomes, sysfs, status, requests, state, notifier, source.name)
+        let (outcomes, sysfs, status, requests, state, notifier, source, heap) =
+            (outcomes, sysfs, status, requests, state, notifier, source.name, heap)
         return { request, outcome in
             outcomes.record(request, outcome)
+            heap.outcome()
             Self.reflect(request, outcome, sysfs: sysfs)
             if let pin = state.unpin(request.address), !outcome.kind.succeeded { Self.unpin(request.address, pin, sysfs: sysfs) }
             status.record(request, outcome)
@@ -110,7 +114,10 @@ public final class FlavourService: Sendable {
         let report = makeReport()
         let scheduler = RequestScheduler(
             executor: executor, maxInFlight: settings.maxInFlight, stuckAfter: settings.stuckAfter,
-            observe: { _, _ in status.queueChanged() },
+            observe: { [heap] inFlight, queued in
+                status.queueChanged()
+                heap.queueChanged(inFlight: inFlight, queued: queued)  // idle after a burst: what it freed goes back
+            },
             stuck: { [fleet] request, elapsed in
                 logger.log(level: JournalNotice.stuck.level, JournalNotice.stuck.message, metadata: [
                     "message_id": "\(JournalNotice.stuck.messageID)", "pci.slot_name": "\(request.address)",
@@ -124,7 +131,7 @@ public final class FlavourService: Sendable {
         fleet.write()  // the first files, before the start changes anything
         let stopRequested = state.install(scheduler)
         if stopRequested { await scheduler.stop() }
-        status.watch { scheduler.snapshot() }
+        status.watch({ scheduler.snapshot() }, written: { [heap] in heap.statusWritten() })
         // Binds a killed predecessor left half-done go back first, before any new request.
         let recovered = journal.recover(binder: executor.binder, logger: logger)
         if !recovered.isEmpty { notifier.status("Rolled back \(recovered.count) interrupted bind(s)") }
@@ -134,7 +141,7 @@ public final class FlavourService: Sendable {
         status.set(source: source.name, standing: executor.config.requests)
         notifier.status("Applying standing requests to present devices")
         await startUp(taken: taken, executor: executor, scheduler: scheduler, report: report)
-        releaseFreeMemory()  // what parsing the match table and coldplug freed
+        heap.trim()  // what parsing the match table and coldplug freed
         status.set(state: "ready")
         notifier.ready(status: "Listening for flavour requests (\(source.name) events)")
         logger.info("Ready", metadata: ["source": "\(source.name)", "requests_taken_over": "\(taken.count)"])
@@ -218,7 +225,7 @@ public final class FlavourService: Sendable {
         } catch {
             logger.error("Reload failed, keeping the previous configuration", metadata: ["reason": "\(error)"])
         }
-        releaseFreeMemory()  // the parse's garbage and the old table
+        heap.trim()  // the parse's garbage and the old table
         notifier.ready(status: "Listening for flavour requests (\(source.name) events)")
     }
 }

@@ -12,7 +12,11 @@ import Glibc
 /// recorded before it is queued and its record ends once its outcome is logged.
 ///
 /// One file per process, `<pid>-<id>`, appended to: a line per request accepted and a line
-/// per request ended (`RequestRecord`), one `pwrite` each, no fsync. `/run` is memory: the
+/// per request ended (`RequestRecord`), one `pwrite` each, no fsync: two syscalls a request
+/// (a batch of requests accepted together, such as a start's standing requests, is one
+/// pwrite), plus an ftruncate when the file is cut back. The `finish` line is written at
+/// once, not batched: a record that outlives its outcome would be carried out twice after a
+/// crash. `/run` is memory: the
 /// records must outlive the process, not a power cut (after a reboot no request of the last
 /// boot applies; a file from another boot is ignored). A storm of a thousand requests is a
 /// thousand short appends to memory; when nothing is pending the file is cut back to its

@@ -19,8 +19,11 @@ extension FileSystem {
     /// new one, never a part of either: the bytes go to a new file beside it, created with
     /// O_EXCL|O_NOFOLLOW (no file or link already there is reused or followed), synced, and
     /// renamed over `path`, with exactly `mode` (the umask left out). On failure the new file
-    /// is removed.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(WriteError) {
+    /// is removed. `sync: false` skips the fsync, for files in memory (`/run`) that need
+    /// only the rename's atomicity.
+    public static func writeAtomically(
+        _ bytes: [UInt8], to path: String, mode: mode_t = 0o644, sync: Bool = true
+    ) throws(WriteError) {
         let temporary = temporaryPath(beside: path)
         let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
         var fd = Syscall.retrying { open(temporary, flags, mode) }
@@ -34,7 +37,7 @@ extension FileSystem {
         // status.json must stay readable by every user (flavourctl status).
         var failure = Syscall.retrying { fchmod(fd, mode) } == 0 ? 0 : errno
         if failure == 0 { failure = write(bytes, to: fd, at: 0) }
-        if failure == 0, Syscall.retrying({ fsync(fd) }) != 0 { failure = errno }
+        if failure == 0, sync, Syscall.retrying({ fsync(fd) }) != 0 { failure = errno }
         close(fd)
         if failure == 0, rename(temporary, path) != 0 { failure = errno }
         guard failure == 0 else {

@@ -22,6 +22,12 @@ import Glibc
 /// it dies, so a record file whose lock can be taken belongs to a dead process, and a device
 /// whose byte is locked is being changed by someone alive: flavourd and flavourctl never
 /// change one device at once, and a reused pid is never mistaken for a live owner.
+///
+/// A bind costs the journal four syscalls: at `begin`, the device's lock (fcntl) and the
+/// table (pwrite); at `end`, the table and the unlock. No fsync: `/run` is memory, and the
+/// records must outlive the process, not the machine (a reboot ends every bind anyway); the
+/// pwrite is in the kernel's page cache before the bind's first write, which is what
+/// recovery needs.
 public final class InFlightJournal: BindStepRecorder, Sendable {
     public let directory: String
 
@@ -153,16 +159,15 @@ public final class InFlightJournal: BindStepRecorder, Sendable {
         return (records, devices)
     }
 
-    /// With the lock held: the whole table, written over the file from offset 0, then cut to
-    /// length. A "." line ends it, so a crash between the two leaves no stale tail that
-    /// counts. In place, not replaced by a rename: the file is the one this process holds
-    /// its lock on, and the lock is what tells a live owner from a dead one.
+    /// With the lock held: the whole table, written over the file from offset 0, in one
+    /// pwrite. A "." line ends it and reading stops there (`InFlightRecord.parse`), so the
+    /// file is not cut to length: what a longer table left after the "." never counts, and
+    /// the file never grows past the largest table (the requests in flight at once). In
+    /// place, not replaced by a rename: the file is the one this process holds its lock on,
+    /// and the lock is what tells a live owner from a dead one.
     private static func writeRecords(_ current: [PCIAddress: InFlightRecord], to fd: Int32) -> Int32 {
         let bytes = Array((current.keys.sorted().map { current[$0]!.text }.joined() + ".\n").utf8)
-        let failure = FileSystem.write(bytes, to: fd, at: 0)
-        guard failure == 0 else { return failure }
-        guard ftruncate(fd, off_t(bytes.count)) == 0 else { return errno }
-        return 0
+        return FileSystem.write(bytes, to: fd, at: 0)
     }
 
     /// `.lock`, the file whose bytes are the devices' locks.

@@ -193,7 +193,8 @@ public struct InUseGuard: Sendable {
 
     /// A /proc file, or what stopped the read.
     func readProc(_ relative: String) -> Result<String, FileSystem.Error> {
-        Result { () throws(FileSystem.Error) in String(decoding: try FileSystem.read(procRoot + "/" + relative), as: UTF8.self) }
+        sysfs.writer.accessed(.procRead)
+        return Result { () throws(FileSystem.Error) in String(decoding: try FileSystem.read(procRoot + "/" + relative), as: UTF8.self) }
     }
 }
 

@@ -25,6 +25,7 @@ extension Sysfs {
             }
             let candidate = (resolved + [component]).joined(separator: "/")
             var info = stat()
+            writer.accessed(.lstat)
             guard lstat(path(candidate), &info) == 0 else { return nil }
             guard info.st_mode & S_IFMT == S_IFLNK else {
                 resolved.append(component)
@@ -53,6 +54,7 @@ extension Sysfs {
     /// The real directories in a directory (no links, no files), sorted; a device's child
     /// devices among them. Read from readdir's d_type: no stat per entry.
     public func subdirectories(_ relative: String) -> [String] {
+        writer.accessed(.listing)
         guard let dir = opendir(path(relative)) else { return [] }
         defer { closedir(dir) }
         var names: [String] = []
@@ -68,13 +70,15 @@ extension Sysfs {
 
     /// Whether the path is a directory itself, not a link to one.
     public func isDirectory(_ relative: String) -> Bool {
+        writer.accessed(.lstat)
         var info = stat()
         return lstat(path(relative), &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
     }
 
     /// A symlink's whole target, nil when it is not a link.
     func linkTarget(_ relative: String) -> String? {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer in
+        writer.accessed(.readlink)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer in
             let count = buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { readlink(path(relative), $0, buffer.count) }
             guard count > 0 else { return nil }
             return String(decoding: UnsafeBufferPointer(rebasing: buffer[0..<count]), as: UTF8.self)

@@ -22,6 +22,7 @@ public struct Sysfs: Sendable {
     /// (O_NOFOLLOW: refuse a link as the last component).
     public func read(_ relative: String, flags: Int32 = 0) throws(SysfsError) -> String {
         let path = path(relative)
+        writer.accessed(.read)
         let fd = Syscall.retrying { open(path, O_RDONLY | O_CLOEXEC | flags) }
         guard fd >= 0 else { throw SysfsError(.read, path: path, errno: errno) }
         defer { close(fd) }
@@ -46,7 +47,8 @@ public struct Sysfs: Sendable {
 
     /// The last component of a symlink's target (`driver` → `vfio-pci`), nil when absent.
     public func linkName(_ relative: String) -> String? {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer in
+        writer.accessed(.readlink)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer in
             let count = buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buffer.count) { readlink(path(relative), $0, buffer.count) }
             guard count > 0 else { return nil }
             let target = UnsafeBufferPointer(rebasing: buffer[0..<count])
@@ -56,12 +58,14 @@ public struct Sysfs: Sendable {
     }
 
     public func exists(_ relative: String) -> Bool {
+        writer.accessed(.lstat)
         var info = stat()
         return lstat(path(relative), &info) == 0
     }
 
     /// Names in a directory, sorted; empty when it does not exist.
     public func list(_ relative: String) -> [String] {
-        ((try? FileSystem.entries(path(relative))) ?? []).sorted()
+        writer.accessed(.listing)
+        return ((try? FileSystem.entries(path(relative))) ?? []).sorted()
     }
 }

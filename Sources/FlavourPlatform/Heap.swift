@@ -19,4 +19,11 @@ public enum Heap {
     public static func releaseFreeMemory() {
         _ = malloc_trim(0)
     }
+
+    /// The bytes the heap holds (arenas and mmapped chunks) and those in use, for the
+    /// benchmark: what `releaseFreeMemory` can give back is the difference, at most.
+    public static func bytes() -> (held: Int, inUse: Int) {
+        let info = mallinfo2()
+        return (Int(info.arena + info.hblkhd), Int(info.uordblks + info.hblkhd))
+    }
 }

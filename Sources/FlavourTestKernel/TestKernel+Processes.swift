@@ -183,6 +183,7 @@ extension TestKernel: HostProbe {
     // MARK: - HostProbe
 
     public func entries(of directory: String) throws(Errno) -> [String] {
+        accessed(.procLook)
         let hidden = state.withLock { state in
             state.host.processes.contains { pid, process in process.filesHidden && directory == procRoot + "/\(pid)/fd" }
         }
@@ -194,6 +195,7 @@ extension TestKernel: HostProbe {
     }
 
     public func link(at path: String) throws(Errno) -> String {
+        accessed(.procLook)
         // Another user's process, to a reader without the capabilities: its ns links too.
         let hidden = state.withLock { state in
             state.host.processes.contains { pid, process in process.filesHidden && path.hasPrefix(procRoot + "/\(pid)/") }
@@ -212,7 +214,8 @@ extension TestKernel: HostProbe {
     }
 
     public func deviceNode(at path: String) throws(Errno) -> DeviceNumber? {
-        try state.withLock { state throws(Errno) -> DeviceNumber? in
+        accessed(.procLook)
+        return try state.withLock { state throws(Errno) -> DeviceNumber? in
             // The tree itself may live under /dev/shm: its /proc first.
             guard path.hasPrefix(procRoot + "/") else {
                 guard path.hasPrefix("/dev/"), let number = state.host.nodes[String(path.dropFirst(5))] else { throw Errno(ENOENT) }

@@ -33,6 +33,8 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
     /// taking the kernel's lock again to add to it would make threads that wait for the
     /// lock spin outside the measured span, and that time would count as the daemon's.
     private let cpuNanoseconds = Atomic<UInt64>(0)
+    /// The file-system operations the daemon made, by kind (`SysfsAccess`), for the benchmark.
+    private let accessCounts = Mutex([Int](repeating: 0, count: SysfsAccess.allCases.count))
 
     struct DeviceState {
         var spec: TestDevice
@@ -205,6 +207,12 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
     public var addresses: [PCIAddress] { state.withLock { $0.devices.keys.sorted() } }
     /// CPU time spent inside the simulated kernel, so benchmarks can subtract it.
     public var kernelCPUNanoseconds: UInt64 { cpuNanoseconds.load(ordering: .relaxed) }
+    /// The operations made on the tree so far, by kind: writes through this kernel, reads and
+    /// lookups as `Sysfs` and the in-use guard report them, procfs looks through `HostProbe`.
+    public var accesses: [SysfsAccess: Int] {
+        let counts = accessCounts.withLock { $0 }
+        return Dictionary(uniqueKeysWithValues: SysfsAccess.allCases.map { ($0, counts[$0.rawValue]) })
+    }
 
     /// Hears every uevent, as a netlink listener would.
     public func subscribe(_ listener: @escaping @Sendable (KernelUevent) -> Void) {
@@ -219,7 +227,12 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
 
     // MARK: - SysfsWriter
 
+    public func accessed(_ access: SysfsAccess) {
+        accessCounts.withLock { $0[access.rawValue] += 1 }
+    }
+
     public func write(_ value: String, to path: String) throws(SysfsError) {
+        accessed(.write)
         // Everything from here is the simulated kernel's time, waiting for its lock too (a
         // real kernel serialises on the device lock inside the write).
         let start = Self.threadCPU()

@@ -83,6 +83,18 @@ struct StormResult {
     var daemonMicrosecondsPerDevice: Double { Double(processCPU - min(processCPU, kernelCPU)) / 1000 / Double(vfs) }
     /// The fleet files' writer during the storm: CPU, and the files it wrote; nil without them.
     var fleet: (cpu: UInt64, metricsWrites: Int, labelWrites: Int, oneWrite: UInt64)?
+    /// The daemon's operations on the tree during the storm, by kind, the requests' own
+    /// `uevent` writes taken out.
+    var accesses: [SysfsAccess: Int] = [:]
+    /// This process once the daemon is idle after the storm (the daemon and the simulated
+    /// kernel together): RSS, and the malloc heap held and in use, in KiB.
+    var memory: (rss: Int, heapHeld: Int, heapInUse: Int) = (0, 0, 0)
+}
+
+/// The malloc heap this process holds (arena and mmapped chunks) and what of it is in use, in KiB.
+func heapKiB() -> (held: Int, inUse: Int) {
+    let bytes = Heap.bytes()
+    return (bytes.held / 1024, bytes.inUse / 1024)
 }
 
 func threadCPU() -> UInt64 {
@@ -124,6 +136,7 @@ func storm(_ options: Options) async throws -> StormResult {
     let (service, task, counter) = try await startService(on: kernel, options)
 
     let clock = ContinuousClock()
+    let accesses0 = kernel.accesses
     let cpu0 = cpuNanoseconds(), kernel0 = kernel.kernelCPUNanoseconds
     let start = clock.now
     for (index, vf) in vfs.enumerated() {
@@ -136,6 +149,8 @@ func storm(_ options: Options) async throws -> StormResult {
     while counter.count.load(ordering: .relaxed) < vfs.count { try await Task.sleep(for: .milliseconds(5)) }
     let elapsed = clock.now - start
     let cpu = cpuNanoseconds() - cpu0, kernelCPU = kernel.kernelCPUNanoseconds - kernel0
+    var accesses = kernel.accesses.merging(accesses0) { $0 - $1 }
+    accesses[.write, default: 0] -= vfs.count  // the requests themselves (`uevent`), not the daemon's
     let bound = vfs.filter { kernel.driver(of: $0) == "vfio-pci" }.count
     guard bound == vfs.count else {
         print("flavourd-bench: only \(bound) of \(vfs.count) VFs ended on vfio-pci")
@@ -162,11 +177,16 @@ func storm(_ options: Options) async throws -> StormResult {
             oneWrite += threadCPU() - before
         }
         fleet = (stormCPU, metricsWrites, labelWrites, oneWrite / UInt64(rounds))
+    } else {
+        try await Task.sleep(for: .milliseconds(1100))  // status.json's last write, the heap's trim
     }
+    let heap = heapKiB()
+    let memory = (rss: rssKiB(getpid()), heapHeld: heap.held, heapInUse: heap.inUse)
     service.shutdown()
     try await task.value
     let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    return StormResult(vfs: vfs.count, seconds: seconds, processCPU: cpu, kernelCPU: kernelCPU, fleet: fleet)
+    return StormResult(
+        vfs: vfs.count, seconds: seconds, processCPU: cpu, kernelCPU: kernelCPU, fleet: fleet, accesses: accesses, memory: memory)
 }
 
 /// The daemon's CPU for events no request covers, in nanoseconds per VF, the simulated
@@ -220,6 +240,8 @@ func quiet(_ options: Options) async throws -> QuietResult {
 
 struct IdleResult {
     let rssKiB: Int
+    /// RssAnon and RssFile: the heap and stacks, and the pages of the binary and libraries.
+    var anonKiB = 0, fileKiB = 0
     let wakeupsPerMinute: Double
     let seconds: Int
 }
@@ -242,17 +264,31 @@ extension Substring {
     }
 }
 
-func rssKiB(_ pid: pid_t) -> Int {
+func rssKiB(_ pid: pid_t, _ field: String = "VmRSS") -> Int {
     guard let text = try? Sysfs(root: "/proc/\(pid)").read("status") else { return 0 }
-    for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-        return Int(line.dropFirst(6).trimmingCharacters(in: " \tkB")) ?? 0
+    for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+        return Int(line.dropFirst(field.count + 1).trimmingCharacters(in: " \tkB")) ?? 0
     }
     return 0
 }
 
-func idle(_ options: Options, binary: String) async throws -> IdleResult {
+/// The real flavourd, idle in a small tree; or, with `vfs`, after a standing request for that
+/// many VFs, which it carries out at start. Its writes go to the tree's files, not to this
+/// process's simulated kernel, so those binds fail at verification and are restored: a
+/// request's whole path and its outcome, which is what stays in the daemon's memory.
+func flavourdIdle(_ options: Options, binary: String, vfs: Int = 0) async throws -> IdleResult {
     // A small tree, idle: the daemon listens to kernel uevents (no udevd here) and waits.
-    let kernel = try TestKernel(modules: [.vfioPCI], loaded: [.e1000e], devices: [.e1000e("0000:00:04.0", group: 4)])
+    let kernel: TestKernel
+    if vfs > 0 {
+        kernel = try TestKernel(
+            modules: [.vfioPCI], loaded: [.e1000e, .nvme, .vfioPCI],
+            devices: [.e1000e("0000:00:04.0", group: 4), .nvmePF("0000:01:00.0", group: 10, totalVFs: vfs)])
+        try kernel.sysfs.write("0", to: "bus/pci/devices/0000:01:00.0/sriov_drivers_autoprobe")
+        try kernel.sysfs.write("\(vfs)", to: "bus/pci/devices/0000:01:00.0/sriov_numvfs")
+        try kernel.writeConfig("50-bench.conf", "request vfio 0000:0[2-9]:*.*\n")
+    } else {
+        kernel = try TestKernel(modules: [.vfioPCI], loaded: [.e1000e], devices: [.e1000e("0000:00:04.0", group: 4)])
+    }
     let run = kernel.root + "/run"
     // The fleet files go into the tree, never this machine's default directories; with
     // --no-fleet nowhere, so that two runs give the RSS the writers add.
@@ -266,7 +302,9 @@ func idle(_ options: Options, binary: String) async throws -> IdleResult {
     }
     var pid: pid_t = 0
     let arguments = [binary, "--sysfs-root", kernel.sysfsRoot, "--modules-dir", kernel.modulesDirectory,
-                     "--config-dir", kernel.configDirectory, "--run-dir", run, "--source", "kernel", "--log-level", "warning",
+                     "--config-dir", kernel.configDirectory, "--run-dir", run, "--source", "kernel",
+                     // With VFs every bind fails verification (see above): not worth a line each.
+                     "--log-level", vfs > 0 ? "critical" : "warning",
                      "--metrics-dir", fleetDirectories[0], "--node-labels-dir", fleetDirectories[1]]
     var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
@@ -281,9 +319,10 @@ func idle(_ options: Options, binary: String) async throws -> IdleResult {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
     }
-    // Ready when status.json says so.
-    for _ in 0..<500 {
-        if let text = try? Sysfs(root: run).read("status.json"), text.contains("\"state\":\"ready\"") { break }
+    // Ready when status.json says so; with VFs, once the start's requests have ended.
+    let awaited = vfs > 0 ? "\"settled\":true" : "\"state\":\"ready\""
+    for _ in 0..<(vfs > 0 ? 6000 : 500) {
+        if let text = try? Sysfs(root: run).read("status.json"), text.contains(awaited) { break }
         try await Task.sleep(for: .milliseconds(20))
     }
     try await Task.sleep(for: .seconds(1))  // let start-up settle
@@ -295,7 +334,7 @@ func idle(_ options: Options, binary: String) async throws -> IdleResult {
     try await Task.sleep(for: .seconds(options.idleSeconds))
     let after = contextSwitches(pid)
     let rss = rssKiB(pid)
-    return IdleResult(rssKiB: rss, wakeupsPerMinute: Double(after - before) * 60 / Double(options.idleSeconds), seconds: options.idleSeconds)
+    return IdleResult(rssKiB: rss, anonKiB: rssKiB(pid, "RssAnon"), fileKiB: rssKiB(pid, "RssFile"), wakeupsPerMinute: Double(after - before) * 60 / Double(options.idleSeconds), seconds: options.idleSeconds)
 }
 
 /// `value` with `digits` decimals, right-aligned in `width` (no Foundation here).
@@ -328,6 +367,10 @@ func benchMain() async throws {
     } else {
         print("  fleet files                          off (--no-fleet)")
     }
+    let counts = SysfsAccess.allCases.map { "\($0.name) \(fixed(Double(result.accesses[$0] ?? 0) / Double(result.vfs), 1, width: 0))" }
+    print("BENCH test-kernel \(result.vfs) VFs, synthetic requests: a VF's operations: \(counts.joined(separator: ", "))")
+    let (rss, held, inUse) = result.memory
+    print("BENCH test-kernel \(result.vfs) VFs, idle after the storm: bench process RSS \(fixed(Double(rss) / 1024, 1, width: 0)) MiB (daemon and simulated kernel); malloc heap held \(fixed(Double(held) / 1024, 2, width: 0)) MiB, in use \(fixed(Double(inUse) / 1024, 2, width: 0)) MiB")
     let quiet = try await quiet(options)
     print("flavourd-bench: \(quiet.vfs) VFs no request covers (a standing request covers other devices)")
     print("  daemon CPU per add                   \(fixed(Double(quiet.add) / 1000, 1)) µs")
@@ -341,11 +384,15 @@ func benchMain() async throws {
         print("(monitor figures need a private network namespace: run under `unshare -n`, as root)")
     }
     if let binary = options.flavourd {
-        let idle = try await idle(options, binary: binary)
+        let idle = try await flavourdIdle(options, binary: binary)
         let mib = Double(idle.rssKiB) / 1024
         print("flavourd idle: \(binary), \(idle.seconds) s, kernel uevent source, fleet files \(options.fleet ? "on (in the tree)" : "off")")
         print("  RSS                                  \(fixed(mib, 1)) MiB (\(idle.rssKiB) KiB)  target < 12 MiB: \(mib < 12 ? "met" : "missed")")
         print("  wake-ups per minute                  \(fixed(idle.wakeupsPerMinute, 1))      target 0 (no watchdog set): \(idle.wakeupsPerMinute == 0 ? "met" : "missed")")
+        print("BENCH test-kernel flavourd idle RSS \(fixed(mib, 1, width: 0)) MiB (\(idle.rssKiB) KiB; anonymous \(idle.anonKiB) KiB, files \(idle.fileKiB) KiB)")
+        let busy = try await flavourdIdle(options, binary: binary, vfs: options.vfs)
+        let after = Double(busy.rssKiB) / 1024
+        print("BENCH test-kernel flavourd RSS after \(options.vfs) VFs (a standing request at start, then \(busy.seconds) s idle) \(fixed(after, 1, width: 0)) MiB (\(busy.rssKiB) KiB, \(busy.rssKiB * 1024) bytes; anonymous \(busy.anonKiB) KiB, files \(busy.fileKiB) KiB)  target < 12 MB: \(busy.rssKiB * 1024 < 12_000_000 ? "met" : "missed")")
     } else {
         print("(idle figures need --flavourd PATH to a built flavourd)")
     }

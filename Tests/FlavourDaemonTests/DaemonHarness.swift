@@ -21,7 +21,8 @@ struct DaemonHarness {
 
     /// `configure` changes the settings before the daemon is made (the fleet files' directories, their clock).
     init(kernel: TestKernel, maxInFlight: Int = 4, stuckAfter: Duration? = DaemonSettings.defaultStuckAfter,
-         watchdogInterval: Duration? = nil, configure: (inout DaemonSettings) -> Void = { _ in }) {
+         watchdogInterval: Duration? = nil, configure: (inout DaemonSettings) -> Void = { _ in },
+         releaseFreeMemory: @escaping @Sendable () -> Void = {}) {
         self.kernel = kernel
         runDirectory = kernel.root + "/run"
         var settings = DaemonSettings(
@@ -33,7 +34,7 @@ struct DaemonHarness {
         source = TestEventSource(kernel: kernel)
         service = FlavourService(
             settings: settings, source: source, makeLoader: { _ in kernel },
-            writer: kernel, probe: kernel, notifier: notifier, logger: logs.logger)
+            writer: kernel, probe: kernel, notifier: notifier, releaseFreeMemory: releaseFreeMemory, logger: logs.logger)
     }
 
     /// Runs the daemon for the duration of `body`, then shuts it down gracefully. `body` runs

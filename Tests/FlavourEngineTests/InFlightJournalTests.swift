@@ -242,6 +242,29 @@ final class DyingProcess: SysfsWriter, BindStepRecorder, Sendable {
         #expect(live.records().map(\.address) == [Fixture.e1000e])
     }
 
+    /// The table is rewritten in place and not cut to length (one pwrite a change): what a
+    /// longer table left after the "." line never counts, in this process or in recovery.
+    @Test func whatAShorterTableLeavesAfterItsEndNeverCounts() throws {
+        let fixture = try Fixture()
+        let kernel = fixture.kernel
+        let directory = kernel.root + "/run/inflight"
+        let journal = InFlightJournal(directory: directory)
+        try journal.begin(InFlightRecord(address: Fixture.virtioNet, operation: .bind, previousDriver: nil, previousOverride: nil))
+        try journal.begin(InFlightRecord(address: Fixture.e1000e, operation: .bind, previousDriver: nil, previousOverride: nil))
+        journal.end(address: Fixture.e1000e)
+        let name = try #require(FileSystem.list(directory).first { !$0.hasPrefix(".") })
+        let text = String(decoding: try FileSystem.read(directory + "/" + name), as: UTF8.self)
+        #expect(text.contains("address=\(Fixture.e1000e)"))  // the longer table's tail is still there
+        #expect(journal.records().map(\.address) == [Fixture.virtioNet])
+        // A dead process's file with such a tail: only the record before the "." is settled.
+        try Self.write(directory + "/4242-1", "record\naddress=0000:00:05.0\noperation=bind\npid=4242\ncomm=flavourd\nprevious_driver=mlx5_core\nend\n.\n"
+            + "record\naddress=\(Fixture.virtioNet)\noperation=bind\npid=4242\ncomm=flavourd\nend\n.\n")
+        let report = InFlightJournal(directory: directory).recover(binder: Fixture.binder(kernel), logger: Logger(label: "t"))
+        #expect(report == ["0000:00:05.0: interrupted bind, restored to mlx5_core"])
+        journal.end(address: Fixture.virtioNet)
+        journal.close()
+    }
+
     static func make(_ directory: String) throws {
         var prefix = ""
         for part in directory.split(separator: "/") {
