@@ -33,6 +33,8 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
     /// taking the kernel's lock again to add to it would make threads that wait for the
     /// lock spin outside the measured span, and that time would count as the daemon's.
     private let cpuNanoseconds = Atomic<UInt64>(0)
+    /// The last uevent's SEQNUM (`lib/kobject_uevent.c`, uevent_seqnum).
+    private let ueventSeqnum = Atomic<UInt64>(0)
 
     struct DeviceState {
         var spec: TestDevice
@@ -214,7 +216,10 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
     func emit(_ uevents: [KernelUevent]) {
         guard !uevents.isEmpty else { return }
         let current = listeners.withLock { $0 }
-        for uevent in uevents { current.forEach { $0(uevent) } }
+        for var uevent in uevents {
+            uevent.seqnum = ueventSeqnum.add(1, ordering: .relaxed).newValue
+            current.forEach { $0(uevent) }
+        }
     }
 
     // MARK: - SysfsWriter

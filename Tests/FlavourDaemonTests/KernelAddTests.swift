@@ -1,0 +1,124 @@
+import FlavourCore
+import FlavourDaemon
+import FlavourEngine
+import FlavourTestKernel
+import Testing
+
+/// On the udev source flavourd also hears the kernel's own `add` (`--kernel-adds yes`): a VF
+/// that a standing request covers is bound without waiting for udevd's rules, and udevd's copy
+/// of the same uevent (the same SEQNUM) makes no second request.
+@Suite(.serialized) struct KernelAddTests {
+    static let pf = "bus/pci/devices/0000:01:00.0/sriov_numvfs"
+    static let vfs = (0..<4).map { try! PCIAddress(parsing: "0000:02:00.\($0)") }
+
+    /// One outcome a VF, each a bind to vfio-pci, and no request left waiting.
+    static func expectOneBindEach(_ daemon: DaemonHarness, alsoBound: Int = 0) {
+        for vf in vfs { #expect(daemon.kernel.driver(of: vf) == "vfio-pci", "\(vf)") }
+        let outcomes = daemon.logs.outcomes
+        #expect(outcomes.count == vfs.count + alsoBound)
+        for vf in vfs {
+            #expect(outcomes.count(where: { $0.metadata["pci.slot_name"] == vf.description }) == 1, "\(vf)")
+        }
+        #expect(outcomes.allSatisfy { $0.metadata["message_id"] == OutcomeKind.bound.messageID })
+        #expect(daemon.service.requests.pending.isEmpty)
+    }
+
+    static func status(_ daemon: DaemonHarness) -> String {
+        daemon.service.status.flush()
+        return String(decoding: (try? FileSystem.read(daemon.runDirectory + "/status.json")) ?? [], as: UTF8.self)
+    }
+
+    /// udevd is stuck behind a slow rule and has sent nothing: the kernel's adds alone bind
+    /// the VFs.
+    @Test func aVFIsBoundOnTheKernelsAddAlone() async throws {
+        let kernel = try makeKernel(config: "request vfio 0000:02:00.*\n")
+        let daemon = DaemonHarness(kernel: kernel, kernelAdds: true)
+        try await daemon.run {
+            try daemon.source.udevLagging {
+                try kernel.sysfs.write("4", to: Self.pf)
+            }
+            try await daemon.waitForOutcomes(4)
+        }
+        Self.expectOneBindEach(daemon)
+        #expect(Self.status(daemon).contains("\"source\":\"test+kernel-add\""))
+    }
+
+    /// udevd catches up after the binds: its copies are dropped (no second request, no second
+    /// outcome). The synthetic request sent after them is the mark that they were handled:
+    /// events are handled in order, and the shutdown leaves any request still queued in the
+    /// request journal, so a copy that made one shows either as an outcome or as pending.
+    @Test func udevsLateCopyMakesNoSecondRequest() async throws {
+        let kernel = try makeKernel(config: "request vfio 0000:02:00.*\n")
+        let daemon = DaemonHarness(kernel: kernel, kernelAdds: true)
+        try await daemon.run {
+            try daemon.source.udevLagging {
+                try kernel.sysfs.write("4", to: Self.pf)
+            }
+            try await daemon.waitForOutcomes(4)
+            #expect(daemon.source.udevCatchesUp() >= 4)
+            try daemon.request(virtioNet, "vfio", uuid: uuid(1))
+            try await daemon.waitForOutcomes(5)
+        }
+        Self.expectOneBindEach(daemon, alsoBound: 1)
+        #expect(daemon.logs.all.count(where: { $0.message == "udevd's copy of a kernel add dropped" }) == 4)
+    }
+
+    /// The kernel-add socket overran: udevd's copies, which no remembered SEQNUM matches, bind
+    /// the VFs, and the overrun itself starts no resync.
+    @Test func udevsCopyBindsWhenTheKernelsAddWasLost() async throws {
+        let kernel = try makeKernel(config: "request vfio 0000:02:00.*\n")
+        let daemon = DaemonHarness(kernel: kernel, kernelAdds: true)
+        try await daemon.run {
+            try daemon.source.losingKernelAdds {
+                try kernel.sysfs.write("4", to: Self.pf)
+            }
+            try await daemon.waitForOutcomes(4)
+            try daemon.request(virtioNet, "vfio", uuid: uuid(1))
+            try await daemon.waitForOutcomes(5)
+        }
+        Self.expectOneBindEach(daemon, alsoBound: 1)
+        #expect(daemon.logs.all.contains { $0.message == "Kernel add monitor overran: udevd's copies of the lost adds follow" })
+        #expect(!daemon.logs.all.contains { $0.metadata["message_id"] == JournalNotice.eventsLost.messageID })
+    }
+
+    /// udevd gave a device's `add` a flavour (a rule's ENV{DRIVER_FLAVOUR}): its copy is a
+    /// request, carried out although the kernel's `add` of the same uevent was handled.
+    @Test func udevsCopyThatCarriesARequestIsNotDropped() async throws {
+        let kernel = try makeKernel()
+        let daemon = DaemonHarness(kernel: kernel, kernelAdds: true)
+        try await daemon.run {
+            try daemon.source.udevDropping {
+                try kernel.sysfs.write("1", to: Self.pf)
+            }
+            let vf = Self.vfs[0]
+            // The kernel's add (no request covers it) went first; udevd's copy follows with the rule's flavour.
+            daemon.source.inject(DeviceEvent(action: "add", sysName: vf.description, properties: [
+                "MODALIAS": try kernel.sysfs.read("bus/pci/devices/\(vf)/modalias"),
+            ], seqnum: 1_000_000, heard: .kernel))
+            daemon.source.inject(DeviceEvent(action: "add", sysName: vf.description, properties: [
+                "DRIVER_FLAVOUR": "vfio",
+            ], seqnum: 1_000_000, heard: .udev))
+            try await daemon.waitForOutcomes(1)
+        }
+        #expect(kernel.driver(of: Self.vfs[0]) == "vfio-pci")
+    }
+
+    /// `--kernel-adds no`: only udevd's events, as before; a VF waits for udevd's copy.
+    @Test func withoutKernelAddsTheVFWaitsForUdevd() async throws {
+        let kernel = try makeKernel(config: "request vfio 0000:02:00.*\n")
+        let daemon = DaemonHarness(kernel: kernel, kernelAdds: false)
+        try await daemon.run {
+            try daemon.source.udevLagging {
+                try kernel.sysfs.write("4", to: Self.pf)
+            }
+            // The mark: a request sent after the VFs appeared is carried out while they wait.
+            try daemon.request(virtioNet, "vfio", uuid: uuid(1))
+            try await daemon.waitForOutcomes(1)
+            for vf in Self.vfs { #expect(kernel.driver(of: vf) == nil, "\(vf)") }
+            #expect(daemon.source.udevCatchesUp() >= 4)
+            try await daemon.waitForOutcomes(5)
+        }
+        Self.expectOneBindEach(daemon, alsoBound: 1)
+        #expect(Self.status(daemon).contains("\"source\":\"test\""))
+    }
+}
