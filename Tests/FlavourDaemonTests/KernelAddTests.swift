@@ -23,6 +23,16 @@ import Testing
         #expect(daemon.service.requests.pending.isEmpty)
     }
 
+    /// A daemon whose standing request covers every VF of the PF.
+    static func standingDaemon(kernelAdds: Bool) throws -> DaemonHarness {
+        DaemonHarness(kernel: try makeKernel(config: "request vfio 0000:02:00.*\n"), kernelAdds: kernelAdds)
+    }
+
+    /// Four VFs appear while udevd lags: only the kernel's `add`s are heard (with `kernelAdds`).
+    static func createVFsWhileUdevLags(_ daemon: DaemonHarness) throws {
+        try daemon.source.udevLagging { try daemon.kernel.sysfs.write("4", to: pf) }
+    }
+
     static func status(_ daemon: DaemonHarness) -> String {
         daemon.service.status.flush()
         return String(decoding: (try? FileSystem.read(daemon.runDirectory + "/status.json")) ?? [], as: UTF8.self)
@@ -31,12 +41,9 @@ import Testing
     /// udevd is stuck behind a slow rule and has sent nothing: the kernel's adds alone bind
     /// the VFs.
     @Test func aVFIsBoundOnTheKernelsAddAlone() async throws {
-        let kernel = try makeKernel(config: "request vfio 0000:02:00.*\n")
-        let daemon = DaemonHarness(kernel: kernel, kernelAdds: true)
+        let daemon = try Self.standingDaemon(kernelAdds: true)
         try await daemon.run {
-            try daemon.source.udevLagging {
-                try kernel.sysfs.write("4", to: Self.pf)
-            }
+            try Self.createVFsWhileUdevLags(daemon)
             try await daemon.waitForOutcomes(4)
         }
         Self.expectOneBindEach(daemon)
@@ -48,12 +55,9 @@ import Testing
     /// events are handled in order, and the shutdown leaves any request still queued in the
     /// request journal, so a copy that made one shows either as an outcome or as pending.
     @Test func udevsLateCopyMakesNoSecondRequest() async throws {
-        let kernel = try makeKernel(config: "request vfio 0000:02:00.*\n")
-        let daemon = DaemonHarness(kernel: kernel, kernelAdds: true)
+        let daemon = try Self.standingDaemon(kernelAdds: true)
         try await daemon.run {
-            try daemon.source.udevLagging {
-                try kernel.sysfs.write("4", to: Self.pf)
-            }
+            try Self.createVFsWhileUdevLags(daemon)
             try await daemon.waitForOutcomes(4)
             #expect(daemon.source.udevCatchesUp() >= 4)
             try daemon.request(virtioNet, "vfio", uuid: uuid(1))
@@ -66,12 +70,9 @@ import Testing
     /// The kernel-add socket overran: udevd's copies, which no remembered SEQNUM matches, bind
     /// the VFs, and the overrun itself starts no resync.
     @Test func udevsCopyBindsWhenTheKernelsAddWasLost() async throws {
-        let kernel = try makeKernel(config: "request vfio 0000:02:00.*\n")
-        let daemon = DaemonHarness(kernel: kernel, kernelAdds: true)
+        let daemon = try Self.standingDaemon(kernelAdds: true)
         try await daemon.run {
-            try daemon.source.losingKernelAdds {
-                try kernel.sysfs.write("4", to: Self.pf)
-            }
+            try daemon.source.losingKernelAdds { try daemon.kernel.sysfs.write("4", to: Self.pf) }
             try await daemon.waitForOutcomes(4)
             try daemon.request(virtioNet, "vfio", uuid: uuid(1))
             try await daemon.waitForOutcomes(5)
@@ -105,12 +106,10 @@ import Testing
 
     /// `--kernel-adds no`: only udevd's events, as before; a VF waits for udevd's copy.
     @Test func withoutKernelAddsTheVFWaitsForUdevd() async throws {
-        let kernel = try makeKernel(config: "request vfio 0000:02:00.*\n")
-        let daemon = DaemonHarness(kernel: kernel, kernelAdds: false)
+        let daemon = try Self.standingDaemon(kernelAdds: false)
+        let kernel = daemon.kernel
         try await daemon.run {
-            try daemon.source.udevLagging {
-                try kernel.sysfs.write("4", to: Self.pf)
-            }
+            try Self.createVFsWhileUdevLags(daemon)
             // The mark: a request sent after the VFs appeared is carried out while they wait.
             try daemon.request(virtioNet, "vfio", uuid: uuid(1))
             try await daemon.waitForOutcomes(1)
