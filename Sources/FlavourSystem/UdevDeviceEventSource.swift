@@ -18,10 +18,6 @@ public final class UdevDeviceEventSource: DeviceEventSource, Sendable {
     /// monitor hears them) or when turned off.
     private let kernelAddMonitor: UdevMonitor?
 
-    /// The properties read from the kernel's `add`: the decision whether a standing request
-    /// covers the device needs its MODALIAS (the SEQNUM comes with every event).
-    public static let kernelAddKeys: Set<String> = ["MODALIAS"]
-
     /// `tag`: hear only devices udev tagged for us (udev source only: the kernel source
     /// carries no tags). `receiveBufferSize`: bytes asked for each socket's receive queue.
     /// `kernelAdds`: on the udev source, also hear the kernel's own `add`s.
@@ -37,7 +33,7 @@ public final class UdevDeviceEventSource: DeviceEventSource, Sendable {
         // (remove, change requests, bind echoes) stays with udevd's copy, in udevd's order.
         kernelAddMonitor = kernelAdds && source == .udev
             ? try UdevMonitor(source: .kernel, subsystem: "pci", receiveBufferSize: receiveBufferSize,
-                              actions: ["add"], keys: Self.kernelAddKeys)
+                              actions: ["add"], keys: UeventRequest.kernelAddKeys)
             : nil
         name = kernelAddMonitor == nil ? source.rawValue : source.rawValue + "+kernel-add"
     }
@@ -63,9 +59,11 @@ public final class UdevDeviceEventSource: DeviceEventSource, Sendable {
                 if let kernelAddMonitor {
                     drain: while true {
                         switch kernelAddMonitor.receive() {
-                        case .event(let event):
+                        case .event(let event) where UeventRequest.actsOnKernelAdd(event.properties):
                             continuation.yield(DeviceEvent(action: event.action, sysName: event.sysName, properties: event.properties,
                                                            seqnum: event.seqnum, heard: .kernel))
+                        case .event:
+                            continue  // a request: udevd's copy brings it
                         case .overrun:
                             // udevd's copies of the lost adds still come on the udev socket, which
                             // has its own overrun (and resync): nothing is missed for good.

@@ -1,3 +1,4 @@
+import FlavourCore
 import FlavourEngine
 import Synchronization
 
@@ -40,9 +41,12 @@ public final class TestEventSource: DeviceEventSource, Sendable {
                     state.dropped += 1
                     return
                 }
-                if self.kernelAdds, uevent.action == "add", !state.droppingKernelAdds {
+                // As UdevDeviceEventSource's kernel-add monitor: `add` only, plain hotplugs only.
+                if self.kernelAdds, uevent.action == "add", !state.droppingKernelAdds,
+                   UeventRequest.actsOnKernelAdd(uevent.properties) {
                     _ = state.continuation?.yield(DeviceEvent(
-                        action: uevent.action, sysName: sysName, properties: uevent.properties, seqnum: uevent.seqnum, heard: .kernel))
+                        action: uevent.action, sysName: sysName, properties: uevent.properties.filter { UeventRequest.kernelAddKeys.contains($0.key) },
+                        seqnum: uevent.seqnum, heard: .kernel))
                 }
                 guard !state.udevDropping else { return }
                 var properties = uevent.properties

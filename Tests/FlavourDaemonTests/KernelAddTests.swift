@@ -104,6 +104,24 @@ import Testing
         #expect(kernel.driver(of: Self.vfs[0]) == "vfio-pci")
     }
 
+    /// A synthetic `add` that carries a request (`echo "add UUID DRIVERFLAVOUR=vfio" >
+    /// uevent`) is one request, one outcome: the kernel's `add` of it is left to udevd's copy.
+    @Test func aSyntheticAddWithARequestIsCarriedOutOnce() async throws {
+        let daemon = DaemonHarness(kernel: try makeKernel(), kernelAdds: true)
+        try await daemon.run {
+            try daemon.kernel.sysfs.write("add \(uuid(2)) DRIVERFLAVOUR=vfio", to: "bus/pci/devices/\(virtioNet)/uevent")
+            // The mark: a request sent after it, on another device. Events are handled in order,
+            // and a second request for virtio-net would show as an outcome (bound again,
+            // superseded) or, not yet carried out at the shutdown, as pending.
+            try daemon.request(e1000e, "vfio", uuid: uuid(3))
+            try await daemon.waitForOutcomes(2)
+        }
+        let outcomes = daemon.logs.outcomes.filter { $0.metadata["pci.slot_name"] == virtioNet.description }
+        #expect(outcomes.map { $0.metadata["synth.uuid"] } == [uuid(2)])
+        #expect(daemon.kernel.driver(of: virtioNet) == "virtio_vfio_pci")
+        #expect(daemon.service.requests.pending.isEmpty)
+    }
+
     /// `--kernel-adds no`: only udevd's events, as before; a VF waits for udevd's copy.
     @Test func withoutKernelAddsTheVFWaitsForUdevd() async throws {
         let daemon = try Self.standingDaemon(kernelAdds: false)
