@@ -77,10 +77,11 @@ extension FlavourService {
     /// Whether an `add` is the first copy heard: the kernel's own `add` is remembered by its
     /// SEQNUM, and udevd's later copy of it is dropped, so a device gets one request, one
     /// outcome. Only an `add` that asks for nothing is dropped: udevd's copy that a rule gave
-    /// DRIVER_FLAVOUR is a request (`.flavour`), never a copy here. A copy that comes ahead of
-    /// the kernel's (never: udevd sends it after the kernel's reached every listener, and the
-    /// source reads the kernel's socket first) would be handled twice, `onlyIfIdle` then
-    /// dropping the second while the first is in flight.
+    /// DRIVER_FLAVOUR is a request (`.flavour`), never a copy here. A copy that came ahead of
+    /// the kernel's would be handled twice, `onlyIfIdle` dropping the second while the first is
+    /// in flight; in practice it cannot: udevd reads the kernel's from the same broadcast
+    /// (`lib/kobject_uevent.c`) and runs its rules before sending, and the source drains the
+    /// kernel's socket first.
     func isFirstCopy(of event: DeviceEvent) -> Bool {
         switch event.heard {
         case .kernel:
@@ -88,7 +89,7 @@ extension FlavourService {
             return true
         case .udev:
             guard kernelAdds.withLock({ $0.isCopy(event.seqnum) }) else { return true }
-            logger.debug("udevd's copy of a kernel add dropped", metadata: ["device": "\(event.sysName)", "seqnum": "\(event.seqnum)"])
+            logger.debug("udevd's copy of a kernel add dropped", metadata: ["pci.slot_name": "\(event.sysName)", "uevent.seqnum": "\(event.seqnum)"])
             return false
         }
     }
