@@ -27,6 +27,18 @@ public enum UeventRequest: Hashable, Sendable {
     /// (`lib/kobject_uevent.c`), so no underscore, and the kernel prefixes SYNTH_ARG_.
     public static let syntheticKey = "SYNTH_ARG_DRIVERFLAVOUR"
 
+    /// The properties of the kernel's `add` a monitor beside udevd's needs: `MODALIAS` for the
+    /// cheap decision, and the two request keys, only to leave such an `add` to udevd's copy.
+    public static let kernelAddKeys: Set<String> = [attributeKey, syntheticKey, "MODALIAS"]
+
+    /// Whether the kernel's own `add` (heard ahead of udevd's copy) is one the daemon acts on:
+    /// only a plain hotplug. A synthetic `add` that carries a request (`echo "add UUID
+    /// DRIVERFLAVOUR=vfio" > uevent`) is left to udevd's copy, which carries it too: a request is
+    /// heard once, after the rules that may change it.
+    public static func actsOnKernelAdd(_ properties: [String: String]) -> Bool {
+        properties[attributeKey] == nil && properties[syntheticKey] == nil
+    }
+
     /// Reads one uevent. `sysName` is the device's kernel name (`0000:03:00.0`).
     public init(action: String, sysName: String, properties: [String: String]) {
         guard Self.actions.contains(action) else { self = .ignored; return }

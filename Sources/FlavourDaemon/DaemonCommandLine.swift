@@ -23,6 +23,8 @@ public struct DaemonCommandLine: Equatable, Sendable {
     public var nodeLabelsDirectory: PublishDirectory? = nil
     /// udev, kernel, or auto (udev when udevd runs).
     public var source = "auto"
+    /// On the udev source, also hear the kernel's own `add`s, ahead of udevd's rules.
+    public var kernelAdds = true
     public var logLevel = Logger.Level.info
 
     public enum Action: Equatable, Sendable {
@@ -48,6 +50,8 @@ public struct DaemonCommandLine: Equatable, Sendable {
           --node-labels-dir DIR  node-feature-discovery's features.d for the feature file; '-' for none
                                  (default: the config's node-labels-dir, else \(DefaultPaths.nodeLabelsDirectory))
           --source SOURCE        udev, kernel, or auto: udev when udevd runs (default auto)
+          --kernel-adds yes|no   on the udev source, also act on the kernel's own add of a device,
+                                 without waiting for udevd's rules (default yes)
           --log-level LEVEL      trace, debug, info, notice, warning, error, critical (default info)
           -h, --help             this text
         Signals: SIGHUP reloads config and modules.alias; SIGTERM finishes binds in flight and exits.
@@ -68,7 +72,7 @@ public struct DaemonCommandLine: Equatable, Sendable {
                 value = String(argument[argument.index(after: equals)...])
             }
             let known = ["--sysfs-root", "--modules-dir", "--config-dir", "--run-dir", "--proc-root", "--max-in-flight",
-                         "--stuck-after", "--receive-buffer", "--source", "--log-level", "--metrics-dir", "--node-labels-dir"]
+                         "--stuck-after", "--receive-buffer", "--source", "--log-level", "--metrics-dir", "--node-labels-dir", "--kernel-adds"]
             guard known.contains(name) else { return .error("unknown option '\(argument)'") }
             if value == nil {
                 index += 1
@@ -103,6 +107,9 @@ public struct DaemonCommandLine: Equatable, Sendable {
             case "--source":
                 guard ["auto", "udev", "kernel"].contains(text) else { return .error("--source must be udev, kernel or auto") }
                 options.source = text
+            case "--kernel-adds":
+                guard text == "yes" || text == "no" else { return .error("--kernel-adds must be yes or no") }
+                options.kernelAdds = text == "yes"
             default:
                 guard let level = Logger.Level(rawValue: text) else { return .error("unknown --log-level '\(text)'") }
                 options.logLevel = level

@@ -11,10 +11,18 @@ import Glibc  // EBUSY (reflect)
 extension FlavourService {
     func handle(_ event: DeviceEvent, scheduler: RequestScheduler) async {
         if event.eventsLost {
+            // The kernel-add socket beside the udev one overran: udevd's copies of the lost adds
+            // still come on the udev socket (no SEQNUM is remembered for them, so they are
+            // handled), and that socket's own overrun resyncs. Nothing to do but say so.
+            if event.heard == .kernel {
+                logger.debug("Kernel add monitor overran: udevd's copies of the lost adds follow", metadata: ["source": "\(source.name)"])
+                return
+            }
             resync(scheduler: scheduler)
             return
         }
         let request = UeventRequest(action: event.action, sysName: event.sysName, properties: event.properties)
+        if case .added = request, !isFirstCopy(of: event) { return }
         fleetSees(event, request, executor: scheduler.currentExecutor)
         switch request {
         case let .flavour(address, value, origin):
@@ -63,6 +71,26 @@ extension FlavourService {
                     ?? event.properties[UeventRequest.syntheticKey], reason: reason)
         case .ignored:
             break
+        }
+    }
+
+    /// Whether an `add` is the first copy heard: the kernel's own `add` is remembered by its
+    /// SEQNUM, and udevd's later copy of it is dropped, so a device gets one request, one
+    /// outcome. Only an `add` that asks for nothing is dropped: udevd's copy that a rule gave
+    /// DRIVER_FLAVOUR is a request (`.flavour`), never a copy here. A copy that came ahead of
+    /// the kernel's would be handled twice, `onlyIfIdle` dropping the second while the first is
+    /// in flight; in practice it cannot: udevd reads the kernel's from the same broadcast
+    /// (`lib/kobject_uevent.c`) and runs its rules before sending, and the source drains the
+    /// kernel's socket first.
+    func isFirstCopy(of event: DeviceEvent) -> Bool {
+        switch event.heard {
+        case .kernel:
+            kernelAdds.withLock { $0.handled(event.seqnum) }
+            return true
+        case .udev:
+            guard kernelAdds.withLock({ $0.isCopy(event.seqnum) }) else { return true }
+            logger.debug("udevd's copy of a kernel add dropped", metadata: ["pci.slot_name": "\(event.sysName)", "uevent.seqnum": "\(event.seqnum)"])
+            return false
         }
     }
 

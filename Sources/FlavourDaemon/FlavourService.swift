@@ -1,6 +1,7 @@
 import FlavourCore
 import FlavourEngine
 import Logging
+import Synchronization
 
 /// flavourd: hears PCI uevents, turns them into requests, and carries them out.
 ///
@@ -34,6 +35,8 @@ public final class FlavourService: Sendable {
     /// The metrics and node labels fleets read (flavourd(8), "Fleets").
     public let fleet: FleetPublisher
     let state = ServiceState()
+    /// The kernel's `add`s handled ahead of udevd, whose copies are then dropped.
+    let kernelAdds = Mutex(KernelAddSeqnums())
     /// The crash journal: records of this process's binds in flight, and the device locks.
     let journal: InFlightJournal
     /// Every request accepted and not yet answered (`RUN_DIR/requests/`).

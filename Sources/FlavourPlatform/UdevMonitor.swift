@@ -147,6 +147,17 @@ public final class UdevMonitor: Sendable {
         return entries[0].revents != 0
     }
 
+    /// Blocks in one poll(2) on several monitors (a thread that serves the udev and the
+    /// kernel group) until one of them can receive (true), the timeout passes or
+    /// `cancelWaits()` was called on any of them (false).
+    public static func wait(forAny monitors: [UdevMonitor], timeoutMilliseconds: Int32) -> Bool {
+        var entries = monitors.map { pollfd(fd: $0.fileDescriptor, events: Int16(POLLIN), revents: 0) }
+            + monitors.map { pollfd(fd: $0.cancelDescriptor, events: Int16(POLLIN), revents: 0) }
+        let count = Syscall.retrying { poll(&entries, nfds_t(entries.count), timeoutMilliseconds) }
+        guard count > 0, entries[monitors.count...].allSatisfy({ $0.revents == 0 }) else { return false }
+        return entries[..<monitors.count].contains { $0.revents != 0 }
+    }
+
     /// Makes every current and future `wait` return false at once: the way to stop a
     /// thread that waits forever (graceful shutdown) without a timeout loop.
     public func cancelWaits() {

@@ -5,4 +5,6 @@ public struct KernelUevent: Hashable, Sendable {
     public let action: String
     public let address: PCIAddress
     public let properties: [String: String]
+    /// Set when the kernel sends it: one more than the last uevent's.
+    public internal(set) var seqnum: UInt64 = 0
 }

@@ -1,29 +1,62 @@
+import FlavourCore
 import FlavourEngine
 import Synchronization
 
 /// The test kernel's uevents as the daemon's event source (a netlink listener's view),
 /// including what a listener sees when its receive buffer overruns: events dropped, then
 /// `DeviceEvent.lost` (the ENOBUFS of the next recvmsg).
+///
+/// Every uevent is heard as udevd's copy (`heard: .udev`, with a property udevd's rules
+/// add). With `kernelAdds` the source also hears the kernel's own group for `add`, as the udev
+/// source beside `--kernel-adds yes` does: the kernel's `add` first, as sent, and udevd's
+/// copy (the same SEQNUM) after it, or much later (`udevLagging`), or never (`udevDropping`).
 public final class TestEventSource: DeviceEventSource, Sendable {
-    public let name = "test"
+    public let name: String
     let kernel: TestKernel
+    public let kernelAdds: Bool
+    /// A property only udevd's copy carries (hwdb's import at `add`, 20-pci-vendor-model.rules).
+    public static let udevProperty = "ID_VENDOR_FROM_DATABASE"
+
     private struct State {
         var continuation: AsyncStream<DeviceEvent>.Continuation?
         var dropping = false
         var dropped = 0
+        var droppingKernelAdds = false
+        var udevLagging = false
+        var udevDropping = false
+        /// udevd's copies not sent yet (its backlog).
+        var backlog: [DeviceEvent] = []
     }
     private let state = Mutex(State())
 
-    public init(kernel: TestKernel) {
+    public init(kernel: TestKernel, kernelAdds: Bool = false) {
         self.kernel = kernel
+        self.kernelAdds = kernelAdds
+        self.name = kernelAdds ? "test+kernel-add" : "test"
         kernel.subscribe { [weak self] uevent in
-            self?.state.withLock { state in
+            guard let self else { return }
+            let sysName = uevent.address.description
+            state.withLock { state in
                 guard !state.dropping else {
                     state.dropped += 1
                     return
                 }
-                _ = state.continuation?.yield(
-                    DeviceEvent(action: uevent.action, sysName: uevent.address.description, properties: uevent.properties))
+                // As UdevDeviceEventSource's kernel-add monitor: `add` only, plain hotplugs only.
+                if self.kernelAdds, uevent.action == "add", !state.droppingKernelAdds,
+                   UeventRequest.actsOnKernelAdd(uevent.properties) {
+                    _ = state.continuation?.yield(DeviceEvent(
+                        action: uevent.action, sysName: sysName, properties: uevent.properties.filter { UeventRequest.kernelAddKeys.contains($0.key) },
+                        seqnum: uevent.seqnum, heard: .kernel))
+                }
+                guard !state.udevDropping else { return }
+                var properties = uevent.properties
+                properties[Self.udevProperty] = "Test Vendor"
+                let copy = DeviceEvent(action: uevent.action, sysName: sysName, properties: properties, seqnum: uevent.seqnum, heard: .udev)
+                if state.udevLagging {
+                    state.backlog.append(copy)
+                } else {
+                    _ = state.continuation?.yield(copy)
+                }
             }
         }
     }
@@ -54,5 +87,44 @@ public final class TestEventSource: DeviceEventSource, Sendable {
         }
         try body()
         return state.withLock { $0.dropped }
+    }
+
+    /// The kernel-add socket overruns: the kernel's `add`s sent during `body` are lost, then
+    /// the listener hears so (`DeviceEvent.kernelAddsLost`); udevd's copies still come.
+    public func losingKernelAdds(_ body: () throws -> Void) rethrows {
+        state.withLock { $0.droppingKernelAdds = true }
+        defer {
+            state.withLock { state in
+                state.droppingKernelAdds = false
+                _ = state.continuation?.yield(.kernelAddsLost)
+            }
+        }
+        try body()
+    }
+
+    /// udevd falls behind (a slow rule): its copies of the uevents sent during `body` wait
+    /// in its backlog until `udevCatchesUp()`.
+    public func udevLagging(_ body: () throws -> Void) rethrows {
+        state.withLock { $0.udevLagging = true }
+        defer { state.withLock { $0.udevLagging = false } }
+        try body()
+    }
+
+    /// udevd sends its backlog, in order. Returns how many copies it sent.
+    @discardableResult
+    public func udevCatchesUp() -> Int {
+        state.withLock { state in
+            let backlog = state.backlog
+            state.backlog.removeAll()
+            for copy in backlog { _ = state.continuation?.yield(copy) }
+            return backlog.count
+        }
+    }
+
+    /// udevd never sends its copies of the uevents sent during `body` (it dropped them).
+    public func udevDropping(_ body: () throws -> Void) rethrows {
+        state.withLock { $0.udevDropping = true }
+        defer { state.withLock { $0.udevDropping = false } }
+        try body()
     }
 }

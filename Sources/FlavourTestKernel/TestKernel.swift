@@ -35,6 +35,8 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
     private let cpuNanoseconds = Atomic<UInt64>(0)
     /// The file-system operations the daemon made, by kind (`SysfsAccess`), for the benchmark.
     private let accessCounts = Mutex([Int](repeating: 0, count: SysfsAccess.allCases.count))
+    /// The last uevent's SEQNUM (`lib/kobject_uevent.c`, uevent_seqnum).
+    private let ueventSeqnum = Atomic<UInt64>(0)
 
     struct DeviceState {
         var spec: TestDevice
@@ -222,7 +224,10 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
     func emit(_ uevents: [KernelUevent]) {
         guard !uevents.isEmpty else { return }
         let current = listeners.withLock { $0 }
-        for uevent in uevents { current.forEach { $0(uevent) } }
+        for var uevent in uevents {
+            uevent.seqnum = ueventSeqnum.add(1, ordering: .relaxed).newValue
+            current.forEach { $0(uevent) }
+        }
     }
 
     // MARK: - SysfsWriter

@@ -57,7 +57,8 @@ enum Flavourd {
                 "fix": "install udev-rules/\(Self.rulesFile) into /usr/lib/udev/rules.d and run udevadm control --reload",
             ])
         }
-        let source = try UdevDeviceEventSource(source: kind, tag: "driver_flavour", receiveBufferSize: options.receiveBufferBytes)
+        let source = try UdevDeviceEventSource(
+            source: kind, tag: "driver_flavour", receiveBufferSize: options.receiveBufferBytes, kernelAdds: options.kernelAdds)
         // SO_RCVBUFFORCE needs CAP_NET_ADMIN (the unit grants it); without it the kernel's
         // net.core.rmem_max caps the buffer, and a storm of uevents may overrun it.
         if let error = source.receiveBufferError {

@@ -99,6 +99,16 @@ import Testing
 @Suite struct UeventRequestTests {
     static let address = try! PCIAddress(parsing: "0000:03:00.0")
 
+    /// The kernel's `add` is acted on ahead of udevd only as a plain hotplug; one that carries a
+    /// request waits for udevd's copy, and every property it tests for is one the monitor copies.
+    @Test func kernelAddsActedOnAreThePlainOnes() {
+        #expect(UeventRequest.actsOnKernelAdd(["MODALIAS": "pci:v00001AF4d00001041sv*"]))
+        #expect(UeventRequest.actsOnKernelAdd([:]))
+        #expect(!UeventRequest.actsOnKernelAdd(["SYNTH_ARG_DRIVERFLAVOUR": "vfio", "SYNTH_UUID": "x"]))
+        #expect(!UeventRequest.actsOnKernelAdd(["DRIVER_FLAVOUR": "vfio"]))
+        #expect(UeventRequest.kernelAddKeys.isSuperset(of: [UeventRequest.attributeKey, UeventRequest.syntheticKey, "MODALIAS"]))
+    }
+
     @Test(arguments: [
         ("change", "0000:03:00.0", ["DRIVER_FLAVOUR": "vfio"], UeventRequest.flavour(address, value: "vfio", origin: .attribute)),
         ("change", "0000:03:00.0", ["SYNTH_ARG_DRIVERFLAVOUR": "vfio", "SYNTH_UUID": "x"], .flavour(address, value: "vfio", origin: .synthetic)),

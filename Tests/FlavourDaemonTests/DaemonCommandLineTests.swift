@@ -16,7 +16,16 @@ import Testing
         #expect(options.logLevel == .info)
         #expect(options.stuckAfterSeconds == 30)
         #expect(options.receiveBufferBytes == 8 << 20)
+        #expect(options.kernelAdds)
         #expect(DaemonSettings(options).stuckAfter == .seconds(30))
+    }
+
+    @Test func kernelAddsTurnedOff() {
+        guard case .run(let off) = DaemonCommandLine.parse(["--kernel-adds", "no"]),
+              case .run(let on) = DaemonCommandLine.parse(["--kernel-adds=yes"])
+        else { Issue.record("not run"); return }
+        #expect(!off.kernelAdds)
+        #expect(on.kernelAdds)
     }
 
     @Test func stuckAfterAndReceiveBuffer() {
@@ -53,6 +62,7 @@ import Testing
         (["--max-in-flight", "0"], "--max-in-flight must be a whole number, at least 1"),
         (["--max-in-flight", "many"], "--max-in-flight must be a whole number, at least 1"),
         (["--source", "netlink"], "--source must be udev, kernel or auto"),
+        (["--kernel-adds", "off"], "--kernel-adds must be yes or no"),
         (["--log-level=loud"], "unknown --log-level 'loud'"),
         (["--stuck-after", "-1"], "--stuck-after must be a number of seconds from 0 to 86400"),
         (["--stuck-after", "soon"], "--stuck-after must be a number of seconds from 0 to 86400"),

@@ -20,8 +20,9 @@ struct DaemonHarness {
     let runDirectory: String
 
     /// `configure` changes the settings before the daemon is made (the fleet files' directories, their clock).
+    /// `kernelAdds`: the source hears the kernel's own `add`s ahead of udevd's copies.
     init(kernel: TestKernel, maxInFlight: Int = 4, stuckAfter: Duration? = DaemonSettings.defaultStuckAfter,
-         watchdogInterval: Duration? = nil, configure: (inout DaemonSettings) -> Void = { _ in },
+         watchdogInterval: Duration? = nil, kernelAdds: Bool = false, configure: (inout DaemonSettings) -> Void = { _ in },
          releaseFreeMemory: @escaping @Sendable () -> Void = {}) {
         self.kernel = kernel
         runDirectory = kernel.root + "/run"
@@ -31,7 +32,7 @@ struct DaemonHarness {
         settings.procRoot = kernel.procRoot
         configure(&settings)
         notifier = RecordingNotifier(watchdogInterval: watchdogInterval)
-        source = TestEventSource(kernel: kernel)
+        source = TestEventSource(kernel: kernel, kernelAdds: kernelAdds)
         service = FlavourService(
             settings: settings, source: source, makeLoader: { _ in kernel },
             writer: kernel, probe: kernel, notifier: notifier, releaseFreeMemory: releaseFreeMemory, logger: logs.logger)

@@ -78,6 +78,7 @@ enum TestChildProcess {
     case UdevMonitorTests.netnsRole: try UdevMonitorTests.runInPrivateNetworkNamespace()
     case UdevMonitorTests.overrunRole: try UdevMonitorTests.overrunInPrivateNetworkNamespace()
     case UdevMonitorTests.actionsRole: try UdevMonitorTests.actionsInPrivateNetworkNamespace()
+    case UdevMonitorTests.bothGroupsRole: try UdevMonitorTests.bothGroupsInPrivateNetworkNamespace()
     default: Issue.record("unknown child role \(role)")
     }
 }

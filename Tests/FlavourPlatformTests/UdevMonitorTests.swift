@@ -8,6 +8,7 @@ import Testing
     static let netnsRole = "udev-netns"
     static let overrunRole = "udev-netns-overrun"
     static let actionsRole = "udev-netns-actions"
+    static let bothGroupsRole = "udev-netns-both-groups"
 
     @Test func sourceIsUdevOnlyWhenUdevdsControlSocketExists() throws {
         var template = Array((NSTemporaryDirectory() + "flavour-run-XXXXXX").utf8CString)
@@ -108,6 +109,35 @@ import Testing
     func eventsOfActionsNotAskedForAreDropped() throws {
         let outcome = try TestChildProcess.run(role: Self.actionsRole, launcher: Self.privateNetworkNamespace)
         #expect(outcome.status == 0, "child in a private network namespace failed (exit \(outcome.status)):\n\(outcome.output)")
+    }
+
+    /// One poll over a udev-group and a kernel-group monitor (flavourd's udev source with
+    /// the kernel's adds) wakes for the kernel's `add`, which only the kernel monitor holds
+    /// (no udevd runs in the namespace), and ends for good when either is cancelled.
+    @Test(.disabled(if: privateNetworkNamespaceUnavailable != nil, Comment(rawValue: privateNetworkNamespaceUnavailable ?? "")))
+    func oneWaitServesBothGroups() throws {
+        let outcome = try TestChildProcess.run(role: Self.bothGroupsRole, launcher: Self.privateNetworkNamespace)
+        #expect(outcome.status == 0, "child in a private network namespace failed (exit \(outcome.status)):\n\(outcome.output)")
+    }
+
+    /// Runs in the child, inside a private network namespace.
+    static func bothGroupsInPrivateNetworkNamespace() throws {
+        let udev = try UdevMonitor(source: .udev, subsystem: "net", actions: ["add", "remove"])
+        let kernel = try UdevMonitor(source: .kernel, subsystem: "net", actions: ["add"], keys: ["INTERFACE"])
+        #expect(!UdevMonitor.wait(forAny: [kernel, udev], timeoutMilliseconds: 0))
+        try flashTun("flv0")
+        var events: [UdevEvent] = []
+        while events.isEmpty, UdevMonitor.wait(forAny: [kernel, udev], timeoutMilliseconds: 5000) {
+            while case .event(let event) = kernel.receive() { events.append(event) }
+        }
+        // The remove is dropped on receipt (actions), so the add is all the kernel monitor holds.
+        #expect(events.map(\.action) == ["add"])
+        #expect(events.first?.properties == ["INTERFACE": "flv0"])
+        #expect((events.first?.seqnum ?? 0) > 0)
+        #expect(kernel.receive() == .nothing)
+        #expect(udev.receive() == .nothing)
+        udev.cancelWaits()
+        #expect(!UdevMonitor.wait(forAny: [kernel, udev], timeoutMilliseconds: -1))
     }
 
     /// Runs in the child, inside a private network namespace.

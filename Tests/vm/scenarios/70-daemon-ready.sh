@@ -13,12 +13,13 @@ pid=$(systemctl show -p MainPID --value "$FLAVOURD")
 json=$(flavourctl status --json) || fail "flavourctl status --json exited $?"
 jq -c '{running, pid, state, source, driver_flavour_module, standing_requests}' <<<"$json"
 jq -e '.running == true' <<<"$json" >/dev/null || fail "flavourctl status says flavourd is not running"
-jq -e '.source == "udev"' <<<"$json" >/dev/null ||
-    fail "flavourd listens on '$(jq -r .source <<<"$json")' events, expected udev"
+# udev's events, and the kernel's own adds beside them (--kernel-adds, on by default).
+jq -e '.source == "udev+kernel-add"' <<<"$json" >/dev/null ||
+    fail "flavourd listens on '$(jq -r .source <<<"$json")' events, expected udev+kernel-add"
 jq -e '.state == "ready"' <<<"$json" >/dev/null || fail "flavourd's state is '$(jq -r .state <<<"$json")', not ready"
 [[ "$(jq -r .pid <<<"$json")" == "$pid" ]] ||
     fail "status.json names pid $(jq -r .pid <<<"$json"), systemd's MainPID is $pid"
-note "ok: flavourd active/running as pid $pid, ready, listening to udev events"
+note "ok: flavourd active/running as pid $pid, ready, listening to udev events and the kernel's adds"
 # The figure the host benchmark (flavourd-bench) measures, here for the daemon as installed:
 # udev source, journald, the unit's sandbox. Reported, not enforced.
 note "BENCH flavourd RSS as installed (udev source), after the scenarios before this one: $(awk '/^VmRSS:/ {print $2, $3}' "/proc/$pid/status")"

@@ -242,7 +242,7 @@ rule_masked no
 # a QEMU NVMe VF has its PF's modalias, so a modalias selector would take the PF too). VFs sit at
 # devfn 1..127 of the PF's bus (sriov_offset 1, stride 1).
 standing_run() {
-    local name=$1 pf bus mark cpu_before probes_before start
+    local name=$1 pf bus mark cpu_before probes_before start settle_pid settled_file=/run/flavour-scale-settled
     : >"$CONF"
     for pf in "${pfs[@]}"; do
         bus=${pf%:*}
@@ -260,7 +260,15 @@ standing_run() {
     mapfile -t detail_before < <(proc_detail "$pid")
     start=$(now_us)
     create_vfs
+    # How far the binds run ahead of udevd: the moment udevd has processed every uevent sent so
+    # far (udevadm settle compares its last SEQNUM with the kernel's), against the last bind.
+    ( udevadm settle --timeout=600 || true; now_us >"$settled_file" ) &
+    settle_pid=$!
     flavourd_run "$name" "$start" "$mark" "$pid" "$probes_before" "$cpu_before" "$floor_us" "the floor"
+    wait "$settle_pid"
+    awk -v n="$name" -v b="$run_us" -v s="$(($(<"$settled_file") - start))" -v src="$(jq -r .source /run/driver-flavour/status.json)" 'BEGIN {
+        printf "BENCH %-10s last bind %.1f ms, udevd'"'"'s queue empty %.1f ms after the first sriov_numvfs write (source %s)\n", n, b / 1000, s / 1000, src
+    }'
     rm -f "$CONF"
     no_vfs
     reload_daemon
