@@ -1,10 +1,15 @@
-/// The SEQNUMs of the kernel's `add` uevents the daemon acted on ahead of udevd, so that
-/// udevd's copy of the same uevent (udevd forwards the kernel's SEQNUM, `src/udev/udevd.c`)
-/// is dropped instead of making a second request.
+/// The SEQNUMs of `add` uevents the daemon acted on while it hears both the kernel's group and
+/// udevd's, so that the other group's copy of the same uevent (udevd forwards the kernel's
+/// SEQNUM, `src/udev/udevd.c`) is dropped instead of making a second request.
 ///
-/// Bounded: at most `capacity` SEQNUMs, the oldest forgotten first. udevd may never send a
-/// copy (it dropped the event, or flavourd's udev socket overran); a forgotten SEQNUM only
-/// means its late copy is handled again, as every udev `add` was before kernel adds.
+/// Whichever copy comes first is acted on. The kernel's usually does: udevd sends its copy only
+/// after running its rules. But the source reads two sockets, and while it drains udevd's, a
+/// quick udevd's copy of an `add` can be read before the kernel's own, which arrived after the
+/// kernel socket was last drained (seen at 1,000 VFs with the daemon slowed by strace).
+///
+/// Bounded: at most `capacity` SEQNUMs, the oldest forgotten first. A copy may never come
+/// (udevd dropped the event; a socket overran); a forgotten SEQNUM only means its late copy is
+/// handled again, as every `add` was before the daemon heard both groups.
 public struct KernelAddSeqnums: Sendable {
     /// A few thousand adds outstanding: more than udevd's backlog at 1,000 VFs (issue 13).
     public static let defaultCapacity = 4096
@@ -14,7 +19,8 @@ public struct KernelAddSeqnums: Sendable {
     /// `remembered`): the ring that says which is oldest.
     private var order: [UInt64] = []
     private var next = 0
-    private var remembered: Set<UInt64> = []
+    /// SEQNUM -> whether the first copy came from the kernel's group.
+    private var remembered: [UInt64: Bool] = [:]
 
     public init(capacity: Int = KernelAddSeqnums.defaultCapacity) {
         precondition(capacity > 0, "a capacity of at least one SEQNUM")
@@ -24,22 +30,25 @@ public struct KernelAddSeqnums: Sendable {
     /// How many SEQNUMs are remembered; never more than `capacity`.
     public var count: Int { remembered.count }
 
-    /// The kernel's `add` with this SEQNUM was handled. 0 (no SEQNUM) is not remembered.
-    public mutating func handled(_ seqnum: UInt64) {
-        guard seqnum != 0, !remembered.contains(seqnum) else { return }
+    /// An `add` with this SEQNUM was heard from the kernel's group (`fromKernel`) or from
+    /// udevd's: true when it is the first copy (act on it), false when the other group's copy
+    /// was acted on already (drop it; the SEQNUM is forgotten then: each group sends one).
+    /// 0 (no SEQNUM) is always a first copy and never remembered.
+    public mutating func isFirst(_ seqnum: UInt64, fromKernel: Bool) -> Bool {
+        guard seqnum != 0 else { return true }
+        if let first = remembered[seqnum] {
+            guard first != fromKernel else { return true }  // the same group again: not a copy
+            remembered[seqnum] = nil
+            return false
+        }
         if order.count < capacity {
             order.append(seqnum)
         } else {
-            remembered.remove(order[next])
+            remembered[order[next]] = nil
             order[next] = seqnum
             next = (next + 1) % capacity
         }
-        remembered.insert(seqnum)
-    }
-
-    /// udevd's copy of an `add` arrived: true when the kernel's own was handled (drop the
-    /// copy). The SEQNUM is forgotten then: each uevent has one copy from udevd.
-    public mutating func isCopy(_ seqnum: UInt64) -> Bool {
-        seqnum != 0 && remembered.remove(seqnum) != nil
+        remembered[seqnum] = fromKernel
+        return true
     }
 }

@@ -74,24 +74,18 @@ extension FlavourService {
         }
     }
 
-    /// Whether an `add` is the first copy heard: the kernel's own `add` is remembered by its
-    /// SEQNUM, and udevd's later copy of it is dropped, so a device gets one request, one
-    /// outcome. Only an `add` that asks for nothing is dropped: udevd's copy that a rule gave
-    /// DRIVER_FLAVOUR is a request (`.flavour`), never a copy here. A copy that came ahead of
-    /// the kernel's would be handled twice, `onlyIfIdle` dropping the second while the first is
-    /// in flight; in practice it cannot: udevd reads the kernel's from the same broadcast
-    /// (`lib/kobject_uevent.c`) and runs its rules before sending, and the source drains the
-    /// kernel's socket first.
+    /// Whether an `add` is the first copy heard, when the source hears both the kernel's group
+    /// and udevd's: the first is remembered by its SEQNUM and acted on, and the other group's
+    /// copy of it is dropped, so a device gets one request, one outcome (`KernelAddSeqnums`).
+    /// Only an `add` that asks for nothing is deduplicated: udevd's copy that a rule gave
+    /// DRIVER_FLAVOUR is a request (`.flavour`), never a copy here.
     func isFirstCopy(of event: DeviceEvent) -> Bool {
-        switch event.heard {
-        case .kernel:
-            kernelAdds.withLock { $0.handled(event.seqnum) }
-            return true
-        case .udev:
-            guard kernelAdds.withLock({ $0.isCopy(event.seqnum) }) else { return true }
-            logger.debug("udevd's copy of a kernel add dropped", metadata: ["pci.slot_name": "\(event.sysName)", "uevent.seqnum": "\(event.seqnum)"])
-            return false
-        }
+        guard source.hearsKernelAdds else { return true }
+        let fromKernel = event.heard == .kernel
+        guard !kernelAdds.withLock({ $0.isFirst(event.seqnum, fromKernel: fromKernel) }) else { return true }
+        logger.debug(fromKernel ? "The kernel's add after udevd's copy dropped" : "udevd's copy of a kernel add dropped",
+                     metadata: ["pci.slot_name": "\(event.sysName)", "uevent.seqnum": "\(event.seqnum)"])
+        return false
     }
 
     /// The monitor lost uevents (its receive buffer overran): what they asked for is read

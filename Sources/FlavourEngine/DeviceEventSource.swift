@@ -8,4 +8,11 @@ public protocol DeviceEventSource: Sendable {
     /// Stops receiving. What the source had already received is still delivered, then the
     /// stream ends.
     func stop()
+    /// Whether the source hears the kernel's own `add`s beside udevd's copies of them (the
+    /// daemon then drops whichever copy comes second).
+    var hearsKernelAdds: Bool { get }
+}
+
+extension DeviceEventSource {
+    public var hearsKernelAdds: Bool { false }
 }

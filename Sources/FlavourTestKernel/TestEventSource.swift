@@ -14,6 +14,7 @@ public final class TestEventSource: DeviceEventSource, Sendable {
     public let name: String
     let kernel: TestKernel
     public let kernelAdds: Bool
+    public var hearsKernelAdds: Bool { kernelAdds }
     /// A property only udevd's copy carries (hwdb's import at `add`, 20-pci-vendor-model.rules).
     public static let udevProperty = "ID_VENDOR_FROM_DATABASE"
 
@@ -24,6 +25,7 @@ public final class TestEventSource: DeviceEventSource, Sendable {
         var droppingKernelAdds = false
         var udevLagging = false
         var udevDropping = false
+        var udevAhead = false
         /// udevd's copies not sent yet (its backlog).
         var backlog: [DeviceEvent] = []
     }
@@ -42,16 +44,28 @@ public final class TestEventSource: DeviceEventSource, Sendable {
                     return
                 }
                 // As UdevDeviceEventSource's kernel-add monitor: `add` only, plain hotplugs only.
-                if self.kernelAdds, uevent.action == "add", !state.droppingKernelAdds,
-                   UeventRequest.actsOnKernelAdd(uevent.properties) {
-                    _ = state.continuation?.yield(DeviceEvent(
-                        action: uevent.action, sysName: sysName, properties: uevent.properties.filter { UeventRequest.kernelAddKeys.contains($0.key) },
-                        seqnum: uevent.seqnum, heard: .kernel))
+                let kernelAdd = self.kernelAdds && uevent.action == "add" && !state.droppingKernelAdds
+                    && UeventRequest.actsOnKernelAdd(uevent.properties)
+                    ? DeviceEvent(
+                        action: uevent.action, sysName: sysName,
+                        properties: uevent.properties.filter { UeventRequest.kernelAddKeys.contains($0.key) },
+                        seqnum: uevent.seqnum, heard: .kernel)
+                    : nil
+                var copy: DeviceEvent? = nil
+                if !state.udevDropping {
+                    var properties = uevent.properties
+                    properties[Self.udevProperty] = "Test Vendor"
+                    copy = DeviceEvent(action: uevent.action, sysName: sysName, properties: properties, seqnum: uevent.seqnum, heard: .udev)
                 }
-                guard !state.udevDropping else { return }
-                var properties = uevent.properties
-                properties[Self.udevProperty] = "Test Vendor"
-                let copy = DeviceEvent(action: uevent.action, sysName: sysName, properties: properties, seqnum: uevent.seqnum, heard: .udev)
+                // udevd's copy read ahead of the kernel's own: the two sockets are drained one
+                // after the other, and a quick udevd's copy can be read first.
+                if state.udevAhead, let copy {
+                    _ = state.continuation?.yield(copy)
+                    if let kernelAdd { _ = state.continuation?.yield(kernelAdd) }
+                    return
+                }
+                if let kernelAdd { _ = state.continuation?.yield(kernelAdd) }
+                guard let copy else { return }
                 if state.udevLagging {
                     state.backlog.append(copy)
                 } else {
@@ -119,6 +133,13 @@ public final class TestEventSource: DeviceEventSource, Sendable {
             for copy in backlog { _ = state.continuation?.yield(copy) }
             return backlog.count
         }
+    }
+
+    /// udevd's copies of the `add`s sent during `body` are read before the kernel's own.
+    public func udevAhead(_ body: () throws -> Void) rethrows {
+        state.withLock { $0.udevAhead = true }
+        defer { state.withLock { $0.udevAhead = false } }
+        try body()
     }
 
     /// udevd never sends its copies of the uevents sent during `body` (it dropped them).

@@ -1,65 +1,71 @@
 import FlavourCore
 import Testing
 
-/// `isCopy` outside `#expect`, whose expansion cannot call a mutating member.
-private func copy(_ seqnums: inout KernelAddSeqnums, _ seqnum: UInt64) -> Bool { seqnums.isCopy(seqnum) }
+/// `isFirst` outside `#expect`, whose expansion cannot call a mutating member.
+private func first(_ seqnums: inout KernelAddSeqnums, _ seqnum: UInt64, kernel: Bool) -> Bool {
+    seqnums.isFirst(seqnum, fromKernel: kernel)
+}
 
 @Suite struct KernelAddSeqnumsTests {
-    /// udevd's copy of a handled kernel add is a copy once; another SEQNUM, or none, is not.
-    @Test func aCopyIsRecognisedOnce() {
+    /// udevd's copy of a kernel add acted on is dropped once; another SEQNUM, or none, is not.
+    @Test func udevdsCopyIsDroppedOnce() {
         var seqnums = KernelAddSeqnums()
-        seqnums.handled(41)
-        seqnums.handled(42)
-        do { let copied = copy(&seqnums, 40); #expect(!copied) }
-        do { let copied = copy(&seqnums, 42); #expect(copied) }
-        do { let copied = copy(&seqnums, 42); #expect(!copied) }
-        do { let copied = copy(&seqnums, 41); #expect(copied) }
+        do { let isFirst = first(&seqnums, 41, kernel: true); #expect(isFirst) }
+        do { let isFirst = first(&seqnums, 42, kernel: true); #expect(isFirst) }
+        do { let isFirst = first(&seqnums, 42, kernel: false); #expect(!isFirst) }
+        do { let isFirst = first(&seqnums, 41, kernel: false); #expect(!isFirst) }
         #expect(seqnums.count == 0)
-        seqnums.handled(0)
-        do { let copied = copy(&seqnums, 0); #expect(!copied) }
+        do { let isFirst = first(&seqnums, 0, kernel: true); #expect(isFirst) }
+        do { let isFirst = first(&seqnums, 0, kernel: false); #expect(isFirst) }
         #expect(seqnums.count == 0)
     }
 
-    /// udevd never sends a copy (it dropped the events): memory stays at the capacity, and the
-    /// oldest SEQNUMs go first.
+    /// udevd's copy read ahead of the kernel's own (two sockets, drained one after the other):
+    /// udevd's is acted on, and the kernel's that follows is the copy.
+    @Test func theKernelsAddAfterUdevdsCopyIsDropped() {
+        var seqnums = KernelAddSeqnums()
+        do { let isFirst = first(&seqnums, 7, kernel: false); #expect(isFirst) }
+        do { let isFirst = first(&seqnums, 7, kernel: true); #expect(!isFirst) }
+        #expect(seqnums.count == 0)
+    }
+
+    /// No copy ever comes (udevd dropped the events, or a socket overran): memory stays at the
+    /// capacity, and the oldest SEQNUMs go first.
     @Test func staysBoundedWhenNoCopyComes() {
         var seqnums = KernelAddSeqnums(capacity: 100)
         for seqnum in UInt64(1)...10_000 {
-            seqnums.handled(seqnum)
+            _ = seqnums.isFirst(seqnum, fromKernel: seqnum % 3 != 0)
             #expect(seqnums.count <= 100)
         }
         #expect(seqnums.count == 100)
-        do { let copied = copy(&seqnums, 9_900); #expect(!copied) }
-        do { let copied = copy(&seqnums, 9_901); #expect(copied) }
-        do { let copied = copy(&seqnums, 10_000); #expect(copied) }
+        do { let isFirst = first(&seqnums, 9_902, kernel: false); #expect(!isFirst) }  // the kernel's came first
+        do { let isFirst = first(&seqnums, 9_999, kernel: true); #expect(!isFirst) }  // udevd's came first
         #expect(seqnums.count == 98)
+        do { let isFirst = first(&seqnums, 9_900, kernel: false); #expect(isFirst) }  // forgotten
     }
 
     /// Copies matched in between leave slots that the next adds take, oldest first: a SEQNUM
-    /// handled later is never pushed out before one handled earlier.
+    /// acted on later is never pushed out before one acted on earlier.
     @Test func matchedSlotsAreReusedInOrder() {
         var seqnums = KernelAddSeqnums(capacity: 3)
-        seqnums.handled(1)
-        seqnums.handled(2)
-        seqnums.handled(3)
-        do { let copied = copy(&seqnums, 1); #expect(copied) }
-        seqnums.handled(4)  // takes 1's slot
+        for seqnum in UInt64(1)...3 { _ = seqnums.isFirst(seqnum, fromKernel: true) }
+        do { let isFirst = first(&seqnums, 1, kernel: false); #expect(!isFirst) }
+        _ = seqnums.isFirst(4, fromKernel: true)  // takes 1's slot
         #expect(seqnums.count == 3)
-        seqnums.handled(5)  // pushes 2 out
-        do { let copied = copy(&seqnums, 2); #expect(!copied) }
-        do { let copied = copy(&seqnums, 3); #expect(copied) }
-        do { let copied = copy(&seqnums, 4); #expect(copied) }
-        do { let copied = copy(&seqnums, 5); #expect(copied) }
+        _ = seqnums.isFirst(5, fromKernel: true)  // pushes 2 out
+        do { let isFirst = first(&seqnums, 2, kernel: false); #expect(isFirst) }  // forgotten; pushes 3 out
+        #expect(seqnums.count == 3)
+        do { let isFirst = first(&seqnums, 4, kernel: false); #expect(!isFirst) }
+        do { let isFirst = first(&seqnums, 5, kernel: false); #expect(!isFirst) }
+        do { let isFirst = first(&seqnums, 2, kernel: true); #expect(!isFirst) }
         #expect(seqnums.count == 0)
     }
 
-    /// The same SEQNUM handled twice (a source that repeats itself) takes one slot.
-    @Test func aRepeatTakesOneSlot() {
+    /// The same group repeating a SEQNUM (a source that repeats itself) is not a copy.
+    @Test func aRepeatFromOneGroupIsNotACopy() {
         var seqnums = KernelAddSeqnums(capacity: 2)
-        seqnums.handled(7)
-        seqnums.handled(7)
-        seqnums.handled(8)
-        do { let copied = copy(&seqnums, 7); #expect(copied) }
-        do { let copied = copy(&seqnums, 8); #expect(copied) }
+        do { let isFirst = first(&seqnums, 7, kernel: true); #expect(isFirst) }
+        do { let isFirst = first(&seqnums, 7, kernel: true); #expect(isFirst) }
+        do { let isFirst = first(&seqnums, 7, kernel: false); #expect(!isFirst) }
     }
 }

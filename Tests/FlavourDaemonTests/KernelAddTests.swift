@@ -67,6 +67,21 @@ import Testing
         #expect(daemon.logs.all.count(where: { $0.message == "udevd's copy of a kernel add dropped" }) == 4)
     }
 
+    /// udevd's copies are read ahead of the kernel's own adds (the source drains two sockets
+    /// in turn): the copies bind the VFs, and the kernel's adds that follow make no second
+    /// request. Fails when only udevd's copies are deduplicated.
+    @Test func theKernelsAddAfterUdevdsCopyMakesNoSecondRequest() async throws {
+        let daemon = try Self.standingDaemon(kernelAdds: true)
+        try await daemon.run {
+            try daemon.source.udevAhead { try daemon.kernel.sysfs.write("4", to: Self.pf) }
+            try await daemon.waitForOutcomes(4)
+            try daemon.request(virtioNet, "vfio", uuid: uuid(1))
+            try await daemon.waitForOutcomes(5)
+        }
+        Self.expectOneBindEach(daemon, alsoBound: 1)
+        #expect(daemon.logs.all.count(where: { $0.message == "The kernel's add after udevd's copy dropped" }) == 4)
+    }
+
     /// The kernel-add socket overran: udevd's copies, which no remembered SEQNUM matches, bind
     /// the VFs, and the overrun itself starts no resync.
     @Test func udevsCopyBindsWhenTheKernelsAddWasLost() async throws {

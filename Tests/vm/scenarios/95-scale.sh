@@ -90,6 +90,7 @@ proc_cpu_ms() {
     awk -v hz="$hz" '{ print ($12 + $13) * 1000 / hz }' <<<"$stat"
 }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+rss_parts() { awk '/^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 } END { printf "anonymous %.1f, file-backed %.1f MiB", a / 1024, f / 1024 }' "/proc/$1/status"; }
 
 # Where the guest's CPU goes during a run, by cgroup (cpu.stat's usage_usec counts every process
 # the unit ever had, the bash programs udev rules run included): udevd, systemd (PID 1, which
@@ -170,10 +171,10 @@ flavourd_run() {
     printf '%s\n' "$share"
     printf 'BENCH %-10s flavourd a VF: %s\n' "$name" "$detail"
     rss=$(rss_kib "$pid")
-    awk -v n="$name" -v us="$run_us" -v k="$TOTAL" -v f="$base" -v fn="$base_name" -v cpu="$cpu" -v per="$raw_per_vf_ms" -v rss="$rss" \
+    awk -v n="$name" -v us="$run_us" -v k="$TOTAL" -v f="$base" -v fn="$base_name" -v cpu="$cpu" -v per="$raw_per_vf_ms" -v rss="$rss" -v parts="$(rss_parts "$pid")" \
         -v p="$(($(probes) - probes_before))" 'BEGIN {
         printf "BENCH %-10s %5d VFs: total %9.1f ms, %6.2f ms a VF, %.2fx %s (target <= 1.5x: %s)\n", n, k, us / 1000, us / 1000 / k, us / f, fn, (us / f <= 1.5) ? "met" : "missed"
-        printf "BENCH %-10s flavourd CPU %.0f ms, %.2f ms a VF (target <= the raw loop'"'"'s %.2f ms a VF: %s); RSS after %.1f MiB (target < 12 MB: %s); default-driver probes %d; one outcome per VF\n", n, cpu, cpu / k, per, (cpu / k <= per) ? "met" : "missed", rss / 1024, (rss * 1024 < 12000000) ? "met" : "missed", p
+        printf "BENCH %-10s flavourd CPU %.0f ms, %.2f ms a VF (target <= the raw loop'"'"'s %.2f ms a VF: %s); RSS after %.1f MiB (%s; target < 12 MB: %s); default-driver probes %d; one outcome per VF\n", n, cpu, cpu / k, per, (cpu / k <= per) ? "met" : "missed", rss / 1024, parts, (rss * 1024 < 12000000) ? "met" : "missed", p
     }'
 }
 
@@ -242,7 +243,7 @@ rule_masked no
 # a QEMU NVMe VF has its PF's modalias, so a modalias selector would take the PF too). VFs sit at
 # devfn 1..127 of the PF's bus (sriov_offset 1, stride 1).
 standing_run() {
-    local name=$1 pf bus mark cpu_before probes_before start settle_pid settled_file=/run/flavour-scale-settled
+    local name=$1 pf bus mark cpu_before probes_before start created_us settle_pid settled_file=/run/flavour-scale-settled
     : >"$CONF"
     for pf in "${pfs[@]}"; do
         bus=${pf%:*}
@@ -260,14 +261,15 @@ standing_run() {
     mapfile -t detail_before < <(proc_detail "$pid")
     start=$(now_us)
     create_vfs
+    created_us=$(($(now_us) - start))
     # How far the binds run ahead of udevd: the moment udevd has processed every uevent sent so
     # far (udevadm settle compares its last SEQNUM with the kernel's), against the last bind.
     ( udevadm settle --timeout=600 || true; now_us >"$settled_file" ) &
     settle_pid=$!
     flavourd_run "$name" "$start" "$mark" "$pid" "$probes_before" "$cpu_before" "$floor_us" "the floor"
     wait "$settle_pid"
-    awk -v n="$name" -v b="$run_us" -v s="$(($(<"$settled_file") - start))" -v src="$(jq -r .source /run/driver-flavour/status.json)" 'BEGIN {
-        printf "BENCH %-10s last bind %.1f ms, udevd'"'"'s queue empty %.1f ms after the first sriov_numvfs write (source %s)\n", n, b / 1000, s / 1000, src
+    awk -v n="$name" -v b="$run_us" -v c="$created_us" -v s="$(($(<"$settled_file") - start))" -v src="$(jq -r .source /run/driver-flavour/status.json)" 'BEGIN {
+        printf "BENCH %-10s the kernel done creating VFs %.1f ms, last bind %.1f ms, udevd'"'"'s queue empty %.1f ms after the first sriov_numvfs write (source %s)\n", n, c / 1000, b / 1000, s / 1000, src
     }'
     rm -f "$CONF"
     no_vfs
