@@ -23,8 +23,8 @@ import Glibc
 /// whose byte is locked is being changed by someone alive: flavourd and flavourctl never
 /// change one device at once, and a reused pid is never mistaken for a live owner.
 ///
-/// A bind costs the journal four syscalls: at `begin`, the device's lock (fcntl) and the
-/// table (pwrite); at `end`, the table and the unlock. No fsync: `/run` is memory, and the
+/// A bind costs the journal six syscalls: at `begin`, the device's lock (fcntl), the table
+/// (pwrite) and its cut to length (ftruncate); at `end`, the table, its cut and the unlock. No fsync: `/run` is memory, and the
 /// records must outlive the process, not the machine (a reboot ends every bind anyway); the
 /// pwrite is in the kernel's page cache before the bind's first write, which is what
 /// recovery needs.
@@ -159,15 +159,18 @@ public final class InFlightJournal: BindStepRecorder, Sendable {
         return (records, devices)
     }
 
-    /// With the lock held: the whole table, written over the file from offset 0, in one
-    /// pwrite. A "." line ends it and reading stops there (`InFlightRecord.parse`), so the
-    /// file is not cut to length: what a longer table left after the "." never counts, and
-    /// the file never grows past the largest table (the requests in flight at once). In
+    /// With the lock held: the whole table, written over the file from offset 0, then cut to
+    /// length. A "." line ends it and reading stops there (`InFlightRecord.parse`), so a crash
+    /// between the two leaves no stale tail that counts; the cut keeps the file exactly the
+    /// records in flight for anyone who reads it (an admin's `cat`, the guest suite). In
     /// place, not replaced by a rename: the file is the one this process holds its lock on,
     /// and the lock is what tells a live owner from a dead one.
     private static func writeRecords(_ current: [PCIAddress: InFlightRecord], to fd: Int32) -> Int32 {
         let bytes = Array((current.keys.sorted().map { current[$0]!.text }.joined() + ".\n").utf8)
-        return FileSystem.write(bytes, to: fd, at: 0)
+        let failure = FileSystem.write(bytes, to: fd, at: 0)
+        guard failure == 0 else { return failure }
+        guard ftruncate(fd, off_t(bytes.count)) == 0 else { return errno }
+        return 0
     }
 
     /// `.lock`, the file whose bytes are the devices' locks.

@@ -242,9 +242,11 @@ final class DyingProcess: SysfsWriter, BindStepRecorder, Sendable {
         #expect(live.records().map(\.address) == [Fixture.e1000e])
     }
 
-    /// The table is rewritten in place and not cut to length (one pwrite a change): what a
-    /// longer table left after the "." line never counts, in this process or in recovery.
-    @Test func whatAShorterTableLeavesAfterItsEndNeverCounts() throws {
+    /// The table is rewritten in place and cut to length: the file holds exactly the changes
+    /// in flight for anyone who reads it (the guest suite's daemon-sigkill reads it as an admin
+    /// would); and a tail after the "." line (a crash between the write and the cut) never
+    /// counts, in this process or in recovery.
+    @Test func theFileHoldsOnlyTheChangesInFlight() throws {
         let fixture = try Fixture()
         let kernel = fixture.kernel
         let directory = kernel.root + "/run/inflight"
@@ -254,7 +256,8 @@ final class DyingProcess: SysfsWriter, BindStepRecorder, Sendable {
         journal.end(address: Fixture.e1000e)
         let name = try #require(FileSystem.list(directory).first { !$0.hasPrefix(".") })
         let text = String(decoding: try FileSystem.read(directory + "/" + name), as: UTF8.self)
-        #expect(text.contains("address=\(Fixture.e1000e)"))  // the longer table's tail is still there
+        #expect(!text.contains("address=\(Fixture.e1000e)"))
+        #expect(text.hasSuffix("end\n.\n"))
         #expect(journal.records().map(\.address) == [Fixture.virtioNet])
         // A dead process's file with such a tail: only the record before the "." is settled.
         try Self.write(directory + "/4242-1", "record\naddress=0000:00:05.0\noperation=bind\npid=4242\ncomm=flavourd\nprevious_driver=mlx5_core\nend\n.\n"
@@ -262,6 +265,8 @@ final class DyingProcess: SysfsWriter, BindStepRecorder, Sendable {
         let report = InFlightJournal(directory: directory).recover(binder: Fixture.binder(kernel), logger: Logger(label: "t"))
         #expect(report == ["0000:00:05.0: interrupted bind, restored to mlx5_core"])
         journal.end(address: Fixture.virtioNet)
+        let emptied = String(decoding: try FileSystem.read(directory + "/" + name), as: UTF8.self)
+        #expect(emptied == ".\n")
         journal.close()
     }
 
