@@ -34,5 +34,4 @@ public struct StatusWritePacing: Sendable {
     public mutating func wrote(from start: UInt64, to end: UInt64) {
         lastWrite = (end, end &- min(start, end))
     }
-
 }
