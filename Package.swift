@@ -25,7 +25,8 @@ let package = Package(
         // C libraries, each wrapped once in FlavourPlatform.
         .systemLibrary(name: "CUdev", pkgConfig: "libudev", providers: [.apt(["libudev-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
-        .systemLibrary(name: "CKmod", pkgConfig: "libkmod", providers: [.apt(["libkmod-dev"])]),
+        // libkmod's header only: the library itself is opened with dlopen on first use.
+        .systemLibrary(name: "CKmod", providers: [.apt(["libkmod-dev"])]),
         // Fixed-arity C shims for what Swift cannot call (va_list callbacks).
         .target(name: "CFlavourShim", dependencies: ["CKmod"]),
 
@@ -124,7 +125,7 @@ let package = Package(
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "FlavourSystemTests", dependencies: ["FlavourSystem", "FlavourEngine", "FlavourTestKernel", "FlavourCore", "FlavourPOSIX"]),
+        .testTarget(name: "FlavourSystemTests", dependencies: ["FlavourSystem", "FlavourEngine", "FlavourTestKernel", "FlavourCore", "FlavourPOSIX", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "FlavourDaemonTests",
             dependencies: [

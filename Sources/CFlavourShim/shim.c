@@ -56,12 +56,13 @@ static void flavour_kmod_log_discard(void *data, int priority, const char *file,
 
 /* One target per context, owned by the context: kmod_set_log_fn has no destructor
  * for its data, so the previous target is kept in the context's userdata slot. */
-void flavour_kmod_set_log(struct kmod_ctx *ctx, flavour_kmod_log_fn callback, void *context) {
-    struct flavour_kmod_log_target *previous = kmod_get_userdata(ctx);
+void flavour_kmod_set_log(const struct flavour_kmod *kmod, struct kmod_ctx *ctx,
+                          flavour_kmod_log_fn callback, void *context) {
+    struct flavour_kmod_log_target *previous = kmod->kmod_get_userdata(ctx);
     if (callback == NULL) {
         /* Not NULL: kmod_unref itself logs, and older libkmod calls log_fn unchecked. */
-        kmod_set_log_fn(ctx, flavour_kmod_log_discard, NULL);
-        kmod_set_userdata(ctx, NULL);
+        kmod->kmod_set_log_fn(ctx, flavour_kmod_log_discard, NULL);
+        kmod->kmod_set_userdata(ctx, NULL);
         free(previous);
         return;
     }
@@ -70,8 +71,8 @@ void flavour_kmod_set_log(struct kmod_ctx *ctx, flavour_kmod_log_fn callback, vo
         return;
     target->callback = callback;
     target->context = context;
-    kmod_set_log_fn(ctx, flavour_kmod_log_trampoline, target);
-    kmod_set_userdata(ctx, target);
+    kmod->kmod_set_log_fn(ctx, flavour_kmod_log_trampoline, target);
+    kmod->kmod_set_userdata(ctx, target);
     free(previous);
 }
 

@@ -10,6 +10,7 @@ import Synchronization
 /// `Sendable` because the context is only touched under one lock (libkmod is not
 /// thread-safe); libkmod's log goes to the `Logger` given at init.
 public final class KmodContext: Sendable {
+    private let kmod: LibKmod
     private let context: Mutex<OpaquePointer>
     private let log: Unmanaged<KmodLogTarget>
     /// The modules directory libkmod reads (`/lib/modules/$(uname -r)` by default).
@@ -24,29 +25,36 @@ public final class KmodContext: Sendable {
     ///   - configPaths: files or directories of modprobe.d configuration (aliases,
     ///     softdeps, options, blacklists); nil for the system's (/etc/modprobe.d, ...).
     ///   - logger: receives libkmod's own messages.
-    public init(modulesDirectory: String? = nil, configPaths: [String]? = nil, logger: Logger = Logger(label: "kmod")) throws(KmodError) {
+    ///   - library: libkmod (opened on first use); a missing one is this init's error.
+    public init(
+        modulesDirectory: String? = nil, configPaths: [String]? = nil, logger: Logger = Logger(label: "kmod"),
+        library: Result<LibKmod, KmodError> = LibKmod.shared
+    ) throws(KmodError) {
+        let kmod = try library.get()
+        let api = kmod.api.pointee
         let made: OpaquePointer? = Self.withCStringArray(configPaths) { paths in
-            kmod_new(modulesDirectory, paths)
+            api.kmod_new(modulesDirectory, paths)
         }
         guard let context = made else {
             throw KmodError(module: modulesDirectory ?? "default modules directory", operation: "kmod_new", errno: errno == 0 ? ENOMEM : errno)
         }
         let target = Unmanaged.passRetained(KmodLogTarget(logger: logger))
-        kmod_set_log_priority(context, logger.logLevel <= .debug ? LOG_DEBUG : LOG_NOTICE)
-        flavour_kmod_set_log(context, kmodLogCallback, target.toOpaque())
+        api.kmod_set_log_priority(context, logger.logLevel <= .debug ? LOG_DEBUG : LOG_NOTICE)
+        flavour_kmod_set_log(kmod.api, context, kmodLogCallback, target.toOpaque())
 
-        let directory = kmod_get_dirname(context).map { String(cString: $0) } ?? (modulesDirectory ?? "")
-        let loaded = kmod_load_resources(context)
+        let directory = api.kmod_get_dirname(context).map { String(cString: $0) } ?? (modulesDirectory ?? "")
+        let loaded = api.kmod_load_resources(context)
         self.resourcesError = loaded < 0 ? KmodError(module: directory, operation: "kmod_load_resources", errno: -loaded) : nil
         self.modulesDirectory = directory
         self.log = target
+        self.kmod = kmod
         self.context = Mutex(context)
     }
 
     deinit {
         context.withLock { context in
-            flavour_kmod_set_log(context, nil, nil)
-            _ = kmod_unref(context)
+            flavour_kmod_set_log(kmod.api, context, nil, nil)
+            _ = kmod.api.pointee.kmod_unref(context)
         }
         log.release()
     }
@@ -58,27 +66,28 @@ public final class KmodContext: Sendable {
     /// `applyingBlacklist`, modules a modprobe.d `blacklist` line names are left out, as
     /// udev leaves them out when it loads a new device's driver by its modalias.
     public func lookup(alias: String, applyingBlacklist: Bool = false) -> [String] {
-        context.withLock { context in
+        let api = kmod.api.pointee
+        return context.withLock { context in
             var found: OpaquePointer?
-            guard kmod_module_new_from_lookup(context, alias, &found) >= 0, var list = found else { return [] }
+            guard api.kmod_module_new_from_lookup(context, alias, &found) >= 0, var list = found else { return [] }
             if applyingBlacklist {
                 var filtered: OpaquePointer?
-                let result = kmod_module_apply_filter(context, KMOD_FILTER_BLACKLIST, list, &filtered)
-                kmod_module_unref_list(list)
+                let result = api.kmod_module_apply_filter(context, KMOD_FILTER_BLACKLIST, list, &filtered)
+                _ = api.kmod_module_unref_list(list)
                 guard result >= 0, let filtered else { return [] }
                 list = filtered
             }
-            defer { kmod_module_unref_list(list) }
+            defer { _ = api.kmod_module_unref_list(list) }
             var names: [String] = []
             var entry: OpaquePointer? = list
             while let current = entry {
-                if let module = kmod_module_get_module(current) {
-                    if let name = kmod_module_get_name(module) {
+                if let module = api.kmod_module_get_module(current) {
+                    if let name = api.kmod_module_get_name(module) {
                         names.append(String(cString: name))
                     }
-                    kmod_module_unref(module)
+                    _ = api.kmod_module_unref(module)
                 }
-                entry = kmod_list_next(list, current)
+                entry = api.kmod_list_next(list, current)
             }
             return names
         }
@@ -88,13 +97,14 @@ public final class KmodContext: Sendable {
     /// without applying the blacklist: the admin asked for this driver by name.
     /// A module that is already loaded or built in is success.
     public func load(module name: String) throws(KmodError) {
+        let api = kmod.api.pointee
         let result: Int32 = context.withLock { context in
             var module: OpaquePointer?
-            let made = kmod_module_new_from_name(context, name, &module)
+            let made = api.kmod_module_new_from_name(context, name, &module)
             guard made >= 0, let module else { return made < 0 ? made : -ENOMEM }
-            defer { kmod_module_unref(module) }
+            defer { _ = api.kmod_module_unref(module) }
             // flags 0: already loaded returns 0; modprobe.d install commands are honoured.
-            return kmod_module_probe_insert_module(module, 0, nil, nil, nil, nil)
+            return api.kmod_module_probe_insert_module(module, 0, nil, nil, nil, nil)
         }
         // EEXIST: another loader won the race; the module is there, which is what was asked.
         if result < 0 && result != -EEXIST {
@@ -105,11 +115,12 @@ public final class KmodContext: Sendable {
     /// Whether the module is live in the kernel or built in (`/sys/module/<name>/initstate`
     /// or modules.builtin); false while it is still initialising or going away.
     public func isLoaded(_ name: String) -> Bool {
-        context.withLock { context in
+        let api = kmod.api.pointee
+        return context.withLock { context in
             var module: OpaquePointer?
-            guard kmod_module_new_from_name(context, name, &module) >= 0, let module else { return false }
-            defer { kmod_module_unref(module) }
-            let state = kmod_module_get_initstate(module)
+            guard api.kmod_module_new_from_name(context, name, &module) >= 0, let module else { return false }
+            defer { _ = api.kmod_module_unref(module) }
+            let state = api.kmod_module_get_initstate(module)
             return state == Int32(KMOD_MODULE_LIVE.rawValue) || state == Int32(KMOD_MODULE_BUILTIN.rawValue)
         }
     }

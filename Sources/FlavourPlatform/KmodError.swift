@@ -5,19 +5,24 @@ import Glibc
 public struct KmodError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The module (or modules directory, for set-up) the call was about.
     public let module: String
-    /// What was asked: `load`, `lookup`, `kmod_new`, `kmod_load_resources`.
+    /// What was asked: `load`, `lookup`, `kmod_new`, `kmod_load_resources`, `dlopen`.
     public let operation: String
     public let errno: Int32
+    /// What the dynamic loader said, for `dlopen` (it has no errno of its own).
+    public let detail: String?
 
-    public init(module: String, operation: String, errno: Int32) {
+    public init(module: String, operation: String, errno: Int32, detail: String? = nil) {
         self.module = module
         self.operation = operation
         self.errno = errno
+        self.detail = detail
     }
 
     public var description: String {
         let reason = Errno(errno).description
         switch errno {
+        case _ where operation == "dlopen":
+            return "cannot open \(module): \(detail ?? reason); flavourd needs libkmod to load modules (install libkmod2)"
         case ENOENT where operation == "load":
             return "cannot load module \(module): \(reason); no such module in the modules directory (run depmod?)"
         case EPERM where operation == "load":

@@ -2,29 +2,59 @@ import FlavourCore
 import FlavourEngine
 import FlavourPlatform
 import Logging
+import Synchronization
 
 /// The binder's module loader on a real system: libkmod, with dependencies and
 /// softdeps, from the modules dir the match table was read from.
+///
+/// The libkmod context is made the first time a module must be loaded, not before: the
+/// binder loads only modules that are not live yet, so a daemon whose drivers are loaded
+/// at boot never opens libkmod, its libcrypto or the modules.*.bin indexes (LibKmod).
+/// A context that cannot be made is that load's error, and the next load tries again.
 public struct KmodModuleLoader: ModuleLoader {
-    let context: KmodContext
+    private let modulesDirectory: String
+    private let logger: Logger
+    private let context = Lazy()
 
-    public init(modulesDirectory: String, logger: Logger) throws(ModuleLoadError) {
-        do {
-            context = try KmodContext(modulesDirectory: modulesDirectory, logger: logger)
-        } catch {
-            throw ModuleLoadError(module: "(libkmod)", errno: error.errno, detail: error.description)
-        }
+    public init(modulesDirectory: String, logger: Logger) {
+        self.modulesDirectory = modulesDirectory
+        self.logger = logger
     }
 
+    /// Whether libkmod's context has been made (for tests and the benchmark).
+    public var isOpen: Bool { context.made.withLock { $0 != nil } }
+
     public func load(_ module: ModuleName) throws(ModuleLoadError) {
-        do { try context.load(module: module.rawValue) } catch {
+        let kmod = try opened()
+        do { try kmod.load(module: module.rawValue) } catch {
             throw ModuleLoadError(module: module.rawValue, errno: error.errno, detail: error.description)
         }
     }
 
     public func load(alias: String) throws(ModuleLoadError) -> [ModuleName] {
-        let modules = context.lookup(alias: alias, applyingBlacklist: true).compactMap(ModuleName.init)
+        let modules = try opened().lookup(alias: alias, applyingBlacklist: true).compactMap(ModuleName.init)
         for module in modules { try load(module) }
         return modules
+    }
+
+    private func opened() throws(ModuleLoadError) -> KmodContext {
+        let made: Result<KmodContext, KmodError> = context.made.withLock { made in
+            if let made { return .success(made) }
+            do throws(KmodError) {
+                let kmod = try KmodContext(modulesDirectory: modulesDirectory, logger: logger)
+                made = kmod
+                return .success(kmod)
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch made {
+        case let .success(kmod): return kmod
+        case let .failure(error): throw ModuleLoadError(module: "(libkmod)", errno: error.errno, detail: error.description)
+        }
+    }
+
+    private final class Lazy: Sendable {
+        let made = Mutex<KmodContext?>(nil)
     }
 }

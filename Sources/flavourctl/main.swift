@@ -23,7 +23,7 @@ LoggingSystem.bootstrap { label in
 // pidfd, after its start time is checked.
 let context = CLIContext.terminal(
     makeWriter: { root in ConfinedSysfsWriter(root: root) },
-    makeLoader: { directory, logger in try KmodModuleLoader(modulesDirectory: directory, logger: logger) },
+    makeLoader: { directory, logger in KmodModuleLoader(modulesDirectory: directory, logger: logger) },
     probe: KernelHostProbe(),
     signalReload: { daemon in
         ProcessSignal.send(SIGHUP, to: daemon.pid, startTime: daemon.startTime) { ProcessIdentity.of($0)?.startTime }

@@ -72,7 +72,7 @@ enum Flavourd {
         let service = FlavourService(
             settings: DaemonSettings(options),
             source: source,
-            makeLoader: { directory in try KmodModuleLoader(modulesDirectory: directory, logger: logger) },
+            makeLoader: { directory in KmodModuleLoader(modulesDirectory: directory, logger: logger) },
             // Writes never follow a link out of the sysfs root (openat2 RESOLVE_BENEATH).
             writer: ConfinedSysfsWriter(root: options.sysfsRoot), probe: KernelHostProbe(),
             notifier: SystemdNotifier(logger: logger), releaseFreeMemory: Heap.releaseFreeMemory, logger: logger)

@@ -145,4 +145,36 @@ import Testing
         #expect(error.module == "/nonexistent/flavour/modules")
         #expect(kmod.lookup(alias: "vfio_pci:v00001AF4d00001041sv00001AF4sd00001041bc02sc00i00") == [])
     }
+
+    /// libkmod is opened with dlopen, not linked: a host without it gets an error that
+    /// names the library, what the dynamic loader said and the package to install, when
+    /// a context is first made (a module must be loaded), never at start.
+    @Test func aMissingLibkmodIsAnErrorThatSaysWhatToInstall() throws {
+        let missing = LibKmod.open("libkmod-flavour-test-missing.so.9")
+        guard case let .failure(error) = missing else {
+            Issue.record("a library that does not exist was opened")
+            return
+        }
+        #expect(error.operation == "dlopen")
+        #expect(error.description.contains("libkmod-flavour-test-missing.so.9"))
+        #expect(error.description.contains("cannot open shared object file"))
+        #expect(error.description.contains("install libkmod2"))
+        #expect(throws: error) { try KmodContext(modulesDirectory: "/nonexistent", configPaths: [], library: missing) }
+    }
+
+    /// A library that opens but lacks one of libkmod's functions (here the C library
+    /// itself) is refused whole, naming the first function it lacks.
+    @Test func aLibraryWithoutLibkmodsFunctionsIsRefused() throws {
+        guard case let .failure(error) = LibKmod.open("libc.so.6") else {
+            Issue.record("libc.so.6 was taken for libkmod")
+            return
+        }
+        #expect(error.detail == "libc.so.6 has no symbol kmod_new")
+    }
+
+    /// The real one resolves every function the contexts above called through.
+    @Test func theSystemsLibkmodHasEveryFunction() throws {
+        _ = try LibKmod.shared.get()
+        #expect(LibKmod.soname == "libkmod.so.2")
+    }
 }

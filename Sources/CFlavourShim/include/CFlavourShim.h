@@ -2,7 +2,7 @@
 #define CFLAVOURSHIM_H
 /* Fixed-arity wrappers for C interfaces Swift cannot call directly. */
 
-#include <libkmod.h>
+#include "FlavourKmod.h"
 #include <sys/eventfd.h> /* eventfd is not in Swift's Glibc module */
 #include <sys/signalfd.h> /* nor is signalfd (flavourd's SignalListener) */
 #include <malloc.h>       /* nor malloc_trim (Heap) */
@@ -15,7 +15,8 @@ typedef void (*flavour_kmod_log_fn)(void *context, int priority, const char *fil
 /* Routes libkmod's log (a printf-style va_list callback Swift cannot implement)
  * through `callback`, formatted with vsnprintf. `context` is handed back as is.
  * Passing NULL as the callback silences libkmod. */
-void flavour_kmod_set_log(struct kmod_ctx *ctx, flavour_kmod_log_fn callback, void *context);
+void flavour_kmod_set_log(const struct flavour_kmod *kmod, struct kmod_ctx *ctx,
+                          flavour_kmod_log_fn callback, void *context);
 
 /* openat2(2) with RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS: opens `path`, relative to the
  * directory `dirfd`, only if resolving it (symlinks and ".." included) never leaves that
