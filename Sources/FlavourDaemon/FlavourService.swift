@@ -140,6 +140,7 @@ public final class FlavourService: Sendable {
         if !recovered.isEmpty { notifier.status("Rolled back \(recovered.count) interrupted bind(s)") }
         // Then the requests it took on: recorded in this process's journal before its file goes.
         let taken = requests.recover()
+        listenForKernelAdds(executor.config)
         let events = try source.start()
         status.set(source: source.name, standing: executor.config.requests)
         notifier.status("Applying standing requests to present devices")
@@ -214,6 +215,19 @@ public final class FlavourService: Sendable {
         if let scheduler { Task { await scheduler.stop() } }
     }
 
+    /// The kernel's own `add`s are heard (on the udev source with `--kernel-adds yes`) only
+    /// while a standing request may cover a new device: without one flavourd acts on no
+    /// `add`, and each would wake it twice. A socket that cannot be opened leaves the binds
+    /// to udevd's copies, as `--kernel-adds no` would.
+    func listenForKernelAdds(_ config: FlavourConfig) {
+        guard source.hearsKernelAdds else { return }
+        do { try source.listenForKernelAdds(!config.requests.isEmpty) } catch {
+            logger.warning("Kernel add monitor not opened: new devices wait for udevd's events", metadata: [
+                "reason": "\(error)", "source": "\(source.name)",
+            ])
+        }
+    }
+
     /// Re-reads config and the match table (SIGHUP, `systemctl reload`). A broken config
     /// keeps the old one.
     public func reload() async {
@@ -222,6 +236,7 @@ public final class FlavourService: Sendable {
         do {
             let executor = try makeExecutor()
             scheduler.replaceExecutor(executor)
+            listenForKernelAdds(executor.config)
             status.set(source: source.name, standing: executor.config.requests)
             logger.info("Configuration reloaded")
             _ = coldplug(executor: executor, scheduler: scheduler, pin: false)

@@ -11,8 +11,13 @@ public protocol DeviceEventSource: Sendable {
     /// Whether the source hears the kernel's own `add`s beside udevd's copies of them (the
     /// daemon then drops whichever copy comes second).
     var hearsKernelAdds: Bool { get }
+    /// Starts or stops hearing the kernel's own `add`s (a no-op for a source that does not
+    /// hear them): the daemon listens only while a standing request may cover a new device,
+    /// the one case it acts on the kernel's `add` for.
+    func listenForKernelAdds(_ listen: Bool) throws
 }
 
 extension DeviceEventSource {
     public var hearsKernelAdds: Bool { false }
+    public func listenForKernelAdds(_ listen: Bool) throws {}
 }

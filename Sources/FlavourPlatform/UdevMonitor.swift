@@ -148,14 +148,37 @@ public final class UdevMonitor: Sendable {
     }
 
     /// Blocks in one poll(2) on several monitors (a thread that serves the udev and the
-    /// kernel group) until one of them can receive (true), the timeout passes or
-    /// `cancelWaits()` was called on any of them (false).
-    public static func wait(forAny monitors: [UdevMonitor], timeoutMilliseconds: Int32) -> Bool {
-        var entries = monitors.map { pollfd(fd: $0.fileDescriptor, events: Int16(POLLIN), revents: 0) }
-            + monitors.map { pollfd(fd: $0.cancelDescriptor, events: Int16(POLLIN), revents: 0) }
+    /// kernel group) until one of them can receive or `wake` was signalled (true; the signal
+    /// is cleared), the timeout passes or `cancelWaits()` was called on any of them (false).
+    public static func wait(forAny monitors: [UdevMonitor], wake: Wake? = nil, timeoutMilliseconds: Int32) -> Bool {
+        var entries = monitors.map { pollfd(fd: $0.cancelDescriptor, events: Int16(POLLIN), revents: 0) }
+            + monitors.map { pollfd(fd: $0.fileDescriptor, events: Int16(POLLIN), revents: 0) }
+            + [pollfd(fd: wake?.descriptor ?? -1, events: Int16(POLLIN), revents: 0)]  // poll skips a negative fd
         let count = Syscall.retrying { poll(&entries, nfds_t(entries.count), timeoutMilliseconds) }
-        guard count > 0, entries[monitors.count...].allSatisfy({ $0.revents == 0 }) else { return false }
-        return entries[..<monitors.count].contains { $0.revents != 0 }
+        guard count > 0, entries[..<monitors.count].allSatisfy({ $0.revents == 0 }) else { return false }
+        if let wake, entries[entries.count - 1].revents != 0 {
+            var value: eventfd_t = 0
+            _ = eventfd_read(wake.descriptor, &value)  // cleared: the next signal wakes again
+        }
+        return entries[monitors.count...].contains { $0.revents != 0 }
+    }
+
+    /// Wakes a `wait(forAny:wake:)` without an event, for a thread whose set of monitors
+    /// changes (flavourd's kernel-add monitor, opened and closed as standing requests come
+    /// and go): it returns true, and the thread looks at its monitors again.
+    public final class Wake: Sendable {
+        let descriptor: Int32
+
+        public init() throws(UdevError) {
+            descriptor = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
+            if descriptor < 0 { throw UdevError(operation: "eventfd", argument: "wake descriptor", errno: errno) }
+        }
+
+        deinit { close(descriptor) }
+
+        public func signal() {
+            _ = Syscall.retrying { eventfd_write(descriptor, 1) }
+        }
     }
 
     /// Makes every current and future `wait` return false at once: the way to stop a

@@ -2,6 +2,7 @@ import FlavourCore
 import FlavourEngine
 import FlavourPOSIX
 import FlavourPlatform
+import Synchronization
 
 /// PCI events from a libudev monitor. A dedicated thread sleeps in poll(2) on the
 /// monitor's socket, so an idle daemon takes no CPU and no wake-ups.
@@ -10,17 +11,25 @@ import FlavourPlatform
 /// (`kernelAdds`): udevd forwards an event only after running its rules, minutes late behind a
 /// slow rule at 1,000 VFs, and the kernel's `add` lets the daemon bind a new VF at once.
 /// udevd's copy still follows, with the same SEQNUM; the daemon drops it (`KernelAddSeqnums`).
+/// That socket is open only while the daemon asks for it (`listenForKernelAdds`: while a
+/// standing request may cover a new device): the kernel's group carries every uevent of the
+/// host, each a wake-up, and a device no request covers would cost two events, not one.
 public final class UdevDeviceEventSource: DeviceEventSource, Sendable {
-    /// `udev`, `kernel`, or `udev+kernel-add` when both groups are heard.
+    /// `udev`, `kernel`, or `udev+kernel-add` when the kernel's adds may be heard.
     public let name: String
     private let monitor: UdevMonitor
-    /// The kernel group's `add`s, beside the udev monitor; nil on the kernel source (its one
-    /// monitor hears them) or when turned off.
-    private let kernelAddMonitor: UdevMonitor?
+    /// The kernel group's `add`s, beside the udev monitor, while listened to; always nil on the
+    /// kernel source (its one monitor hears them) or when turned off.
+    private let kernelAddMonitor = Mutex<UdevMonitor?>(nil)
+    private let kernelAdds: Bool
+    private let receiveBufferSize: Int32
+    /// Wakes the thread's poll when the kernel monitor comes or goes.
+    private let wake: UdevMonitor.Wake
 
     /// `tag`: hear only devices udev tagged for us (udev source only: the kernel source
     /// carries no tags). `receiveBufferSize`: bytes asked for each socket's receive queue.
-    /// `kernelAdds`: on the udev source, also hear the kernel's own `add`s.
+    /// `kernelAdds`: on the udev source, the kernel's own `add`s may be heard
+    /// (`listenForKernelAdds`).
     public init(
         source: UdevEventSource, tag: String?, receiveBufferSize: Int32 = UdevMonitor.receiveBufferSize, kernelAdds: Bool = false
     ) throws {
@@ -29,31 +38,56 @@ public final class UdevDeviceEventSource: DeviceEventSource, Sendable {
         monitor = try UdevMonitor(
             source: source, subsystem: "pci", tag: source == .udev ? tag : nil, receiveBufferSize: receiveBufferSize,
             actions: UeventRequest.actions, keys: UeventRequest.keys)
-        // No tag filter: the kernel's events carry no tags. `add` only: every other action
-        // (remove, change requests, bind echoes) stays with udevd's copy, in udevd's order.
-        kernelAddMonitor = kernelAdds && source == .udev
-            ? try UdevMonitor(source: .kernel, subsystem: "pci", receiveBufferSize: receiveBufferSize,
-                              actions: ["add"], keys: UeventRequest.kernelAddKeys)
-            : nil
-        name = kernelAddMonitor == nil ? source.rawValue : source.rawValue + "+kernel-add"
+        self.kernelAdds = kernelAdds && source == .udev
+        self.receiveBufferSize = receiveBufferSize
+        wake = try UdevMonitor.Wake()
+        name = self.kernelAdds ? source.rawValue + "+kernel-add" : source.rawValue
     }
 
-    /// Whether the kernel's own `add`s are heard beside udevd's events.
-    public var hearsKernelAdds: Bool { kernelAddMonitor != nil }
+    /// Whether the kernel's own `add`s may be heard beside udevd's events (the daemon then
+    /// drops the second copy of each).
+    public var hearsKernelAdds: Bool { kernelAdds }
+    /// Whether the kernel group's socket is open now.
+    public var listensForKernelAdds: Bool { kernelAddMonitor.withLock { $0 != nil } }
     /// Why a receive buffer is not the size asked for, if one is not.
-    public var receiveBufferError: UdevError? { monitor.receiveBufferError ?? kernelAddMonitor?.receiveBufferError }
+    public var receiveBufferError: UdevError? {
+        monitor.receiveBufferError ?? kernelAddMonitor.withLock { $0?.receiveBufferError }
+    }
     /// The receive buffer the kernel gave the (udev or kernel) socket, in bytes.
     public var receiveBufferBytes: Int { monitor.receiveBufferBytes }
+
+    /// Opens the kernel group's socket (no tag filter: the kernel's events carry no tags; `add`
+    /// only: every other action stays with udevd's copy, in udevd's order), or closes it. A
+    /// no-op without `kernelAdds`. The adds it held unread at a close are not lost: udevd's
+    /// copies of them follow.
+    public func listenForKernelAdds(_ listen: Bool) throws {
+        guard kernelAdds else { return }
+        let changed = try kernelAddMonitor.withLock { current throws -> Bool in
+            switch (listen, current) {
+            case (true, nil):
+                current = try UdevMonitor(source: .kernel, subsystem: "pci", receiveBufferSize: receiveBufferSize,
+                                          actions: ["add"], keys: UeventRequest.kernelAddKeys)
+                return true
+            case (false, .some):
+                current = nil
+                return true
+            default:
+                return false
+            }
+        }
+        if changed { wake.signal() }
+    }
 
     public func start() throws -> AsyncStream<DeviceEvent> {
         let (stream, continuation) = AsyncStream<DeviceEvent>.makeStream(bufferingPolicy: .unbounded)
         let monitor = monitor
-        let kernelAddMonitor = kernelAddMonitor
         let heard: DeviceEvent.Heard = monitor.source == .udev ? .udev : .kernel
-        let monitors = [kernelAddMonitor, monitor].compactMap { $0 }
-        PosixThread.detach(name: "flavourd-udev") {
+        PosixThread.detach(name: "flavourd-udev") { [self] in
             while true {
-                let readable = UdevMonitor.wait(forAny: monitors, timeoutMilliseconds: -1)  // false: cancelled
+                // The kernel monitor as it is now: held for this round even if closed meanwhile.
+                let kernelAddMonitor = self.kernelAddMonitor.withLock { $0 }
+                let monitors = [kernelAddMonitor, monitor].compactMap { $0 }
+                let readable = UdevMonitor.wait(forAny: monitors, wake: wake, timeoutMilliseconds: -1)  // false: cancelled
                 // After a stop too: what the sockets already hold is delivered, not dropped.
                 // The kernel's adds first: udevd's copy of one is sent only after the kernel's.
                 if let kernelAddMonitor {
@@ -92,7 +126,6 @@ public final class UdevDeviceEventSource: DeviceEventSource, Sendable {
     }
 
     public func stop() {
-        kernelAddMonitor?.cancelWaits()
-        monitor.cancelWaits()
+        monitor.cancelWaits()  // the thread's every poll includes it
     }
 }

@@ -8,8 +8,9 @@ import Synchronization
 ///
 /// Every uevent is heard as udevd's copy (`heard: .udev`, with a property udevd's rules
 /// add). With `kernelAdds` the source also hears the kernel's own group for `add`, as the udev
-/// source beside `--kernel-adds yes` does: the kernel's `add` first, as sent, and udevd's
-/// copy (the same SEQNUM) after it, or much later (`udevLagging`), or never (`udevDropping`).
+/// source beside `--kernel-adds yes` does while the daemon listens (`listenForKernelAdds`):
+/// the kernel's `add` first, as sent, and udevd's copy (the same SEQNUM) after it, or much
+/// later (`udevLagging`), or never (`udevDropping`).
 public final class TestEventSource: DeviceEventSource, Sendable {
     public let name: String
     let kernel: TestKernel
@@ -26,6 +27,8 @@ public final class TestEventSource: DeviceEventSource, Sendable {
         var udevLagging = false
         var udevDropping = false
         var udevAhead = false
+        /// Whether the daemon asked for the kernel's adds (`listenForKernelAdds`).
+        var listening = false
         /// udevd's copies not sent yet (its backlog).
         var backlog: [DeviceEvent] = []
     }
@@ -44,7 +47,7 @@ public final class TestEventSource: DeviceEventSource, Sendable {
                     return
                 }
                 // As UdevDeviceEventSource's kernel-add monitor: `add` only, plain hotplugs only.
-                let kernelAdd = self.kernelAdds && uevent.action == "add" && !state.droppingKernelAdds
+                let kernelAdd = self.kernelAdds && state.listening && uevent.action == "add" && !state.droppingKernelAdds
                     && UeventRequest.actsOnKernelAdd(uevent.properties)
                     ? DeviceEvent(
                         action: uevent.action, sysName: sysName,
@@ -82,6 +85,11 @@ public final class TestEventSource: DeviceEventSource, Sendable {
     }
 
     public func stop() { state.withLock { $0.continuation?.finish() } }
+
+    public func listenForKernelAdds(_ listen: Bool) throws { state.withLock { $0.listening = kernelAdds && listen } }
+
+    /// Whether the kernel's adds are heard now.
+    public var listensForKernelAdds: Bool { state.withLock { $0.listening } }
 
     /// Delivers an event as if the kernel had sent it (a uevent heard late, or twice).
     public func inject(_ event: DeviceEvent) {

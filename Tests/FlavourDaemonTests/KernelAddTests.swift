@@ -141,6 +141,29 @@ import Testing
         #expect(daemon.service.requests.pending.isEmpty)
     }
 
+    /// The kernel's adds are heard only while a standing request may cover a new device: not
+    /// without one (each `add` would wake the daemon twice, for nothing), from the reload that
+    /// brings one (VFs are then bound on the kernel's `add` alone), and no longer after the
+    /// reload that takes it away.
+    @Test func theKernelsAddsAreHeardOnlyWhileAStandingRequestExists() async throws {
+        let kernel = try makeKernel()
+        let daemon = DaemonHarness(kernel: kernel, kernelAdds: true)
+        try await daemon.run {
+            #expect(!daemon.source.listensForKernelAdds)
+            try kernel.writeConfig("50-test.conf", "request vfio 0000:02:00.*\n")
+            await daemon.service.reload()
+            #expect(daemon.source.listensForKernelAdds)
+            try Self.createVFsWhileUdevLags(daemon)
+            try await daemon.waitForOutcomes(4)
+            try kernel.writeConfig("50-test.conf", "")
+            await daemon.service.reload()
+            #expect(!daemon.source.listensForKernelAdds)
+            #expect(daemon.source.udevCatchesUp() >= 4)  // dropped as copies: no second outcome
+            try await Self.markEverythingHandled(daemon)
+        }
+        Self.expectOneBindEach(daemon, alsoBound: 1)
+    }
+
     /// `--kernel-adds no`: only udevd's events, as before; a VF waits for udevd's copy.
     @Test func withoutKernelAddsTheVFWaitsForUdevd() async throws {
         let daemon = try Self.standingDaemon(kernelAdds: false)

@@ -113,7 +113,8 @@ import Testing
 
     /// One poll over a udev-group and a kernel-group monitor (flavourd's udev source with
     /// the kernel's adds) wakes for the kernel's `add`, which only the kernel monitor holds
-    /// (no udevd runs in the namespace), and ends for good when either is cancelled.
+    /// (no udevd runs in the namespace), once for each wake signalled, and ends for good when
+    /// either is cancelled.
     @Test(.disabled(if: privateNetworkNamespaceUnavailable != nil, Comment(rawValue: privateNetworkNamespaceUnavailable ?? "")))
     func oneWaitServesBothGroups() throws {
         let outcome = try TestChildProcess.run(role: Self.bothGroupsRole, launcher: Self.privateNetworkNamespace)
@@ -125,6 +126,13 @@ import Testing
         let udev = try UdevMonitor(source: .udev, subsystem: "net", actions: ["add", "remove"])
         let kernel = try UdevMonitor(source: .kernel, subsystem: "net", actions: ["add"], keys: ["INTERFACE"])
         #expect(!UdevMonitor.wait(forAny: [kernel, udev], timeoutMilliseconds: 0))
+        // A wake (the kernel-add monitor opened or closed) ends a wait once, with no event.
+        let wake = try UdevMonitor.Wake()
+        #expect(!UdevMonitor.wait(forAny: [kernel, udev], wake: wake, timeoutMilliseconds: 0))
+        wake.signal()
+        #expect(UdevMonitor.wait(forAny: [kernel, udev], wake: wake, timeoutMilliseconds: -1))
+        #expect(!UdevMonitor.wait(forAny: [kernel, udev], wake: wake, timeoutMilliseconds: 0))
+        #expect(kernel.receive() == .nothing)
         try flashTun("flv0")
         var events: [UdevEvent] = []
         while events.isEmpty, UdevMonitor.wait(forAny: [kernel, udev], timeoutMilliseconds: 5000) {
