@@ -215,6 +215,26 @@ settled_cpu_ms() {
     proc_cpu_ms "$pid"
 }
 
+# uevent_sockets PID GROUP: how many NETLINK_KOBJECT_UEVENT sockets (protocol 15) of the process
+# are bound to GROUP (1: the kernel's, 2: udevd's), from /proc/net/netlink by inode.
+uevent_sockets() {
+    local inodes
+    inodes=$(find "/proc/$1/fd" -lname 'socket:*' -printf '%l\n' 2>/dev/null | sed 's/socket:\[\(.*\)\]/\1/' | paste -sd'|')
+    [[ -n "$inodes" ]] || { echo 0; return; }
+    awk -v g="$(printf '%08x' "$2")" -v re="^($inodes)$" '$2 == 15 && $4 == g && $NF ~ re { n++ } END { print n + 0 }' /proc/net/netlink
+}
+
+# expect_kernel_socket PID N WHEN: flavourd on the udev source listens to the kernel's group
+# (its own adds) only while a standing request exists: N such sockets, and one of udevd's.
+expect_kernel_socket() {
+    local kernel udev
+    kernel=$(uevent_sockets "$1" 1)
+    udev=$(uevent_sockets "$1" 2)
+    ((kernel == $2 && udev == 1)) ||
+        fail "$3: flavourd has $kernel socket(s) on the kernel's uevent group and $udev on udevd's, expected $2 and 1"
+    note "ok: $3: flavourd hears the kernel's group on $kernel socket(s), udevd's on $udev"
+}
+
 # no_request NAME: events flavourd has no request for (no standing request covers these VFs):
 # the VFs' `add`, the `bind` of a shell loop's driver_override + bind, and the `unbind` +
 # `remove` of taking them away; flavourd's CPU for each, a VF.
@@ -236,6 +256,9 @@ no_request() {
     }'
 }
 rule_masked yes
+[[ "$(jq '.standing_requests | length' /run/driver-flavour/status.json)" == 0 ]] ||
+    fail "standing requests before the scenario made any: $(jq -c .standing_requests /run/driver-flavour/status.json)"
+expect_kernel_socket "$pid" 0 "no standing request"
 no_request no-request
 rule_masked no
 
@@ -253,6 +276,7 @@ standing_run() {
     for pf in "${pfs[@]}"; do
         [[ "$(cat "$SYSFS_PCI/$pf/sriov_drivers_autoprobe")" == 0 ]] || fail "flavourd left $pf's autoprobe on although every VF is requested"
     done
+    [[ "$name" == standing-strace ]] || expect_kernel_socket "$pid" 1 "$name: standing requests loaded"
     udevadm settle --timeout=600 || true
     mark=$(journal_mark)
     cpu_before=$(proc_cpu_ms "$pid")
@@ -274,6 +298,7 @@ standing_run() {
     rm -f "$CONF"
     no_vfs
     reload_daemon
+    [[ "$name" == standing-strace ]] || expect_kernel_socket "$pid" 0 "$name: standing requests gone"
     udevadm settle --timeout=600 || true
 }
 standing_run standing
