@@ -182,10 +182,6 @@ expect_daemon
 grep -q '^vfio_pci ' /proc/modules || run modprobe vfio-pci || fail "cannot load vfio-pci"
 pid=$(systemctl show -p MainPID --value "$FLAVOURD")
 note "${#pfs[@]} PFs x $VFS_PER_PF VFs = $TOTAL VFs; flavourd pid $pid, RSS $(($(rss_kib "$pid") / 1024)) MiB; driverctl's rule $(ls /usr/lib/udev/rules.d/89-vfio-uio.rules 2>/dev/null || echo absent)"
-# The unit's CPUWeight= (the binds before udev's rule programs when the CPU is short).
-weight=$(cat /sys/fs/cgroup/system.slice/flavourd.service/cpu.weight 2>/dev/null || echo none)
-note "cpu.weight: flavourd $weight, udevd $(cat /sys/fs/cgroup/system.slice/systemd-udevd.service/cpu.weight 2>/dev/null || echo none)"
-[[ "$weight" == 1000 ]] || fail "flavourd.service's cpu.weight is $weight, not the unit's CPUWeight=1000"
 
 # (1) The floor: the kernel creates the VFs with autoprobe off, then a shell loop binds them.
 no_vfs
