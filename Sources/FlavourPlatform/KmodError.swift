@@ -20,9 +20,10 @@ public struct KmodError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         let reason = Errno(errno).description
-        switch errno {
-        case _ where operation == "dlopen":
+        if operation == "dlopen" {
             return "cannot open \(module): \(detail ?? reason); flavourd needs libkmod to load modules (install libkmod2)"
+        }
+        switch errno {
         case ENOENT where operation == "load":
             return "cannot load module \(module): \(reason); no such module in the modules directory (run depmod?)"
         case EPERM where operation == "load":

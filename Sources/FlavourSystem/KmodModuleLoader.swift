@@ -38,19 +38,15 @@ public struct KmodModuleLoader: ModuleLoader {
     }
 
     private func opened() throws(ModuleLoadError) -> KmodContext {
-        let made: Result<KmodContext, KmodError> = context.made.withLock { made in
-            if let made { return .success(made) }
-            do throws(KmodError) {
+        do {
+            return try context.made.withLock { made throws(KmodError) -> KmodContext in
+                if let made { return made }
                 let kmod = try KmodContext(modulesDirectory: modulesDirectory, logger: logger)
                 made = kmod
-                return .success(kmod)
-            } catch {
-                return .failure(error)
+                return kmod
             }
-        }
-        switch made {
-        case let .success(kmod): return kmod
-        case let .failure(error): throw ModuleLoadError(module: "(libkmod)", errno: error.errno, detail: error.description)
+        } catch {
+            throw ModuleLoadError(module: "(libkmod)", errno: error.errno, detail: error.description)
         }
     }
 
