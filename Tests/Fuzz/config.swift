@@ -1,7 +1,8 @@
 // FlavourConfig.parse(files:) on one to three files (input: FILE NUL FILE NUL FILE).
 // It returns or throws ConfigError, never traps. A config that parses is consistent:
 // every directive line became exactly one entry, and every rule names a defined
-// flavour under that flavour's alias prefix, and every protect selector is well formed.
+// flavour under that flavour's alias prefix, every protect selector is well formed,
+// and every publish directory is '-' or an absolute path with no empty, '.' or '..' part.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let input = FuzzInput(start, count)
@@ -26,8 +27,9 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
             if let first = words.first, first.first != UInt8(ascii: "#") { directives += 1 }
         }
     }
+    let publishLines = [config.metricsDirectory, config.nodeLabelsDirectory].compactMap { $0 }.count
     let entries = (config.flavours.count - 1) + config.variants.count + config.denies.count + config.requests.count
-        + config.protections.count
+        + config.protections.count + publishLines
     fuzzCheck(entries == directives, "\(directives) directive lines became \(entries) entries in \(files.map(\.text))")
     fuzzCheck(config.flavour(named: Flavour.vfio.name) != nil, "the built-in vfio flavour is gone")
     let keyPrefixes = Set(config.flavours.values.map(\.keyPrefix))
@@ -53,6 +55,12 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         case .device:
             break
         }
+    }
+    for directory in [config.metricsDirectory, config.nodeLabelsDirectory].compactMap({ $0 }) {
+        guard let path = directory.path else { continue }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        fuzzCheck(path.hasPrefix("/") && (path == "/" || parts.dropFirst().allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }),
+                  "bad publish directory \(path)")
     }
     return 0
 }
