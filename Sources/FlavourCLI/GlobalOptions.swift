@@ -48,7 +48,7 @@ struct GlobalOptions: ParsableArguments {
         }
         let sysfs = sysfs
         let journal = runDirectory.map { InFlightJournal(directory: RunDirectory($0).inFlight) }
-        let binder = Binder(sysfs: sysfs, loader: moduleLoader, logger: logger, steps: journal ?? NoStepRecorder())
+        let binder = Binder(sysfs: sysfs, loader: moduleLoader, logger: logger, steps: journal ?? NoStepRecorder(), procRoot: procRoot)
         if let journal {
             for line in journal.recover(binder: binder, logger: logger) { CLIContext.active.errorOutput("recovered: \(line)") }
         }

@@ -81,7 +81,7 @@ public final class FlavourService: Sendable {
             "standing_requests": "\(loaded.config.requests.count)", "modules_dir": "\(settings.modulesDirectory)",
         ])
         return RequestExecutor(
-            sysfs: sysfs, binder: Binder(sysfs: sysfs, loader: moduleLoader, logger: logger, steps: journal),
+            sysfs: sysfs, binder: Binder(sysfs: sysfs, loader: moduleLoader, logger: logger, steps: journal, procRoot: settings.procRoot),
             config: loaded.config, table: loaded.table, procRoot: settings.procRoot, probe: probe)
     }
 

@@ -18,15 +18,26 @@ public struct Binder: Sendable {
     public let logger: Logger
     /// Told before the first write and after the last, so a crash can be undone by the next start.
     public let steps: any BindStepRecorder
+    /// procfs's root, where the PCI core's entries say whether a device is fully added
+    /// (`PCIPaths.procEntries`); nil: not looked at, and a bind refused as not yet added is
+    /// tried again for about a second only.
+    public let procRoot: String?
+    /// How long a bind waits for a device the PCI core has not finished adding.
+    public let notYetAddedLimit: Duration
     /// The PCI driver each module registered, once seen: a module's driver name does not
     /// change while it is loaded, and one lstat of `drivers/<name>` then says it still is.
     private let driverNames = DriverNames()
 
-    public init(sysfs: Sysfs, loader: any ModuleLoader, logger: Logger, steps: any BindStepRecorder = NoStepRecorder()) {
+    public init(
+        sysfs: Sysfs, loader: any ModuleLoader, logger: Logger, steps: any BindStepRecorder = NoStepRecorder(),
+        procRoot: String? = nil, notYetAddedLimit: Duration = .seconds(30)
+    ) {
         self.sysfs = sysfs
         self.loader = loader
         self.logger = logger
         self.steps = steps
+        self.procRoot = procRoot
+        self.notYetAddedLimit = notYetAddedLimit
     }
 
     // MARK: - Flavour
@@ -207,36 +218,63 @@ public struct Binder: Sendable {
     // that lock, so the write returns after any attempt under way; and with the override naming
     // another driver, no new attempt by the first can match (pci_match_device).
 
-    /// How often a bind that the kernel refused only because the device was not fully added
-    /// yet is tried again, with waits doubling from 1 ms (about a second in all).
+    /// How often a bind refused with ENODEV is tried again once the device is fully added (or
+    /// when procfs cannot tell), with waits doubling from 1 ms (about a second in all).
     public static let notYetAddedRetries = 10
 
     /// `drivers/<driver>/bind`, tried again while the device is not fully added: its `add`
     /// uevent comes from device_add, before pci_bus_add_device (drivers/pci/bus.c) sets
     /// match_driver, and until then pci_bus_match matches no driver and bind_store says
-    /// ENODEV. An ENODEV for a device that exists, has no driver and whose override names the
-    /// driver (so pci_match_device must match) is that window, or the probe's own refusal,
-    /// which a retry only repeats: hence the bound.
+    /// ENODEV. That window lasts as long as the writer of `sriov_numvfs` takes to get there,
+    /// which on a busy host is seconds: so while procfs shows no entry for the device
+    /// (`PCIPaths.procEntries`, made in pci_bus_add_device) the bind waits, up to
+    /// `notYetAddedLimit`; the override names the driver, so pci_bus_add_device's own
+    /// device_attach may bind it meanwhile. Once the entry is there, or when procfs cannot
+    /// tell, an ENODEV for a device that exists, has no driver and whose override names the
+    /// driver is the window's last moment or the probe's own refusal, which a retry only
+    /// repeats: hence `notYetAddedRetries`.
     private func bindOnceAdded(_ address: PCIAddress, to driver: DriverName) throws(SysfsError) {
+        let clock = ContinuousClock()
+        let start = clock.now
         var wait: UInt32 = 1000
         var retries = 0
         while true {
             do {
                 try sysfs.write(address.description, to: "\(PCIPaths.driver(driver))/bind")
                 return
-            } catch where error.errno == ENODEV && retries < Self.notYetAddedRetries && notYetAdded(address, driver: driver) {
-                logger.debug("Bind refused before the device was fully added; trying again", metadata: [
-                    "pci.slot_name": "\(address)", "driver": "\(driver)", "wait.us": "\(wait)",
-                ])
+            } catch where error.errno == ENODEV && notYetAdded(address, driver: driver) {
+                if isFullyAdded(address) == false {
+                    guard clock.now - start < notYetAddedLimit else { throw error }
+                    logger.debug("Bind refused before the PCI core finished adding the device; waiting", metadata: [
+                        "pci.slot_name": "\(address)", "driver": "\(driver)", "wait.us": "\(wait)",
+                    ])
+                } else {
+                    guard retries < Self.notYetAddedRetries else { throw error }
+                    retries += 1
+                    logger.debug("Bind refused with ENODEV; trying again", metadata: [
+                        "pci.slot_name": "\(address)", "driver": "\(driver)", "wait.us": "\(wait)",
+                    ])
+                }
                 usleep(wait)
-                wait *= 2
-                retries += 1
+                wait = min(wait * 2, Self.notYetAddedLongestWait)
             }
         }
     }
 
+    /// The longest single wait between two binds of a device not yet added (µs).
+    static let notYetAddedLongestWait: UInt32 = 128_000
+
     private func notYetAdded(_ address: PCIAddress, driver: DriverName) -> Bool {
         sysfs.exists(PCIPaths.device(address)) && sysfs.boundDriver(address) == nil
             && sysfs.driverOverride(address) == driver.rawValue
+    }
+
+    /// Whether the PCI core has finished adding the device, by its procfs entry; nil when
+    /// there is no procfs root to look in, or it has no PCI directory.
+    public func isFullyAdded(_ address: PCIAddress) -> Bool? {
+        guard let procRoot else { return nil }
+        sysfs.writer.accessed(.procLook)
+        if PCIPaths.procEntries(address).contains(where: { FileSystem.exists(procRoot + "/" + $0) }) { return true }
+        return FileSystem.exists(procRoot + "/" + PCIPaths.procBus) ? false : nil
     }
 }

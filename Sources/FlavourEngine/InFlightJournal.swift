@@ -213,7 +213,9 @@ public final class InFlightJournal: BindStepRecorder, Sendable {
     /// Files of live processes are left to them. Returns what it did, one line per device.
     public func recover(binder: Binder, logger: Logger) -> [String] {
         // Settling writes no records of its own: the record being settled stays until done.
-        let binder = Binder(sysfs: binder.sysfs, loader: binder.loader, logger: binder.logger)
+        let binder = Binder(
+            sysfs: binder.sysfs, loader: binder.loader, logger: binder.logger, procRoot: binder.procRoot,
+            notYetAddedLimit: binder.notYetAddedLimit)
         var done: [String] = []
         for name in foreignFiles() {
             let path = directory + "/" + name

@@ -24,14 +24,23 @@ extension TestKernel {
         state.withLock { $0.deferBusAdd = deferring }
     }
 
-    /// pci_bus_add_device's end for a deferred device: match_driver set, then device_attach.
+    /// pci_bus_add_device's end for a deferred device: its procfs entry made, match_driver
+    /// set, then device_attach.
     public func finishAdding(_ address: PCIAddress) throws {
         let uevents = try state.withLock { state throws(SysfsError) -> [KernelUevent] in
             guard state.devices[address] != nil, !state.devices[address]!.matchDriver else { return [] }
+            try addProcEntry(address)
             state.devices[address]!.matchDriver = true
             return try attach(address, in: &state)
         }
         emit(uevents)
+    }
+
+    /// pci_proc_attach_device: `<proc root>/bus/pci/<bus>/<slot>.<function>` (domain 0 here).
+    func addProcEntry(_ address: PCIAddress) throws(SysfsError) {
+        let entry = procRoot + "/" + PCIPaths.procEntries(address)[0]
+        try Tree.makeDirectories(String(entry[..<entry.lastIndex(of: "/")!]))
+        try Tree.writeFile(entry, "")
     }
 
     /// Whether a probe attempt is under way on the device (its `driver` link is the attempt's).

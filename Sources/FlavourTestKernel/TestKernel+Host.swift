@@ -241,6 +241,7 @@ extension TestKernel {
     /// Rewrites every /proc file from the host state, in the kernel's formats.
     func writeHostFiles(_ host: TestHost) throws(SysfsError) {
         try Tree.makeDirectories(procRoot + "/net")
+        try Tree.makeDirectories(procRoot + "/" + PCIPaths.procBus)
         try Tree.makeDirectories(procRoot + "/self/ns")
         try writeNetFiles(procRoot + "/net", interfaces: host.interfaces, order: host.interfaceOrder)
         try Tree.link(procRoot + "/self/ns/net", to: "net:[\(TestHost.initialNamespace)]")

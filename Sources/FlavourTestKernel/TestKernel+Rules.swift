@@ -299,8 +299,11 @@ extension TestKernel {
         if let physfn { try Tree.link(dir + "/physfn", to: "../\(physfn)") }
         try syncDevice(address, in: state)
         var uevents = [KernelUevent(action: "add", address: address, properties: ["MODALIAS": spec.modalias.description])]
-        // pci_bus_add_device's device_attach; deferred, it comes with finishAdding.
-        if state.devices[address]!.matchDriver { uevents += try attach(address, in: &state) }
+        // pci_bus_add_device's procfs entry and device_attach; deferred, they come with finishAdding.
+        if state.devices[address]!.matchDriver {
+            try addProcEntry(address)
+            uevents += try attach(address, in: &state)
+        }
         return uevents
     }
 
@@ -316,6 +319,7 @@ extension TestKernel {
         if device.driver != nil { state.devices[address]!.driver = nil }
         state.devices[address] = nil
         Tree.removeAll(sysfsRoot + "/bus/pci/devices/\(address)")
+        unlink(procRoot + "/" + PCIPaths.procEntries(address)[0])
         if let group = device.spec.iommuGroup { unlink(sysfsRoot + "/kernel/iommu_groups/\(group)/devices/\(address)") }
         uevents.append(KernelUevent(action: "remove", address: address, properties: [:]))
         return uevents

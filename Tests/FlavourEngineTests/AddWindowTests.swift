@@ -108,21 +108,109 @@ import Glibc
         #expect(kernel.driver(of: Self.vf) == "vfio-pci")
     }
 
-    /// A device that never finishes being added is tried a bounded number of times, then put
-    /// back as it was.
-    @Test func theRetryIsBounded() throws {
+    /// The PCI core finishes adding the VF only after more tries than a device it has added
+    /// gets (the writer of sriov_numvfs starved on a busy host): while procfs shows no entry
+    /// for it, the bind waits, and binds it once it is added.
+    @Test func aDeviceAddedLaterThanTheRetriesIsWaitedFor() throws {
+        let fixture = try Self.fixtureWithVF(deferringAdd: true)
+        let kernel = fixture.kernel
+        let binds = Atomic<Int>(0)
+        let addedAt = Binder.notYetAddedRetries + 4
+        kernel.beforeWrite { [weak kernel] path in
+            guard path.hasSuffix("drivers/vfio-pci/bind") else { return }
+            if binds.add(1, ordering: .relaxed).newValue == addedAt { try? kernel?.finishAdding(Self.vf) }
+        }
+        let outcome = try fixture.apply(Self.vf, notYetAddedLimit: .seconds(20))
+        #expect(outcome.result == .bound(driver: Self.vfioPCI, module: ModuleName("vfio_pci")!))
+        #expect(binds.load(ordering: .relaxed) == addedAt)
+        #expect(kernel.driver(of: Self.vf) == "vfio-pci")
+    }
+
+    /// pci_bus_add_device's own device_attach binds the VF while the bind waits (the override
+    /// names vfio-pci): that is the bind done, with no write of its own succeeding.
+    @Test func theKernelsAttachDuringTheWaitIsTheBind() throws {
+        let fixture = try Self.fixtureWithVF(deferringAdd: true)
+        let kernel = fixture.kernel
+        let binds = Atomic<Int>(0)
+        kernel.beforeWrite { [weak kernel] path in
+            guard path.hasSuffix("drivers/vfio-pci/bind"), binds.add(1, ordering: .relaxed).newValue == 3 else { return }
+            // Added as this bind is written: device_attach binds it first, and the write finds it bound (EBUSY).
+            try? kernel?.finishAdding(Self.vf)
+        }
+        let outcome = try fixture.apply(Self.vf)
+        #expect(outcome.result == .bound(driver: Self.vfioPCI, module: ModuleName("vfio_pci")!))
+        #expect(kernel.driver(of: Self.vf) == "vfio-pci")
+        #expect(kernel.events.filter { $0 == .bound(Self.vf, driver: "vfio-pci") }.count == 1)
+    }
+
+    /// A device that never finishes being added is waited for up to the limit, then put back
+    /// as it was.
+    @Test func theWaitForADeviceNotAddedIsBounded() throws {
         let fixture = try Self.fixtureWithVF(deferringAdd: true)
         let kernel = fixture.kernel
         let binds = Atomic<Int>(0)
         kernel.beforeWrite { path in
             if path.hasSuffix("drivers/vfio-pci/bind") { binds.add(1, ordering: .relaxed) }
         }
-        let outcome = try fixture.apply(Self.vf)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let outcome = try fixture.apply(Self.vf, notYetAddedLimit: .milliseconds(400))
+        #expect(clock.now - start >= .milliseconds(400))
+        #expect(outcome.result == .failedRestored(previous: nil))
+        #expect(binds.load(ordering: .relaxed) > 1)
+        #expect(kernel.driver(of: Self.vf) == nil)
+        #expect(kernel.override(of: Self.vf) == nil)
+    }
+
+    /// An added device whose probe refuses with ENODEV is the probe's answer, not the window:
+    /// tried again a bounded number of times, never for the whole wait.
+    @Test func anAddedDevicesENODEVIsTriedABoundedNumberOfTimes() throws {
+        let fixture = try Self.fixtureWithVF()
+        let kernel = fixture.kernel
+        kernel.failProbe(driver: "vfio-pci", errno: ENODEV)
+        let binds = Atomic<Int>(0)
+        kernel.beforeWrite { path in
+            if path.hasSuffix("drivers/vfio-pci/bind") { binds.add(1, ordering: .relaxed) }
+        }
+        let outcome = try fixture.apply(Self.vf, notYetAddedLimit: .seconds(60))
         #expect(outcome.result == .failedRestored(previous: nil))
         #expect(binds.load(ordering: .relaxed) > 1)
         #expect(binds.load(ordering: .relaxed) <= Binder.notYetAddedRetries + 1)
         #expect(kernel.driver(of: Self.vf) == nil)
+    }
+
+    /// Without procfs to tell (no proc root given), the window is tried a bounded number of
+    /// times, then the device put back as it was.
+    @Test func withoutProcfsTheRetryIsBounded() throws {
+        let fixture = try Self.fixtureWithVF(deferringAdd: true)
+        let kernel = fixture.kernel
+        let binds = Atomic<Int>(0)
+        kernel.beforeWrite { path in
+            if path.hasSuffix("drivers/vfio-pci/bind") { binds.add(1, ordering: .relaxed) }
+        }
+        let binder = Binder(sysfs: kernel.sysfs, loader: kernel, logger: .init(label: "t"), procRoot: nil, notYetAddedLimit: .seconds(60))
+        let executor = try fixture.executor()
+        let device = try kernel.sysfs.pciDevice(Self.vf)
+        let outcome = binder.apply(executor.plan(for: device, flavour: try #require(executor.config.flavour(named: "vfio"))), to: device)
+        #expect(outcome.result == .failedRestored(previous: nil))
+        #expect(binds.load(ordering: .relaxed) == Binder.notYetAddedRetries + 1)
+        #expect(kernel.driver(of: Self.vf) == nil)
         #expect(kernel.override(of: Self.vf) == nil)
+    }
+
+    /// The test kernel's procfs entry comes with pci_bus_add_device and goes with the device.
+    @Test func theProcfsEntryMarksAFullyAddedDevice() throws {
+        let fixture = try Self.fixtureWithVF(deferringAdd: true)
+        let kernel = fixture.kernel
+        let binder = Binder(sysfs: kernel.sysfs, loader: kernel, logger: .init(label: "t"), procRoot: kernel.procRoot)
+        #expect(binder.isFullyAdded(Fixture.nvmePF) == true)
+        #expect(binder.isFullyAdded(Self.vf) == false)
+        try kernel.finishAdding(Self.vf)
+        #expect(binder.isFullyAdded(Self.vf) == true)
+        try kernel.sysfs.write("0", to: "bus/pci/devices/\(Fixture.nvmePF)/sriov_numvfs")
+        #expect(binder.isFullyAdded(Self.vf) == false)
+        let withoutProcfs = Binder(sysfs: kernel.sysfs, loader: kernel, logger: .init(label: "t"), procRoot: kernel.root + "/nowhere")
+        #expect(withoutProcfs.isFullyAdded(Self.vf) == nil)
     }
 }
 

@@ -25,16 +25,19 @@ struct Fixture {
         if !config.isEmpty { try kernel.writeConfig("50-test.conf", config) }
     }
 
-    func executor(logger: Logger = Logger(label: "test")) throws -> RequestExecutor {
+    /// The binder reads the test kernel's procfs (whether a device is fully added), and waits
+    /// for a device not yet added for `notYetAddedLimit`.
+    func executor(logger: Logger = Logger(label: "test"), notYetAddedLimit: Duration = .seconds(2)) throws -> RequestExecutor {
         let loaded = try MatchTableLoader(configDirectory: kernel.configDirectory, modulesDirectory: kernel.modulesDirectory).load()
-        let binder = Binder(sysfs: kernel.sysfs, loader: kernel, logger: logger)
+        let binder = Binder(
+            sysfs: kernel.sysfs, loader: kernel, logger: logger, procRoot: kernel.procRoot, notYetAddedLimit: notYetAddedLimit)
         return RequestExecutor(
             sysfs: kernel.sysfs, binder: binder, config: loaded.config, table: loaded.table, procRoot: kernel.procRoot,
             probe: kernel)
     }
 
-    func apply(_ address: PCIAddress, _ flavour: String = "vfio") throws -> BindOutcome {
-        let executor = try executor()
+    func apply(_ address: PCIAddress, _ flavour: String = "vfio", notYetAddedLimit: Duration = .seconds(2)) throws -> BindOutcome {
+        let executor = try executor(notYetAddedLimit: notYetAddedLimit)
         return executor.handle(address: address, requested: try #require(executor.resolve(flavour)))
     }
 }
