@@ -64,9 +64,12 @@ all_vfs() {
 }
 
 # wait_all SECONDS: until every VF is on $DRIVER, polling slowly (0.5 s) so the poll takes no CPU
-# from the daemon in a two-CPU guest.
+# from the daemon in a two-CPU guest. Fails when SECONDS pass, or sooner when the count of VFs on
+# $DRIVER has not moved for STALL_SECONDS (a VF that will not be bound should not cost the whole
+# deadline), describing the VFs left behind.
+STALL_SECONDS=180
 wait_all() {
-    local deadline=$(($(now_us) + $1 * 1000000)) pending left vf
+    local now deadline=$(($(now_us) + $1 * 1000000)) moved=$(now_us) bound last_bound=-1 pending left vf
     all_vfs
     pending=("${vfs[@]}")
     while :; do
@@ -74,11 +77,37 @@ wait_all() {
         for vf in "${pending[@]}"; do on_driver "$vf" "$DRIVER" || left+=("$vf"); done
         pending=("${left[@]}")
         ((${#vfs[@]} == TOTAL && ${#pending[@]} == 0)) && return 0
-        (($(now_us) < deadline)) || fail "${#pending[@]} of $TOTAL VFs not on $DRIVER after $1 s (${#vfs[@]} VFs exist): ${pending[*]:0:4}"
+        now=$(now_us)
+        bound=$((${#vfs[@]} - ${#pending[@]}))
+        if ((bound != last_bound)); then last_bound=$bound moved=$now; fi
+        if ((now >= deadline)); then
+            unbound_report "${pending[@]}"
+            fail "${#pending[@]} of $TOTAL VFs not on $DRIVER after $1 s (${#vfs[@]} VFs exist): ${pending[*]:0:4}"
+        fi
+        if ((now - moved >= STALL_SECONDS * 1000000)); then
+            unbound_report "${pending[@]}"
+            fail "${#pending[@]} of $TOTAL VFs not on $DRIVER, none bound in the last $STALL_SECONDS s (${#vfs[@]} VFs exist): ${pending[*]:0:4}"
+        fi
         nap 0.5
         all_vfs
         pending=("${vfs[@]}")
     done
+}
+
+# unbound_report VF...: what a failed wait needs to be understood: for up to four of the VFs,
+# their driver and driver_override and flavourd's journal entries about them; flavourd's
+# warnings and errors of the boot, counted by message; the kernel's nvme lines.
+unbound_report() {
+    local vf driver
+    for vf in "${@:1:4}"; do
+        driver=$(basename "$(readlink "$SYSFS_PCI/$vf/driver" 2>/dev/null)" 2>/dev/null || true)
+        note "unbound $vf: driver ${driver:-none}, driver_override $(override_of "$vf")"
+        flavourd_entries "" PCI_SLOT_NAME="$vf" | jq -r '"  \(.__REALTIME_TIMESTAMP) \(.MESSAGE) previous=\(.DRIVER_PREVIOUS // "-") \(.REASON // "") \(.ATTEMPTS // "")"' | tail -n 12
+    done
+    note "flavourd's warnings and errors this boot, by message:"
+    journalctl -q -b -o json --no-pager -u "$FLAVOURD" -p warning | jq -r .MESSAGE | sort | uniq -c | sort -rn | head -n 12
+    note "the kernel's nvme lines (last 12):"
+    dmesg | grep -E 'nvme|vfio' | grep -v 'Adding to iommu group' | tail -n 12 || true
 }
 
 # proc_cpu_ms PID: user + system CPU in milliseconds.
