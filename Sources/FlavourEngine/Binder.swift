@@ -155,6 +155,7 @@ public struct Binder: Sendable {
             driverNames[module] = registered
             driver = registered
         }
+        let firstWrite = !changed
         do {
             try sysfs.write(driver.rawValue, to: PCIPaths.attribute("driver_override", of: address))
             // The first write took the device lock: the link is settled now (see below).
@@ -171,6 +172,17 @@ public struct Binder: Sendable {
         if let current = bound, current != driver {
             do {
                 try sysfs.write(address.description, to: "\(PCIPaths.driver(current))/unbind")
+                bound = nil
+            } catch where error.errno == ENODEV && !gone() && sysfs.boundDriver(address) == nil {
+                // unbind_store found the device on no driver: the link read was a probe
+                // attempt's, still under way after the override write (seen at 1,000 VFs on
+                // 6.12 with flavourd weighted over udevd; see below). The device has no
+                // driver, so it had none to go back to either: never restore onto the
+                // attempt's driver, whose probe would then really run.
+                logger.notice("Driver link gone at unbind; the device had no driver", metadata: [
+                    "pci.slot_name": "\(address)", "driver": "\(current)",
+                ])
+                if firstWrite { settled(nil) }
                 bound = nil
             } catch {
                 // Still on its old driver: no candidate can be bound; restore and stop.
@@ -216,7 +228,11 @@ public struct Binder: Sendable {
     // which may refuse (a VF whose PF has autoprobe off: pci_device_can_probe), and takes it
     // down again, all under the device lock. driver_set_override (drivers/base/driver.c) takes
     // that lock, so the write returns after any attempt under way; and with the override naming
-    // another driver, no new attempt by the first can match (pci_match_device).
+    // another driver, no new attempt by the first can match (pci_match_device). Yet in one
+    // 1,000-VF boot with flavourd weighted 10x over udevd (CPUWeight=1000), two VFs still
+    // showed `driver -> nvme` right after the write and none at the unbind that followed
+    // (unbind_store: ENODEV); the mechanism is not identified. So an unbind that finds no
+    // driver settles the previous driver to none as well.
 
     /// How often a bind refused with ENODEV is tried again once the device is fully added (or
     /// when procfs cannot tell), with waits doubling from 1 ms (about a second in all).

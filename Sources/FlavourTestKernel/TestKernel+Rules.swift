@@ -16,7 +16,13 @@ extension TestKernel {
         func fail(_ errno: Int32) -> SysfsError { SysfsError(.write, path: path, value: value, errno: errno) }
         // Every write below takes the device lock, so a probe attempt under way ends first.
         var uevents: [KernelUevent] = []
-        if let concerned = Self.deviceConcerned(by: parts, value: value) { uevents += try endProbeAttempt(concerned, in: &state) }
+        if let concerned = Self.deviceConcerned(by: parts, value: value) {
+            uevents += try endProbeAttempt(concerned, in: &state)
+            if state.devices[concerned]?.lateLink != nil {
+                state.devices[concerned]!.lateLink = nil
+                try syncDevice(concerned, in: state)
+            }
+        }
 
         switch parts.count {
         case 3 where parts[0...1] == ["bus", "pci"] && parts[2] == "drivers_probe":
@@ -56,6 +62,7 @@ extension TestKernel {
             let cut = String(value.prefix { $0 != "\n" })
             state.devices[address]!.override = cut.isEmpty ? nil : cut
             state.events.append(.overrideWritten(address, value: cut))
+            if let late = state.linksAfterOverride.removeValue(forKey: address) { state.devices[address]!.lateLink = late }
             try syncDevice(address, in: state)
             return []
         case "sriov_drivers_autoprobe":
@@ -402,14 +409,14 @@ extension TestKernel {
             try Tree.writeFile(dir + "/sriov_vf_device", String(spec.vfDevice, radix: 16).leftPadded(4) + "\n")
         }
         let driversDir = sysfsRoot + "/bus/pci/drivers"
-        if let driver = device.driver ?? device.probeAttempt {
+        if let driver = device.driver ?? device.probeAttempt ?? device.lateLink {
             try Tree.link(dir + "/driver", to: "../../drivers/\(driver)")
             try Tree.link(driversDir + "/\(driver)/\(address)", to: "../../devices/\(address)")
         } else {
             unlink(dir + "/driver")
         }
         // Drop stale per-driver device links.
-        for name in state.loaded.compactMap({ state.available[$0]?.driver }) where name != device.driver ?? device.probeAttempt {
+        for name in state.loaded.compactMap({ state.available[$0]?.driver }) where name != device.driver ?? device.probeAttempt ?? device.lateLink {
             unlink(driversDir + "/\(name)/\(address)")
         }
     }

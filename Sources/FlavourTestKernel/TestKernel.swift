@@ -58,6 +58,9 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         /// The driver of a probe attempt under way (really_probe between driver_sysfs_add and
         /// the bus's probe): its `driver` link shows, yet the device has no driver.
         var probeAttempt: String?
+        /// A `driver` link shown after a driver_override write and gone at the device's next
+        /// locked write, with no probe (`showLinkAfterNextOverride`).
+        var lateLink: String?
     }
 
     struct State {
@@ -86,6 +89,7 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         /// The kernel's windows the tests open (TestKernel+AddWindows).
         var holdProbeAttempts = false
         var deferBusAdd = false
+        var linksAfterOverride: [PCIAddress: String] = [:]
     }
 
     /// Creates the tree in a new temporary directory. `modules` can be loaded (built-in

@@ -64,6 +64,34 @@ import Glibc
         #expect(!kernel.events.contains(.probe(Self.vf, driver: "nvme", errno: nil)))
     }
 
+    /// A `driver` link that shows right after the override write and is gone at the unbind
+    /// (seen at 1,000 VFs on 6.12, TestKernel.showLinkAfterNextOverride): the VF had no driver,
+    /// it is bound, and nvme's probe never runs.
+    @Test func aLinkGoneAtTheUnbindIsNotThePreviousDriver() throws {
+        let fixture = try Self.fixtureWithVF()
+        let kernel = fixture.kernel
+        kernel.showLinkAfterNextOverride(Self.vf, driver: "nvme")
+        let outcome = try fixture.apply(Self.vf)
+        #expect(outcome.result == .bound(driver: Self.vfioPCI, module: ModuleName("vfio_pci")!))
+        #expect(outcome.previousDriver == nil)
+        #expect(kernel.driver(of: Self.vf) == "vfio-pci")
+        #expect(!kernel.events.contains { if case .probe(Self.vf, "nvme", _) = $0 { true } else { false } })
+    }
+
+    /// The same link, and then every candidate fails: the VF goes back to no driver and no
+    /// override, and nvme's probe never runs (before, the rollback bound nvme).
+    @Test func aFailedRequestNeverRestoresOntoALinkGoneAtTheUnbind() throws {
+        let fixture = try Self.fixtureWithVF()
+        let kernel = fixture.kernel
+        kernel.showLinkAfterNextOverride(Self.vf, driver: "nvme")
+        kernel.failProbe(driver: "vfio-pci", errno: EINVAL)
+        let outcome = try fixture.apply(Self.vf)
+        #expect(outcome.result == .failedRestored(previous: nil))
+        #expect(kernel.driver(of: Self.vf) == nil)
+        #expect(kernel.override(of: Self.vf) == nil)
+        #expect(!kernel.events.contains { if case .probe(Self.vf, "nvme", _) = $0 { true } else { false } })
+    }
+
     /// The crash journal's record is corrected too: a restart after a crash mid-bind puts the
     /// VF back on no driver, never on the attempt's.
     @Test func theCrashRecordTakesTheSettledDriver() throws {
