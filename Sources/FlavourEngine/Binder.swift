@@ -173,12 +173,12 @@ public struct Binder: Sendable {
             do {
                 try sysfs.write(address.description, to: "\(PCIPaths.driver(current))/unbind")
                 bound = nil
-            } catch where error.errno == ENODEV && !gone() && sysfs.boundDriver(address) == nil {
-                // unbind_store found the device on no driver: the link read was a probe
-                // attempt's, still under way after the override write (seen at 1,000 VFs on
-                // 6.12 with flavourd weighted over udevd; see below). The device has no
-                // driver, so it had none to go back to either: never restore onto the
-                // attempt's driver, whose probe would then really run.
+            } catch where error.errno == ENODEV && !gone() && [nil, current].contains(sysfs.boundDriver(address)) {
+                // unbind_store found the device not on `current` (its dev->driver), though the
+                // link named it (seen at 1,000 VFs on 6.12 with flavourd weighted over udevd,
+                // the link still there after the ENODEV; see below). The kernel's answer
+                // stands: the device has no driver, so it had none to go back to either. Never
+                // restore onto the link's driver, whose probe would then really run.
                 logger.notice("Driver link gone at unbind; the device had no driver", metadata: [
                     "pci.slot_name": "\(address)", "driver": "\(current)",
                 ])
@@ -228,11 +228,12 @@ public struct Binder: Sendable {
     // which may refuse (a VF whose PF has autoprobe off: pci_device_can_probe), and takes it
     // down again, all under the device lock. driver_set_override (drivers/base/driver.c) takes
     // that lock, so the write returns after any attempt under way; and with the override naming
-    // another driver, no new attempt by the first can match (pci_match_device). Yet in one
-    // 1,000-VF boot with flavourd weighted 10x over udevd (CPUWeight=1000), two VFs still
-    // showed `driver -> nvme` right after the write and none at the unbind that followed
-    // (unbind_store: ENODEV); the mechanism is not identified. So an unbind that finds no
-    // driver settles the previous driver to none as well.
+    // another driver, no new attempt by the first can match (pci_match_device). Yet in two
+    // 1,000-VFs boots with flavourd weighted 10x over udevd (CPUWeight=1000), 2 and 3 VFs
+    // still showed `driver -> nvme` right after the write, and the unbind that followed was
+    // ENODEV (unbind_store: dev->driver is not nvme) with the link still there; the mechanism
+    // is not identified. So an unbind that is ENODEV while the link names that driver or none
+    // settles the previous driver to none as well.
 
     /// How often a bind refused with ENODEV is tried again once the device is fully added (or
     /// when procfs cannot tell), with waits doubling from 1 ms (about a second in all).

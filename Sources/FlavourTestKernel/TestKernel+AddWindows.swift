@@ -36,12 +36,13 @@ extension TestKernel {
         emit(uevents)
     }
 
-    /// After the device's next driver_override write, its `driver` link names `driver` until
-    /// the next write that takes the device lock, which finds no driver (an unbind is ENODEV).
-    /// Seen in a 6.12 guest at 1,000 VFs with flavourd weighted over udevd: a link read right
-    /// after the override write, gone at the unbind; how the kernel got there is not known.
-    public func showLinkAfterNextOverride(_ address: PCIAddress, driver: String) {
-        state.withLock { _ = $0.linksAfterOverride[address] = driver }
+    /// After the device's next driver_override write, its `driver` link names `driver`, yet
+    /// the device has none (an unbind is ENODEV), until `surviving` more writes that take the
+    /// device lock have passed. Seen in a 6.12 guest at 1,000 VFs with flavourd weighted over
+    /// udevd: the link read right after the override write, and still there after the unbind's
+    /// ENODEV; how the kernel got there is not known.
+    public func showLinkAfterNextOverride(_ address: PCIAddress, driver: String, surviving: Int = 0) {
+        state.withLock { $0.linksAfterOverride[address] = (driver, surviving) }
     }
 
     /// pci_proc_attach_device: `<proc root>/bus/pci/<bus>/<slot>.<function>` (domain 0 here).

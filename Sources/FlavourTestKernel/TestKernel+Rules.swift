@@ -19,8 +19,12 @@ extension TestKernel {
         if let concerned = Self.deviceConcerned(by: parts, value: value) {
             uevents += try endProbeAttempt(concerned, in: &state)
             if state.devices[concerned]?.lateLink != nil {
-                state.devices[concerned]!.lateLink = nil
-                try syncDevice(concerned, in: state)
+                if state.devices[concerned]!.lateLinkSurvives > 0 {
+                    state.devices[concerned]!.lateLinkSurvives -= 1
+                } else {
+                    state.devices[concerned]!.lateLink = nil
+                    try syncDevice(concerned, in: state)
+                }
             }
         }
 
@@ -62,7 +66,10 @@ extension TestKernel {
             let cut = String(value.prefix { $0 != "\n" })
             state.devices[address]!.override = cut.isEmpty ? nil : cut
             state.events.append(.overrideWritten(address, value: cut))
-            if let late = state.linksAfterOverride.removeValue(forKey: address) { state.devices[address]!.lateLink = late }
+            if let late = state.linksAfterOverride.removeValue(forKey: address) {
+                state.devices[address]!.lateLink = late.driver
+                state.devices[address]!.lateLinkSurvives = late.surviving
+            }
             try syncDevice(address, in: state)
             return []
         case "sriov_drivers_autoprobe":

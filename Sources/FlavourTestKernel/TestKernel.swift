@@ -61,6 +61,8 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         /// A `driver` link shown after a driver_override write and gone at the device's next
         /// locked write, with no probe (`showLinkAfterNextOverride`).
         var lateLink: String?
+        /// Locked writes the late link outlives after the next one.
+        var lateLinkSurvives = 0
     }
 
     struct State {
@@ -89,7 +91,7 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         /// The kernel's windows the tests open (TestKernel+AddWindows).
         var holdProbeAttempts = false
         var deferBusAdd = false
-        var linksAfterOverride: [PCIAddress: String] = [:]
+        var linksAfterOverride: [PCIAddress: (driver: String, surviving: Int)] = [:]
     }
 
     /// Creates the tree in a new temporary directory. `modules` can be loaded (built-in

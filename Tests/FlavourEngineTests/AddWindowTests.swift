@@ -78,6 +78,19 @@ import Glibc
         #expect(!kernel.events.contains { if case .probe(Self.vf, "nvme", _) = $0 { true } else { false } })
     }
 
+    /// The same link still there after the unbind's ENODEV (as in the guest): the kernel's
+    /// answer stands, and the VF is bound without nvme's probe running.
+    @Test func aLinkThatOutlivesTheUnbindsENODEVIsNotThePreviousDriver() throws {
+        let fixture = try Self.fixtureWithVF()
+        let kernel = fixture.kernel
+        kernel.showLinkAfterNextOverride(Self.vf, driver: "nvme", surviving: 1)
+        let outcome = try fixture.apply(Self.vf)
+        #expect(outcome.result == .bound(driver: Self.vfioPCI, module: ModuleName("vfio_pci")!))
+        #expect(outcome.previousDriver == nil)
+        #expect(kernel.driver(of: Self.vf) == "vfio-pci")
+        #expect(!kernel.events.contains { if case .probe(Self.vf, "nvme", _) = $0 { true } else { false } })
+    }
+
     /// The same link, and then every candidate fails: the VF goes back to no driver and no
     /// override, and nvme's probe never runs (before, the rollback bound nvme).
     @Test func aFailedRequestNeverRestoresOntoALinkGoneAtTheUnbind() throws {
