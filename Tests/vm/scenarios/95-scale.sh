@@ -54,7 +54,13 @@ trap cleanup EXIT
 [[ -e "$TRACING/kprobe_events" ]] || mount -t tracefs tracefs "$TRACING"
 echo "p:$PROBE nvme_probe" >>"$TRACING/kprobe_events" || fail "cannot place a kprobe on nvme_probe"
 echo 1 >"$TRACING/events/kprobes/$PROBE/enable"
+# Each probe's caller, in the trace buffer: who made the default driver probe a VF.
+echo stacktrace >"$TRACING/events/kprobes/$PROBE/trigger" 2>/dev/null || true
 probes() { awk -v p="$PROBE" '$1 == p { print $2 }' "$TRACING/kprobe_profile"; }
+# probe_callers: the trace's last probes, each with its task and call stack (first 3).
+probe_callers() {
+    awk '/=> / || /'"$PROBE"'/' "$TRACING/trace" | head -n 60
+}
 
 # all_vfs: every VF address of every PF, into the array `vfs`.
 all_vfs() {
@@ -106,6 +112,8 @@ unbound_report() {
     done
     note "flavourd's warnings and errors this boot, by message:"
     journalctl -q -b -o json --no-pager -u "$FLAVOURD" -p warning | jq -r .MESSAGE | sort | uniq -c | sort -rn | head -n 12
+    note "the default driver's probes, with their callers:"
+    probe_callers
     note "the kernel's nvme lines (last 12):"
     dmesg | grep -E 'nvme|vfio' | grep -v 'Adding to iommu group' | tail -n 12 || true
 }
@@ -200,8 +208,13 @@ flavourd_run() {
     printf '%s\n' "$share"
     printf 'BENCH %-10s flavourd a VF: %s\n' "$name" "$detail"
     rss=$(rss_kib "$pid")
+    local probed=$(($(probes) - probes_before))
+    if ((probed)); then
+        probe_callers
+        fail "$name: the default driver's probe ran $probed time(s) on VFs whose PF has autoprobe off"
+    fi
     awk -v n="$name" -v us="$run_us" -v k="$TOTAL" -v f="$base" -v fn="$base_name" -v cpu="$cpu" -v per="$raw_per_vf_ms" -v rss="$rss" -v parts="$(rss_parts "$pid")" \
-        -v p="$(($(probes) - probes_before))" 'BEGIN {
+        -v p="$probed" 'BEGIN {
         printf "BENCH %-10s %5d VFs: total %9.1f ms, %6.2f ms a VF, %.2fx %s (target <= 1.5x: %s)\n", n, k, us / 1000, us / 1000 / k, us / f, fn, (us / f <= 1.5) ? "met" : "missed"
         printf "BENCH %-10s flavourd CPU %.0f ms, %.2f ms a VF (target <= the raw loop'"'"'s %.2f ms a VF: %s); RSS after %.1f MiB (%s; target < 12 MB: %s); default-driver probes %d; one outcome per VF\n", n, cpu, cpu / k, per, (cpu / k <= per) ? "met" : "missed", rss / 1024, parts, (rss * 1024 < 12000000) ? "met" : "missed", p
     }'
