@@ -179,7 +179,7 @@ public struct Binder: Sendable {
                 // the link still there after the ENODEV; see below). The kernel's answer
                 // stands: the device has no driver, so it had none to go back to either. Never
                 // restore onto the link's driver, whose probe would then really run.
-                logger.notice("Driver link gone at unbind; the device had no driver", metadata: [
+                logger.notice("Unbind found no driver; previous driver taken as none", metadata: [
                     "pci.slot_name": "\(address)", "driver": "\(current)",
                 ])
                 if firstWrite { settled(nil) }
