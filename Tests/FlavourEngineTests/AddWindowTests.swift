@@ -94,6 +94,27 @@ import Glibc
         #expect(!kernel.events.contains { if case .probe(Self.vf, "nvme", _) = $0 { true } else { false } })
     }
 
+    /// The link after the override write names nvme, and by the unbind the PCI core has
+    /// finished adding the VF: pci_bus_add_device's device_attach bound vfio-pci through the
+    /// override just written, so the unbind is ENODEV with the link naming vfio-pci (the third
+    /// 1,000-VF boot under CPUWeight=1000: the binder stopped, and the rollback wrote
+    /// driver_override=nvme and bound nvme, whose probe ran on three VFs). The device is on the
+    /// driver asked for: that is the bind.
+    @Test func theKernelsOwnAttachDuringTheUnbindIsTheBind() throws {
+        let fixture = try Self.fixtureWithVF(deferringAdd: true)
+        let kernel = fixture.kernel
+        kernel.showLinkAfterNextOverride(Self.vf, driver: "nvme")
+        kernel.beforeWrite { [weak kernel] path in
+            if path.hasSuffix("drivers/nvme/unbind") { try? kernel?.finishAdding(Self.vf) }
+        }
+        let outcome = try fixture.apply(Self.vf)
+        #expect(outcome.result == .bound(driver: Self.vfioPCI, module: ModuleName("vfio_pci")!))
+        #expect(outcome.previousDriver == nil)
+        #expect(kernel.driver(of: Self.vf) == "vfio-pci")
+        #expect(kernel.override(of: Self.vf) == "vfio-pci")
+        #expect(!kernel.events.contains { if case .probe(Self.vf, "nvme", _) = $0 { true } else { false } })
+    }
+
     /// The crash journal's record is corrected too: a restart after a crash mid-bind puts the
     /// VF back on no driver, never on the attempt's.
     @Test func theCrashRecordTakesTheSettledDriver() throws {
