@@ -12,7 +12,8 @@
 # each flavourd run with its CPU (user + system) a VF, RSS after, outcomes per VF and the
 # default driver's probes (a kprobe on nvme_probe). The standing run is repeated with driverctl's
 # slow udev rule (89-vfio-uio.rules, a bash program per new /dev/vfio group) masked, and once
-# more with flavourd on the kernel source (rule masked: that source is for hosts without udevd).
+# more with flavourd on the kernel source (rule masked: that source is for hosts without udevd),
+# and last with the rule installed and the cgroup cpu controller on (as on container hosts).
 # Events no request covers (a VF's add, a bind flavourd did not make, an unbind and a remove) get
 # their CPU a VF, on either source (rule masked). Each flavourd run also says where the guest's
 # CPU went (udevd and the programs its rules run, PID 1, journald, flavourd).
@@ -41,6 +42,7 @@ now_us() { printf '%s\n' "${EPOCHREALTIME/./}"; }
 cleanup() {
     kill "$never_pid" 2>/dev/null
     rm -f "$CONF" "/etc/udev/rules.d/$DRIVERCTL_RULE"
+    systemctl revert flavour-vmtest.service >/dev/null 2>&1 || true
     udevadm control --reload || true
     for pf in "${pfs[@]}"; do set_numvfs "$pf" 0; done
     reload_daemon >/dev/null || true
@@ -401,3 +403,16 @@ for pf in "${pfs[@]}"; do echo 0 >"$SYSFS_PCI/$pf/sriov_drivers_autoprobe"; done
 no_request no-req-kern
 standing_run standing-kernel
 daemon_options
+
+# (7) The standing run with driverctl's rule installed, on a host whose cgroup cpu controller is
+# on in system.slice: containerd's and Docker's units (Delegate=yes) turn it on, the guest's
+# systemd leaves it off. With it on, udevd's rule programs share the weight of udevd's one
+# cgroup, instead of each competing as a task of its own with the writer of sriov_numvfs (here
+# flavour-vmtest.service, weighted like every unit). flavourd's unit sets no weight either way.
+rule_masked no
+run systemctl set-property --runtime flavour-vmtest.service CPUWeight=100 || fail "cannot set CPUWeight on the scenario's unit"
+grep -qw cpu /sys/fs/cgroup/system.slice/cgroup.subtree_control ||
+    fail "the cpu controller is not on in system.slice: $(cat /sys/fs/cgroup/system.slice/cgroup.subtree_control)"
+note "cpu controller on in system.slice: $(cat /sys/fs/cgroup/system.slice/cgroup.subtree_control)"
+pid=$(systemctl show -p MainPID --value "$FLAVOURD")
+standing_run standing-cpu
