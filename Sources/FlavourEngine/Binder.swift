@@ -173,8 +173,7 @@ public struct Binder: Sendable {
             do {
                 try sysfs.write(address.description, to: "\(PCIPaths.driver(current))/unbind")
                 bound = nil
-            } catch where error.errno == ENODEV && !gone()
-                && [nil, current, driver].contains(sysfs.boundDriver(address)) {
+            } catch {
                 // unbind_store found the device not on `current` (its dev->driver), though the
                 // link named it (seen at 1,000 VFs on 6.12 with flavourd weighted over udevd,
                 // the link still there after the ENODEV; see below). The kernel's answer
@@ -183,16 +182,18 @@ public struct Binder: Sendable {
                 // now the PCI core may have finished adding the device and bound the driver
                 // asked for, through the override just written (pci_bus_add_device's
                 // device_attach): that is the bind, checked below like any other.
-                let now = sysfs.boundDriver(address)
-                logger.notice("Unbind found no driver; previous driver taken as none", metadata: [
-                    "pci.slot_name": "\(address)", "driver": "\(current)", "now": "\(now.map(\.rawValue) ?? "none")",
-                ])
-                if firstWrite { settled(nil) }
-                bound = now == driver ? driver : nil
-            } catch {
-                // Still on its old driver: no candidate can be bound; restore and stop.
-                fail(.unbind, current, error.errno, error.description)
-                return gone() ? .gone : .stop
+                if error.errno == ENODEV, !gone(), case let now = sysfs.boundDriver(address),
+                   [nil, current, driver].contains(now) {
+                    logger.notice("Unbind found no driver; previous driver taken as none", metadata: [
+                        "pci.slot_name": "\(address)", "driver": "\(current)", "now": "\(now.map(\.rawValue) ?? "none")",
+                    ])
+                    if firstWrite { settled(nil) }
+                    bound = now == driver ? driver : nil
+                } else {
+                    // Still on its old driver: no candidate can be bound; restore and stop.
+                    fail(.unbind, current, error.errno, error.description)
+                    return gone() ? .gone : .stop
+                }
             }
         }
         if bound != driver {
