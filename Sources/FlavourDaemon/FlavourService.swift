@@ -212,7 +212,11 @@ public final class FlavourService: Sendable {
         let (first, scheduler) = state.beginShutdown()
         guard first else { return }
         source.stop()
-        if let scheduler { Task { await scheduler.stop() } }
+        guard let scheduler else { return }
+        // No request starts after this returns (a Task may run late on a busy host); the ones in
+        // flight finish in `stop`.
+        scheduler.stopStarting()
+        Task { await scheduler.stop() }
     }
 
     /// The kernel's own `add`s are heard (on the udev source with `--kernel-adds yes`) only

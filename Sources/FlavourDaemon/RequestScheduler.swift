@@ -204,10 +204,11 @@ public final class RequestScheduler: @unchecked Sendable {
         waiters.forEach { $0.resume() }
     }
 
-    /// Stops starting requests; the ones in flight finish. Returns, once none is left, the
-    /// requests that were still waiting, oldest first: nothing is reported for them.
+    /// Stops starting requests, at once: from the return on, no thread takes another. Returns
+    /// the requests that were waiting, oldest first (none at a second call); nothing is
+    /// reported for them. `stop` waits for the ones in flight too.
     @discardableResult
-    public func stop() async -> [FlavourRequest] {
+    public func stopStarting() -> [FlavourRequest] {
         lock.lock()
         stopping = true
         let kept = waiting.compactMap { pending.removeValue(forKey: $0)?.request }
@@ -217,6 +218,14 @@ public final class RequestScheduler: @unchecked Sendable {
         let waiters = takeIdleWaitersLocked()
         lock.unlock()
         waiters.forEach { $0.resume() }
+        return kept
+    }
+
+    /// Stops starting requests; the ones in flight finish. Returns, once none is left, the
+    /// requests that were still waiting, oldest first: nothing is reported for them.
+    @discardableResult
+    public func stop() async -> [FlavourRequest] {
+        let kept = stopStarting()
         await idle()
         locked { watcher }?.cancel()
         return kept
