@@ -8,7 +8,10 @@ public enum UeventRequest: Hashable, Sendable {
     case added(PCIAddress, modalias: Modalias?)
     /// A device went away.
     case removed(PCIAddress)
-    /// Nothing for the daemon (bind, unbind, other changes).
+    /// A device's `change` that asks for nothing: the one a PF gets once the kernel has
+    /// created all the VFs a `sriov_numvfs` write asked for (`VFCreations`).
+    case changed(PCIAddress)
+    /// Nothing for the daemon (bind, unbind, move, online, offline).
     case ignored
     /// Malformed: a device name that is not a PCI address, or a bad flavour value.
     case invalid(String)
@@ -27,14 +30,19 @@ public enum UeventRequest: Hashable, Sendable {
     /// (`lib/kobject_uevent.c`), so no underscore, and the kernel prefixes SYNTH_ARG_.
     public static let syntheticKey = "SYNTH_ARG_DRIVERFLAVOUR"
 
+    /// The actions a monitor of the kernel's own group beside udevd's hears: `add`, and the
+    /// `change` that tells a PF's VFs are all created (`VFCreations`).
+    public static let kernelAddActions: Set<String> = ["add", "change"]
+
     /// The properties of the kernel's `add` a monitor beside udevd's needs: `MODALIAS` for the
     /// cheap decision, and the two request keys, only to leave such an `add` to udevd's copy.
     public static let kernelAddKeys: Set<String> = [attributeKey, syntheticKey, "MODALIAS"]
 
-    /// Whether the kernel's own `add` (heard ahead of udevd's copy) is one the daemon acts on:
-    /// only a plain hotplug. A synthetic `add` that carries a request (`echo "add UUID
-    /// DRIVERFLAVOUR=vfio" > uevent`) is left to udevd's copy, which carries it too: a request is
-    /// heard once, after the rules that may change it.
+    /// Whether the kernel's own `add` or `change` (heard ahead of udevd's copy) is one the daemon
+    /// acts on: only a plain hotplug, or a plain change. A synthetic uevent or an attribute
+    /// write that carries a request (`echo "add UUID DRIVERFLAVOUR=vfio" > uevent`) is left to
+    /// udevd's copy, which carries it too: a request is heard once, after the rules that may
+    /// change it.
     public static func actsOnKernelAdd(_ properties: [String: String]) -> Bool {
         properties[attributeKey] == nil && properties[syntheticKey] == nil
     }
@@ -58,7 +66,7 @@ public enum UeventRequest: Hashable, Sendable {
         guard let (value, origin) = found else {
             self = action == "add"
                 ? .added(address, modalias: properties["MODALIAS"].flatMap { try? Modalias(parsing: $0) })
-                : .ignored
+                : .changed(address)
             return
         }
         guard value.isEmpty || Flavour.isValidName(value) else {

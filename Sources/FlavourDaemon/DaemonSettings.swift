@@ -22,6 +22,8 @@ public struct DaemonSettings: Sendable {
     public var nodeLabelsDirectory = PublishSetting.fixed(.none)
     /// The clock that spaces the fleet files' writes.
     public var publishClock = PublishClock.system
+    /// How long standing requests for new VFs wait for their PFs to finish creating VFs.
+    public var vfCreation = VFCreationTiming()
 
     public static let defaultMaxInFlight = 4
     public static let defaultStuckAfter = Duration.seconds(30)

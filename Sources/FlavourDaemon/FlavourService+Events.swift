@@ -1,5 +1,6 @@
 import FlavourCore
 import FlavourEngine
+import Logging
 
 #if canImport(Glibc)
 import Glibc  // EBUSY (reflect)
@@ -57,13 +58,24 @@ extension FlavourService {
             else { return }
             autoprobe.update(device, requests: requests)
             if let (requested, options) = Self.standingRequest(for: device, in: executor) {
-                accept(FlavourRequest(address: address, requested: requested, origin: .hotplug, options: options),
-                       scheduler: scheduler, onlyIfIdle: true)
+                let request = FlavourRequest(address: address, requested: requested, origin: .hotplug, options: options)
+                // A new VF: its PF may be creating more; the bind waits until it is done.
+                if let pf = device.physicalFunction {
+                    hold(request, pf: pf)
+                } else {
+                    accept(request, scheduler: scheduler, onlyIfIdle: true)
+                }
             }
+        case .changed(let address):
+            heldVFs.ended(address)  // a PF's VFs all created: what waited for them may go
         case .removed(let address):
             // A `remove` heard late, after the device came back (a VF re-created, a function
             // rescanned): the device is there, and its waiting request stays.
             guard !scheduler.currentExecutor.sysfs.exists(PCIPaths.device(address)) else { return }
+            heldVFs.ended(address)
+            if heldVFs.removed(address) {
+                logger.debug("Held request dropped: the VF was removed", metadata: ["pci.slot_name": "\(address)"])
+            }
             scheduler.deviceRemoved(address)
         case .invalid(let reason):
             outcomes.rejected(
@@ -78,7 +90,8 @@ extension FlavourService {
     /// and udevd's: the first is remembered by its SEQNUM and acted on, and the other group's
     /// copy of it is dropped, so a device gets one request, one outcome (`KernelAddSeqnums`).
     /// Only an `add` that asks for nothing is deduplicated: udevd's copy that a rule gave
-    /// DRIVER_FLAVOUR is a request (`.flavour`), never a copy here.
+    /// DRIVER_FLAVOUR is a request (`.flavour`), never a copy here. (A PF's `change` needs no
+    /// such care: the second copy finds its creation ended already, `HeldVFs.ended`.)
     func isFirstCopy(of event: DeviceEvent) -> Bool {
         guard source.hearsKernelAdds else { return true }
         let fromKernel = event.heard == .kernel
@@ -86,6 +99,31 @@ extension FlavourService {
         logger.debug(fromKernel ? "The kernel's add after udevd's copy dropped" : "udevd's copy of a kernel add dropped",
                      metadata: ["pci.slot_name": "\(event.sysName)", "uevent.seqnum": "\(event.seqnum)"])
         return false
+    }
+
+    /// Holds a standing request for a new VF until its PF (and any other PF heard creating VFs)
+    /// is done (`VFCreations`): binds made while the kernel creates VFs compete with it.
+    func hold(_ request: FlavourRequest, pf: PCIAddress) {
+        guard heldVFs.hold(request, pf: pf) else { return }
+        logger.debug("VF binds wait for the PF to finish creating VFs", metadata: [
+            "pci.slot_name": "\(pf)", "vf": "\(request.address)",
+        ])
+    }
+
+    /// The PFs are done creating VFs (or a request waited `limit`): the held requests go to the
+    /// scheduler, each unless the device has a request of its own by now.
+    func releaseHeldVFs(_ release: HeldVFs.Release) {
+        guard let scheduler = state.scheduler else { return }
+        var queued = 0
+        for request in release.held where accept(request, scheduler: scheduler, onlyIfIdle: true) != nil { queued += 1 }
+        let message: Logger.Message = release.creationsDone
+            ? "Held VF requests released: the PFs finished creating VFs"
+            : "Held VF requests released: they waited the longest a request is held"
+        logger.log(level: release.creationsDone ? .info : .notice, message, metadata: [
+            "pci.physfn": "\(release.physicalFunctions.map(\.description).joined(separator: ","))",
+            "requests": "\(release.held.count)", "queued": "\(queued)",
+            "held.ms": "\(release.waited.components.seconds * 1000 + release.waited.components.attoseconds / 1_000_000_000_000_000)",
+        ])
     }
 
     /// The monitor lost uevents (its receive buffer overran): what they asked for is read

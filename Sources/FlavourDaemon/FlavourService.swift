@@ -41,6 +41,8 @@ public final class FlavourService: Sendable {
     let journal: InFlightJournal
     /// Every request accepted and not yet answered (`RUN_DIR/requests/`).
     public let requests: RequestJournal
+    /// Standing requests for new VFs, waiting for their PFs to finish creating VFs.
+    let heldVFs: HeldVFs
 
     public init(
         settings: DaemonSettings, source: any DeviceEventSource, makeLoader: @escaping LoaderFactory,
@@ -62,6 +64,8 @@ public final class FlavourService: Sendable {
         self.status = DaemonStatus(path: settings.runDirectory.statusFile)
         self.journal = InFlightJournal(directory: settings.runDirectory.inFlight)
         self.requests = RequestJournal(directory: settings.runDirectory.requests)
+        self.heldVFs = HeldVFs(timing: settings.vfCreation)
+        heldVFs.onRelease { [weak self] going in self?.releaseHeldVFs(going) }
     }
 
     var sysfs: Sysfs { Sysfs(root: settings.sysfsRoot, writer: writer) }
@@ -167,6 +171,12 @@ public final class FlavourService: Sendable {
         status.set(state: "stopping")
         let snapshot = scheduler.snapshot()
         logger.info("Stopping", metadata: ["in_flight": "\(snapshot.inFlight.count)", "queued": "\(snapshot.queuedCount)"])
+        let held = heldVFs.drop()
+        if held > 0 {
+            logger.notice("Requests held for VF creations dropped: the next start's standing requests cover the VFs", metadata: [
+                "requests": "\(held)",
+            ])
+        }
         await scheduler.stop()
         state.uninstall()
         // Whoever stopped the scheduler first (shutdown() or this), what waits is in the journal.

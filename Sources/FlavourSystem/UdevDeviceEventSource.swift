@@ -7,9 +7,10 @@ import Synchronization
 /// PCI events from a libudev monitor. A dedicated thread sleeps in poll(2) on the
 /// monitor's socket, so an idle daemon takes no CPU and no wake-ups.
 ///
-/// On the udev source it may also listen to the kernel's own group for `add` only
+/// On the udev source it may also listen to the kernel's own group for `add` and `change` only
 /// (`kernelAdds`): udevd forwards an event only after running its rules, minutes late behind a
-/// slow rule at 1,000 VFs, and the kernel's `add` lets the daemon bind a new VF at once.
+/// slow rule at 1,000 VFs, and the kernel's `add` lets the daemon bind a new VF at once (and
+/// the PF's `change`, once its VFs are all created, lets it bind held VFs, `VFCreations`).
 /// udevd's copy still follows, with the same SEQNUM; the daemon drops it (`KernelAddSeqnums`).
 /// That socket is open only while the daemon asks for it (`listenForKernelAdds`: while a
 /// standing request may cover a new device): the kernel's group carries every uevent of the
@@ -57,7 +58,8 @@ public final class UdevDeviceEventSource: DeviceEventSource, Sendable {
     public var receiveBufferBytes: Int { monitor.receiveBufferBytes }
 
     /// Opens the kernel group's socket (no tag filter: the kernel's events carry no tags; `add`
-    /// only: every other action stays with udevd's copy, in udevd's order), or closes it. A
+    /// and `change` only: every other action stays with udevd's copy, in udevd's order; a
+    /// `change` matters only as the end of a PF's VF creation), or closes it. A
     /// no-op without `kernelAdds`. The adds it held unread at a close are not lost: udevd's
     /// copies of them follow.
     public func listenForKernelAdds(_ listen: Bool) throws {
@@ -66,7 +68,7 @@ public final class UdevDeviceEventSource: DeviceEventSource, Sendable {
             switch (listen, current) {
             case (true, nil):
                 current = try UdevMonitor(source: .kernel, subsystem: "pci", receiveBufferSize: receiveBufferSize,
-                                          actions: ["add"], keys: UeventRequest.kernelAddKeys)
+                                          actions: UeventRequest.kernelAddActions, keys: UeventRequest.kernelAddKeys)
                 return true
             case (false, .some):
                 current = nil

@@ -46,8 +46,9 @@ public final class TestEventSource: DeviceEventSource, Sendable {
                     state.dropped += 1
                     return
                 }
-                // As UdevDeviceEventSource's kernel-add monitor: `add` only, plain hotplugs only.
-                let kernelAdd = self.kernelAdds && state.listening && uevent.action == "add" && !state.droppingKernelAdds
+                // As UdevDeviceEventSource's kernel-add monitor: `add` and `change` only, plain ones only.
+                let kernelAdd = self.kernelAdds && state.listening && UeventRequest.kernelAddActions.contains(uevent.action)
+                    && !state.droppingKernelAdds
                     && UeventRequest.actsOnKernelAdd(uevent.properties)
                     ? DeviceEvent(
                         action: uevent.action, sysName: sysName,

@@ -366,6 +366,8 @@ extension TestKernel {
             uevents += try add(vfSpec, physfn: pf, in: &state)
             try Tree.link(sysfsRoot + "/bus/pci/devices/\(pf)/virtfn\(index)", to: "../\(vf)")
         }
+        // sriov_enable: the PF's `change` once the last VF is added.
+        if state.announcesVFsCreated { uevents.append(KernelUevent(action: "change", address: pf, properties: [:])) }
         return uevents
     }
 

@@ -91,6 +91,8 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         /// The kernel's windows the tests open (TestKernel+AddWindows).
         var holdProbeAttempts = false
         var deferBusAdd = false
+        /// Whether a `sriov_numvfs` write ends with the PF's `change` (sriov_enable does).
+        var announcesVFsCreated = true
         var linksAfterOverride: [PCIAddress: (driver: String, surviving: Int)] = [:]
     }
 
@@ -149,6 +151,13 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
     }
 
     /// Makes a driver's probe fail with `errno` (nil: succeed again).
+    /// Whether a `sriov_numvfs` write that creates VFs ends with the PF's `change`, as
+    /// sriov_enable's does; off, the VFs come as if rescanned one by one, with no word that
+    /// they are all there.
+    public func announceVFsCreated(_ announce: Bool) {
+        state.withLock { $0.announcesVFsCreated = announce }
+    }
+
     public func failProbe(driver: String, errno: Int32?) {
         state.withLock { $0.probeErrors[driver] = errno }
     }

@@ -67,7 +67,7 @@ import Testing
         ("change", "0000:03:00.0", ["DRIVER_FLAVOUR": "VFIO", "SYNTH_ARG_DRIVERFLAVOUR": "vfio"], invalidValue("VFIO")),
         ("change", "0000:03:00.0", ["DRIVER_FLAVOUR": "", "SYNTH_ARG_DRIVERFLAVOUR": "vfio"], .flavour(address, value: "", origin: .attribute)),
         // Other keys that look alike are not requests.
-        ("change", "0000:03:00.0", ["driver_flavour": "vfio", "DRIVERFLAVOUR": "vfio", "SYNTH_ARG_DRIVER_FLAVOUR": "vfio"], .ignored),
+        ("change", "0000:03:00.0", ["driver_flavour": "vfio", "DRIVERFLAVOUR": "vfio", "SYNTH_ARG_DRIVER_FLAVOUR": "vfio"], .changed(address)),
     ])
     func reads(action: String, name: String, properties: [String: String], expected: UeventRequest) {
         #expect(UeventRequest(action: action, sysName: name, properties: properties) == expected)

@@ -114,7 +114,7 @@ import Testing
         ("change", "0000:03:00.0", ["SYNTH_ARG_DRIVERFLAVOUR": "vfio", "SYNTH_UUID": "x"], .flavour(address, value: "vfio", origin: .synthetic)),
         ("change", "0000:03:00.0", ["DRIVER_FLAVOUR": "none"], .flavour(address, value: "none", origin: .attribute)),
         ("change", "0000:03:00.0", ["DRIVER_FLAVOUR": ""], .flavour(address, value: "", origin: .attribute)),
-        ("change", "0000:03:00.0", [:], .ignored),
+        ("change", "0000:03:00.0", [:], .changed(address)),
         ("bind", "0000:03:00.0", ["DRIVER": "vfio-pci"], .ignored),
         ("unbind", "0000:03:00.0", [:], .ignored),
         ("add", "0000:03:00.0", ["MODALIAS": "pci:v00001AF4d00001041sv00001AF4sd00001100bc02sc00i00"],

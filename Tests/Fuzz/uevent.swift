@@ -20,7 +20,7 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     case let .flavour(address, value, _):
         fuzzCheck(value.isEmpty || Flavour.isValidName(value), "flavour value \(value.debugDescription) passed")
         fuzzCheck((try? PCIAddress(parsing: sysName)) == address, "address \(address) is not \(sysName.debugDescription)")
-    case let .added(address, _), let .removed(address):
+    case let .added(address, _), let .removed(address), let .changed(address):
         fuzzCheck((try? PCIAddress(parsing: sysName)) == address, "address \(address) is not \(sysName.debugDescription)")
     case .invalid(let message):
         // Measured in Unicode scalars: a Character can hold any number of them.

@@ -1,0 +1,129 @@
+import FlavourCore
+import FlavourDaemon
+import FlavourEngine
+import FlavourTestKernel
+import Testing
+
+/// A standing request's binds of new VFs wait until the kernel has created all of them: the
+/// PF's `change` at the end of its `sriov_numvfs` write (`VFCreations`).
+@Suite(.serialized) struct VFCreationTests {
+    static let pfAddress = try! PCIAddress(parsing: "0000:01:00.0")
+    static let pf = "bus/pci/devices/0000:01:00.0"
+    static let vfs = KernelAddTests.vfs
+    static let waiting = "VF binds wait for the PF to finish creating VFs"
+    static let released = "Held VF requests released: the PFs finished creating VFs"
+
+    /// A daemon whose standing request covers every VF of the PF, hearing the kernel's own
+    /// group beside udevd's, with `timing`.
+    static func daemon(_ timing: VFCreationTiming, kernelAdds: Bool = true) throws -> DaemonHarness {
+        DaemonHarness(kernel: try makeKernel(config: "request vfio 0000:02:00.*\n"), kernelAdds: kernelAdds) {
+            $0.vfCreation = timing
+        }
+    }
+
+    /// With no `change` from the PF yet, the VFs stay without a driver, however long the
+    /// creation takes (here the quiet time is ten minutes); the PF's `change`, heard from the
+    /// kernel's own group while udevd lags, lets all four go at once. Fails when the VFs are
+    /// bound as their `add`s come.
+    @Test func newVFsWaitForThePFsChange() async throws {
+        let daemon = try Self.daemon(VFCreationTiming(quiet: .seconds(600), settle: .zero, limit: .seconds(600)))
+        daemon.kernel.announceVFsCreated(false)
+        try await daemon.run {
+            try daemon.source.udevLagging { try daemon.kernel.sysfs.write("4", to: Self.pf + "/sriov_numvfs") }
+            try await waitUntil("the hold") { daemon.logs.all.contains { $0.message == Self.waiting } }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(daemon.logs.outcomeCount == 0)
+            for vf in Self.vfs { #expect(daemon.kernel.driver(of: vf) == nil, "\(vf)") }
+            // sriov_enable's `change`, as the kernel sends it (a synthetic one reads the same).
+            try daemon.source.udevLagging { try daemon.kernel.sysfs.write("change", to: Self.pf + "/uevent") }
+            try await daemon.waitForOutcomes(4)
+        }
+        KernelAddTests.expectOneBindEach(daemon)
+        let release = try #require(daemon.logs.all.first { $0.message == Self.released })
+        #expect(release.metadata["requests"] == "4")
+        #expect(release.metadata["queued"] == "4")
+        #expect(release.metadata["pci.physfn"] == "0000:01:00.0")
+        #expect(daemon.logs.all.count { $0.message == Self.waiting } == 1)
+    }
+
+    /// The test kernel's `sriov_numvfs` write ends with the PF's `change`, as sriov_enable's
+    /// does: with the daemon's own timing, the VFs are bound soon after, and only after.
+    @Test func theKernelsChangeAfterTheLastVFReleasesThem() async throws {
+        let daemon = try Self.daemon(VFCreationTiming(quiet: .seconds(600), settle: .milliseconds(50), limit: .seconds(600)),
+                                     kernelAdds: false)
+        try await daemon.run {
+            try daemon.kernel.sysfs.write("4", to: Self.pf + "/sriov_numvfs")
+            try await daemon.waitForOutcomes(4)
+        }
+        KernelAddTests.expectOneBindEach(daemon)
+        #expect(daemon.logs.all.contains { $0.message == Self.released })
+    }
+
+    /// No `change` comes (VFs rescanned one by one, a kernel that does not send it): the VFs
+    /// go `quiet` after the last was heard.
+    @Test func withoutAChangeTheVFsGoAfterTheQuietTime() async throws {
+        let daemon = try Self.daemon(VFCreationTiming(quiet: .milliseconds(200), settle: .zero, limit: .seconds(600)))
+        daemon.kernel.announceVFsCreated(false)
+        try await daemon.run {
+            try daemon.kernel.sysfs.write("4", to: Self.pf + "/sriov_numvfs")
+            try await daemon.waitForOutcomes(4)
+        }
+        KernelAddTests.expectOneBindEach(daemon)
+        let release = try #require(daemon.logs.all.first { $0.message == Self.released })
+        #expect(Int(release.metadata["held.ms"] ?? "") ?? 0 >= 200)
+    }
+
+    /// A creation that never ends: the requests go once they waited `limit`, and the journal
+    /// says why.
+    @Test func theLimitLetsThemGo() async throws {
+        let daemon = try Self.daemon(VFCreationTiming(quiet: .seconds(600), settle: .zero, limit: .milliseconds(200)))
+        daemon.kernel.announceVFsCreated(false)
+        try await daemon.run {
+            try daemon.kernel.sysfs.write("4", to: Self.pf + "/sriov_numvfs")
+            try await daemon.waitForOutcomes(4)
+        }
+        KernelAddTests.expectOneBindEach(daemon)
+        let release = try #require(daemon.logs.all.first { $0.message.hasPrefix("Held VF requests released") })
+        #expect(release.message == "Held VF requests released: they waited the longest a request is held")
+        #expect(release.level == .notice)
+    }
+
+    /// VFs removed while held (sriov_numvfs back to 0) get no request and no outcome; the PF's
+    /// `change` afterwards releases nothing.
+    @Test func vfsRemovedWhileHeldGetNoRequest() async throws {
+        let daemon = try Self.daemon(VFCreationTiming(quiet: .seconds(600), settle: .zero, limit: .seconds(600)))
+        daemon.kernel.announceVFsCreated(false)
+        try await daemon.run {
+            try daemon.kernel.sysfs.write("4", to: Self.pf + "/sriov_numvfs")
+            try await waitUntil("the hold") { daemon.logs.all.contains { $0.message == Self.waiting } }
+            try daemon.kernel.sysfs.write("0", to: Self.pf + "/sriov_numvfs")
+            try daemon.kernel.sysfs.write("change", to: Self.pf + "/uevent")
+            try daemon.request(virtioNet, "vfio", uuid: uuid(1))  // the mark: every event before it was handled
+            try await daemon.waitForOutcomes(1)
+        }
+        #expect(daemon.logs.outcomes.map { $0.metadata["pci.slot_name"] } == ["0000:00:03.0"])
+        #expect(!daemon.logs.all.contains { $0.message == Self.released })
+        #expect(daemon.logs.all.count { $0.message == "Held request dropped: the VF was removed" } == 4)
+        #expect(daemon.service.requests.pending.isEmpty)
+    }
+
+    /// A stop while VFs are held: nothing is bound half-way, the journal says the held
+    /// requests were dropped, and the next start's standing request binds the VFs.
+    @Test func aStopWhileHeldLeavesTheVFsToTheNextStart() async throws {
+        let timing = VFCreationTiming(quiet: .seconds(600), settle: .zero, limit: .seconds(600))
+        let first = try Self.daemon(timing)
+        first.kernel.announceVFsCreated(false)
+        try await first.run {
+            try first.kernel.sysfs.write("4", to: Self.pf + "/sriov_numvfs")
+            try await waitUntil("the hold") { first.logs.all.contains { $0.message == Self.waiting } }
+        }
+        #expect(first.logs.outcomeCount == 0)
+        let dropped = try #require(first.logs.all.first { $0.message.hasPrefix("Requests held for VF creations dropped") })
+        #expect(dropped.metadata["requests"] == "4")
+        let second = DaemonHarness(kernel: first.kernel, kernelAdds: true) { $0.vfCreation = timing }
+        try await second.run {
+            try await second.waitForOutcomes(4)
+        }
+        KernelAddTests.expectOneBindEach(second)
+    }
+}
