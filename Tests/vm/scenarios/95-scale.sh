@@ -341,6 +341,10 @@ standing_run() {
     awk -v n="$name" -v b="$run_us" -v c="$created_us" -v s="$(($(<"$settled_file") - start))" -v src="$(jq -r .source /run/driver-flavour/status.json)" 'BEGIN {
         printf "BENCH %-10s the kernel done creating VFs %.1f ms, last bind %.1f ms, udevd'"'"'s queue empty %.1f ms after the first sriov_numvfs write (source %s)\n", n, c / 1000, b / 1000, s / 1000, src
     }'
+    # The binds held until the PFs were done creating VFs (flavourd(8), "SR-IOV"): how many
+    # releases, how many requests, and the longest any waited.
+    flavourd_entries "$mark" | jq -rs --arg n "$name" '[.[] | select((.MESSAGE // "") | startswith("Held VF requests released"))] |
+        "BENCH \($n | . + " " * ([10 - length, 0] | max)) held for VF creations: \(length) release(s), \(map(.REQUESTS | tonumber) | add // 0) requests, the longest held \(map(.HELD_MS | tonumber) | max // 0) ms"'
     rm -f "$CONF"
     no_vfs
     reload_daemon
