@@ -49,26 +49,29 @@ import Testing
     /// The test kernel's `sriov_numvfs` write ends with the PF's `change`, as sriov_enable's
     /// does: with the daemon's own timing, the VFs are bound soon after, and only after.
     @Test func theKernelsChangeAfterTheLastVFReleasesThem() async throws {
-        let daemon = try Self.daemon(VFCreationTiming(quiet: .seconds(600), settle: .milliseconds(50), limit: .seconds(600)),
-                                     kernelAdds: false)
+        let daemon = try await Self.createFourVFs(
+            VFCreationTiming(quiet: .seconds(600), settle: .milliseconds(50), limit: .seconds(600)), announced: true, kernelAdds: false)
+        #expect(daemon.logs.all.contains { $0.message == Self.released })
+    }
+
+    /// Four VFs created under a daemon with `timing`, the PF's `change` sent or not
+    /// (`announced`); returns once each VF has its one outcome, a bind.
+    static func createFourVFs(_ timing: VFCreationTiming, announced: Bool, kernelAdds: Bool = true) async throws -> DaemonHarness {
+        let daemon = try Self.daemon(timing, kernelAdds: kernelAdds)
+        daemon.kernel.announceVFsCreated(announced)
         try await daemon.run {
             try daemon.kernel.sysfs.write("4", to: Self.pf + "/sriov_numvfs")
             try await daemon.waitForOutcomes(4)
         }
         KernelAddTests.expectOneBindEach(daemon)
-        #expect(daemon.logs.all.contains { $0.message == Self.released })
+        return daemon
     }
 
     /// No `change` comes (VFs rescanned one by one, a kernel that does not send it): the VFs
     /// go `quiet` after the last was heard.
     @Test func withoutAChangeTheVFsGoAfterTheQuietTime() async throws {
-        let daemon = try Self.daemon(VFCreationTiming(quiet: .milliseconds(200), settle: .zero, limit: .seconds(600)))
-        daemon.kernel.announceVFsCreated(false)
-        try await daemon.run {
-            try daemon.kernel.sysfs.write("4", to: Self.pf + "/sriov_numvfs")
-            try await daemon.waitForOutcomes(4)
-        }
-        KernelAddTests.expectOneBindEach(daemon)
+        let daemon = try await Self.createFourVFs(
+            VFCreationTiming(quiet: .milliseconds(200), settle: .zero, limit: .seconds(600)), announced: false)
         let release = try #require(daemon.logs.all.first { $0.message == Self.released })
         #expect(Int(release.metadata["held.ms"] ?? "") ?? 0 >= 200)
     }
@@ -76,13 +79,8 @@ import Testing
     /// A creation that never ends: the requests go once they waited `limit`, and the journal
     /// says why.
     @Test func theLimitLetsThemGo() async throws {
-        let daemon = try Self.daemon(VFCreationTiming(quiet: .seconds(600), settle: .zero, limit: .milliseconds(200)))
-        daemon.kernel.announceVFsCreated(false)
-        try await daemon.run {
-            try daemon.kernel.sysfs.write("4", to: Self.pf + "/sriov_numvfs")
-            try await daemon.waitForOutcomes(4)
-        }
-        KernelAddTests.expectOneBindEach(daemon)
+        let daemon = try await Self.createFourVFs(
+            VFCreationTiming(quiet: .seconds(600), settle: .zero, limit: .milliseconds(200)), announced: false)
         let release = try #require(daemon.logs.all.first { $0.message.hasPrefix("Held VF requests released") })
         #expect(release.message == "Held VF requests released: they waited the longest a request is held")
         #expect(release.level == .notice)
