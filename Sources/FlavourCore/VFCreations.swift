@@ -11,7 +11,10 @@
 ///   heard without one (a VF rescanned alone; a lost event);
 /// - the held requests go `settle` after the last creation ended, unless another PF starts
 ///   creating first (a script writing several PFs' `sriov_numvfs` in a row);
-/// - no request is held longer than `limit`, whatever creations go on.
+/// - no request is held longer than `limit`, whatever creations go on;
+/// - a device heard while still being added, whose PF is not known yet (a VF's `physfn` link
+///   comes after its `add`, `pci_iov_add_virtfn`), is held with the rest, and counts as a
+///   creation that ended at its `add`.
 ///
 /// Pure: the caller says what it heard and when, and asks what may go.
 public struct VFCreations<Held> {
@@ -35,7 +38,8 @@ public struct VFCreations<Held> {
 
     private struct Entry {
         let vf: PCIAddress
-        let pf: PCIAddress
+        /// nil: not known yet.
+        let pf: PCIAddress?
         let since: Instant
         let held: Held
     }
@@ -58,10 +62,11 @@ public struct VFCreations<Held> {
         return creation.end(quiet: timing.quiet) > now
     }
 
-    /// A VF of `pf` was added, and a standing request covers it: its request waits. A VF
-    /// held already keeps its place and gets the newer request.
-    public mutating func hold(_ held: Held, vf: PCIAddress, pf: PCIAddress, at now: Instant) {
-        creations[pf] = Creation(lastAdd: now, ended: nil)
+    /// A VF of `pf` (nil: a device still being added, its PF not known yet) was added, and a
+    /// standing request covers it: its request waits. A VF held already keeps its place and
+    /// gets the newer request.
+    public mutating func hold(_ held: Held, vf: PCIAddress, pf: PCIAddress?, at now: Instant) {
+        if let pf { creations[pf] = Creation(lastAdd: now, ended: nil) }
         if let index = entries.firstIndex(where: { $0.vf == vf }) {
             entries[index] = Entry(vf: vf, pf: pf, since: entries[index].since, held: held)
         } else {
@@ -90,6 +95,7 @@ public struct VFCreations<Held> {
             if creation.ended == nil && end > now { return nil }
             last = max(last ?? end, end)
         }
+        for entry in entries where entry.pf == nil { last = max(last ?? entry.since, entry.since) }
         return (last ?? now) + timing.settle
     }
 
@@ -113,7 +119,7 @@ public struct VFCreations<Held> {
             entries.removeAll { now - $0.since >= timing.limit }
         }
         var pfs: [PCIAddress] = []
-        for entry in going where !pfs.contains(entry.pf) { pfs.append(entry.pf) }
+        for entry in going { if let pf = entry.pf, !pfs.contains(pf) { pfs.append(pf) } }
         return Release(held: going.map(\.held), physicalFunctions: pfs.sorted(), waited: now - going[0].since, creationsDone: done)
     }
 

@@ -59,9 +59,13 @@ extension FlavourService {
             autoprobe.update(device, requests: requests)
             if let (requested, options) = Self.standingRequest(for: device, in: executor) {
                 let request = FlavourRequest(address: address, requested: requested, origin: .hotplug, options: options)
-                // A new VF: its PF may be creating more; the bind waits until it is done.
+                // A new VF: its PF may be creating more; the bind waits until it is done. So does
+                // a device the kernel is still adding (no procfs entry yet): a VF's `physfn` link
+                // comes after its `add` (pci_iov_add_virtfn), so it may be one.
                 if let pf = device.physicalFunction {
                     hold(request, pf: pf)
+                } else if executor.binder.isFullyAdded(address) == false {
+                    hold(request, pf: nil)
                 } else {
                     accept(request, scheduler: scheduler, onlyIfIdle: true)
                 }
@@ -103,8 +107,8 @@ extension FlavourService {
 
     /// Holds a standing request for a new VF until its PF (and any other PF heard creating VFs)
     /// is done (`VFCreations`): binds made while the kernel creates VFs compete with it.
-    func hold(_ request: FlavourRequest, pf: PCIAddress) {
-        guard heldVFs.hold(request, pf: pf) else { return }
+    func hold(_ request: FlavourRequest, pf: PCIAddress?) {
+        guard heldVFs.hold(request, pf: pf), let pf else { return }
         logger.debug("VF binds wait for the PF to finish creating VFs", metadata: [
             "pci.slot_name": "\(pf)", "vf": "\(request.address)",
         ])

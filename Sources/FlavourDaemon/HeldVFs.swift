@@ -29,11 +29,12 @@ final class HeldVFs: Sendable {
 
     var count: Int { state.withLock { $0.creations.count } }
 
-    /// Holds a request for a VF of `pf`; true when it is the first heard of this PF's creation.
-    func hold(_ request: FlavourRequest, pf: PCIAddress) -> Bool {
+    /// Holds a request for a VF of `pf` (nil: not known yet); true when it is the first heard
+    /// of this PF's creation.
+    func hold(_ request: FlavourRequest, pf: PCIAddress?) -> Bool {
         let now = ContinuousClock.now
         return state.withLock { state in
-            let first = !state.creations.isCreating(pf, at: now)
+            let first = pf.map { !state.creations.isCreating($0, at: now) } ?? false
             state.creations.hold(request, vf: request.address, pf: pf, at: now)
             if state.timer == nil { startTimer(&state) }
             return first

@@ -9,8 +9,9 @@ import FlavourEngine
 ///   (pci_device_can_probe). The attempt runs under the device lock, so a write that takes the
 ///   lock (driver_override, bind, unbind, drivers_probe) waits for it to end.
 /// - A device not fully added: device_add sends `add` (drivers/pci/iov.c, pci_iov_add_virtfn
-///   -> pci_device_add) before pci_bus_add_device (drivers/pci/bus.c) sets match_driver, so
-///   until then pci_bus_match matches no driver and a `bind` is ENODEV.
+///   -> pci_device_add) before pci_iov_sysfs_link makes the VF's `physfn` link and before
+///   pci_bus_add_device (drivers/pci/bus.c) sets match_driver, so until then the VF does not
+///   say it is one, pci_bus_match matches no driver, and a `bind` is ENODEV.
 extension TestKernel {
     /// Attempts to probe a new device with a driver its PF's autoprobe refuses stay under
     /// way, their `driver` link showing, until the device lock is next taken.
@@ -18,17 +19,18 @@ extension TestKernel {
         state.withLock { $0.holdProbeAttempts = hold }
     }
 
-    /// New devices get their `add` uevent and stay not fully added (match_driver false, no
-    /// driver attached) until `finishAdding`.
+    /// New devices get their `add` uevent and stay not fully added (a VF without its `physfn`
+    /// link, match_driver false, no driver attached) until `finishAdding`.
     public func deferBusAdd(_ deferring: Bool = true) {
         state.withLock { $0.deferBusAdd = deferring }
     }
 
-    /// pci_bus_add_device's end for a deferred device: its procfs entry made, match_driver
-    /// set, then device_attach.
+    /// The rest of a deferred device's add: a VF's links (pci_iov_sysfs_link), then
+    /// pci_bus_add_device's procfs entry, match_driver set, and device_attach.
     public func finishAdding(_ address: PCIAddress) throws {
         let uevents = try state.withLock { state throws(SysfsError) -> [KernelUevent] in
             guard state.devices[address] != nil, !state.devices[address]!.matchDriver else { return [] }
+            try linkVF(address, in: state)
             try addProcEntry(address)
             state.devices[address]!.matchDriver = true
             return try attach(address, in: &state)

@@ -310,7 +310,8 @@ extension TestKernel {
             try Tree.link(dir + "/iommu_group", to: "../../../../kernel/iommu_groups/\(group)")
             try Tree.link(sysfsRoot + "/kernel/iommu_groups/\(group)/devices/\(address)", to: "../../../../bus/pci/devices/\(address)")
         }
-        if let physfn { try Tree.link(dir + "/physfn", to: "../\(physfn)") }
+        // pci_iov_sysfs_link, after the `add` and before pci_bus_add_device: deferred with it.
+        if physfn != nil, state.devices[address]!.matchDriver { try linkVF(address, in: state) }
         try syncDevice(address, in: state)
         var uevents = [KernelUevent(action: "add", address: address, properties: ["MODALIAS": spec.modalias.description])]
         // pci_bus_add_device's procfs entry and device_attach; deferred, they come with finishAdding.
@@ -364,11 +365,19 @@ extension TestKernel {
                 subsystemDevice: spec.subsystemDevice, classCode: spec.classCode,
                 iommuGroup: spec.iommuGroup.map { $0 * 1000 + index + 1 })
             uevents += try add(vfSpec, physfn: pf, in: &state)
-            try Tree.link(sysfsRoot + "/bus/pci/devices/\(pf)/virtfn\(index)", to: "../\(vf)")
         }
         // sriov_enable: the PF's `change` once the last VF is added.
         if state.announcesVFsCreated { uevents.append(KernelUevent(action: "change", address: pf, properties: [:])) }
         return uevents
+    }
+
+    /// pci_iov_sysfs_link: the VF's `physfn` link and the PF's `virtfnN`.
+    func linkVF(_ vf: PCIAddress, in state: State) throws(SysfsError) {
+        guard let pf = state.devices[vf]?.physfn,
+              let index = (0..<state.devices[pf]!.numVFs).first(where: { Self.vfAddress(pf: pf, index: $0) == vf })
+        else { return }
+        try Tree.link(sysfsRoot + "/bus/pci/devices/\(vf)/physfn", to: "../\(pf)")
+        try Tree.link(sysfsRoot + "/bus/pci/devices/\(pf)/virtfn\(index)", to: "../\(vf)")
     }
 
     private func removeVFs(of pf: PCIAddress, in state: inout State) -> [KernelUevent] {

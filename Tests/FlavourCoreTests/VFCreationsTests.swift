@@ -87,6 +87,24 @@ struct VFCreationsTests {
         #expect(creations.release(at: at(1100))?.held == [2])
     }
 
+    /// A device still being added, its PF not known yet: held with the rest, as a creation
+    /// that ended at its `add`; alone, it goes `settle` after it.
+    @Test func aDeviceWhosePFIsNotKnownYetIsHeldWithTheRest() {
+        var creations = VFCreations<Int>(timing: Self.timing)
+        creations.hold(1, vf: Self.vf(2, 0), pf: nil, at: at(0))
+        #expect(creations.nextRelease(after: at(0)) == at(1000))
+        #expect(creations.release(at: at(999)) == nil)
+        #expect(creations.release(at: at(1000))?.held == [1])
+        // With a PF creating: it waits for that creation.
+        creations.hold(2, vf: Self.vf(2, 1), pf: Self.pf1, at: at(2000))
+        creations.hold(3, vf: Self.vf(2, 2), pf: nil, at: at(2100))
+        #expect(creations.release(at: at(3500)) == nil)
+        creations.ended(Self.pf1, at: at(3600))
+        let released = creations.release(at: at(4600))
+        #expect(released?.held == [2, 3])
+        #expect(released?.physicalFunctions == [Self.pf1])
+    }
+
     /// A `change` of a PF that creates nothing (any attribute's) changes nothing.
     @Test func aChangeOfAnotherPFReleasesNothing() {
         var creations = VFCreations<Int>(timing: Self.timing)

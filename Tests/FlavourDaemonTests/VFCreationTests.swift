@@ -86,6 +86,26 @@ import Testing
         #expect(release.level == .notice)
     }
 
+    /// VFs heard before the kernel linked them to their PF (`physfn` comes after the `add`,
+    /// pci_iov_add_virtfn): still being added (no procfs entry), they are held too, and bound
+    /// once released, with no bind attempted before. Fails when such a VF is taken for a
+    /// device of its own and bound at once.
+    @Test func aVFHeardBeforeItsPhysfnLinkIsHeldToo() async throws {
+        let daemon = try Self.daemon(VFCreationTiming(quiet: .seconds(600), settle: .seconds(2), limit: .seconds(600)))
+        daemon.kernel.deferBusAdd()
+        try await daemon.run {
+            try daemon.kernel.sysfs.write("4", to: Self.pf + "/sriov_numvfs")
+            for vf in Self.vfs { #expect(!FileSystem.exists(daemon.kernel.sysfsRoot + "/bus/pci/devices/\(vf)/physfn")) }
+            try await Task.sleep(for: .milliseconds(100))
+            for vf in Self.vfs { try daemon.kernel.finishAdding(vf) }
+            #expect(!daemon.kernel.events.contains { if case .overrideWritten = $0 { true } else { false } })
+            try await daemon.waitForOutcomes(4)
+        }
+        KernelAddTests.expectOneBindEach(daemon)
+        let release = try #require(daemon.logs.all.first { $0.message == Self.released })
+        #expect(release.metadata["requests"] == "4")
+    }
+
     /// VFs removed while held (sriov_numvfs back to 0) get no request and no outcome; the PF's
     /// `change` afterwards releases nothing.
     @Test func vfsRemovedWhileHeldGetNoRequest() async throws {
