@@ -27,8 +27,6 @@ final class HeldVFs: Sendable {
         release.withLock { $0 = body }
     }
 
-    var count: Int { state.withLock { $0.creations.count } }
-
     /// Holds a request for a VF of `pf` (nil: not known yet); true when it is the first heard
     /// of this PF's creation.
     func hold(_ request: FlavourRequest, pf: PCIAddress?) -> Bool {

@@ -150,7 +150,6 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         emit(uevents)
     }
 
-    /// Makes a driver's probe fail with `errno` (nil: succeed again).
     /// Whether a `sriov_numvfs` write that creates VFs ends with the PF's `change`, as
     /// sriov_enable's does; off, the VFs come as if rescanned one by one, with no word that
     /// they are all there.
@@ -158,6 +157,7 @@ public final class TestKernel: SysfsWriter, ModuleLoader, Sendable {
         state.withLock { $0.announcesVFsCreated = announce }
     }
 
+    /// Makes a driver's probe fail with `errno` (nil: succeed again).
     public func failProbe(driver: String, errno: Int32?) {
         state.withLock { $0.probeErrors[driver] = errno }
     }
