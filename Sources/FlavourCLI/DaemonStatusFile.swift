@@ -43,6 +43,10 @@ struct DaemonStatusFile: Decodable {
     /// the files of older daemons).
     let queued: [String]
     let queuedCount: Int?
+    /// Standing requests' binds of new VFs held while PFs create VFs, and those PFs (absent
+    /// from older files).
+    let heldForVfCreations: Int?
+    let creatingVfs: [String]?
     let lastOutcomes: [Outcome]
     /// Outcomes of synthetic requests no longer their device's last (absent from older files).
     let earlierOutcomes: [Outcome]?

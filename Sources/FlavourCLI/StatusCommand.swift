@@ -27,10 +27,13 @@ struct StatusCommand: ParsableCommand {
         let stuck: [String]
         let queued: [String]
         let queuedCount: Int
+        let heldForVFCreations: Int
+        let creatingVFs: [String]
         let lastOutcomes: [SetCommand.OutcomeLine]
         enum CodingKeys: String, CodingKey {
             case running, stale, pid, state, source, settled, stuck, queued
             case queuedCount = "queued_count"
+            case heldForVFCreations = "held_for_vf_creations", creatingVFs = "creating_vfs"
             case driverFlavourModule = "driver_flavour_module", standingRequests = "standing_requests"
             case inFlight = "in_flight", lastOutcomes = "last_outcomes"
         }
@@ -47,6 +50,8 @@ struct StatusCommand: ParsableCommand {
             standingRequests: status?.standingRequests ?? [], inFlight: running ? status?.inFlight ?? [] : [],
             stuck: running ? status?.stuck ?? [] : [], queued: running ? status?.queued ?? [] : [],
             queuedCount: running ? status?.queuedCount ?? status?.queued.count ?? 0 : 0,
+            heldForVFCreations: running ? status?.heldForVfCreations ?? 0 : 0,
+            creatingVFs: running ? status?.creatingVfs ?? [] : [],
             lastOutcomes: (status?.lastOutcomes ?? []).map { SetCommand.OutcomeLine($0, sysfs: global.sysfs) })
         if json {
             say(try JSONOutput.render(report))
@@ -70,6 +75,10 @@ struct StatusCommand: ParsableCommand {
         if !report.queued.isEmpty {
             let more = report.queuedCount > report.queued.count ? ", … (\(report.queuedCount) in all)" : ""
             say("queued:    \(report.queued.joined(separator: ", "))\(more)")
+        }
+        if report.heldForVFCreations > 0 || !report.creatingVFs.isEmpty {
+            let pfs = report.creatingVFs.isEmpty ? "" : " (creating VFs: \(report.creatingVFs.joined(separator: ", ")))"
+            say("held:      \(report.heldForVFCreations) bind(s) of new VFs, until the PFs finish creating VFs\(pfs)")
         }
         say("last outcomes:\(report.lastOutcomes.isEmpty ? " none" : "")")
         for outcome in report.lastOutcomes {

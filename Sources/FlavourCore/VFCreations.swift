@@ -56,6 +56,11 @@ public struct VFCreations<Held> {
     public var count: Int { entries.count }
     public var isEmpty: Bool { entries.isEmpty }
 
+    /// The PFs heard creating VFs now, in order.
+    public func creating(at now: Instant) -> [PCIAddress] {
+        creations.keys.filter { isCreating($0, at: now) }.sorted()
+    }
+
     /// Whether the PF is heard creating VFs now.
     public func isCreating(_ pf: PCIAddress, at now: Instant) -> Bool {
         guard let creation = creations[pf] else { return false }

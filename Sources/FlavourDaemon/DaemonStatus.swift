@@ -21,6 +21,8 @@ public final class DaemonStatus: Sendable {
         /// The scheduler's queue, read when the file is written: a storm of requests
         /// changes it thousands of times, the file is written every 50 ms at most.
         var queue: (@Sendable () -> RequestScheduler.Snapshot)?
+        /// The requests held while PFs create VFs (`HeldVFs`), and those PFs.
+        var held: (@Sendable () -> (held: Int, creating: [PCIAddress]))?
         /// Called after each write, outside the lock: the heap is trimmed after the write
         /// that follows a burst, as rendering the file frees a lot (`HeapTrimmer`).
         var written: (@Sendable () -> Void)?
@@ -70,12 +72,14 @@ public final class DaemonStatus: Sendable {
         }
     }
 
-    /// Where the requests in flight and waiting come from: asked at each write of the file.
+    /// Where the requests in flight, waiting and held come from: asked at each write of the file.
     public func watch(
-        _ queue: @escaping @Sendable () -> RequestScheduler.Snapshot, written: (@Sendable () -> Void)? = nil
+        _ queue: @escaping @Sendable () -> RequestScheduler.Snapshot,
+        held: (@Sendable () -> (held: Int, creating: [PCIAddress]))? = nil, written: (@Sendable () -> Void)? = nil
     ) {
         changed {
             $0.queue = queue
+            $0.held = held
             $0.written = written
         }
     }
@@ -132,7 +136,9 @@ public final class DaemonStatus: Sendable {
     /// earlier must not rewrite it, or recreate a run directory that was removed meanwhile.
     public func flush(final: Bool = false) {
         // Outside the status lock: the scheduler calls `queueChanged` with its own held.
-        let snapshot = contents.withLock { $0.queue }?()
+        let (queue, heldNow) = contents.withLock { ($0.queue, $0.held) }
+        let snapshot = queue?()
+        let held = heldNow?() ?? (0, [])
         let start = Self.monotonicNanoseconds()
         let rendered = contents.withLock { contents -> (text: String, written: (@Sendable () -> Void)?)? in
             contents.flushScheduled = false
@@ -141,9 +147,10 @@ public final class DaemonStatus: Sendable {
             let written = contents.written
             if final {  // the scheduler's report holds this status: end the cycle
                 contents.queue = nil
+                contents.held = nil
                 contents.written = nil
             }
-            return (render(contents, snapshot ?? RequestScheduler.Snapshot()), written)
+            return (render(contents, snapshot ?? RequestScheduler.Snapshot(), held: held), written)
         }
         guard let rendered else { return }
         Self.writeAtomically(path, rendered.text)
@@ -152,7 +159,7 @@ public final class DaemonStatus: Sendable {
         rendered.written?()
     }
 
-    private func render(_ contents: Contents, _ snapshot: RequestScheduler.Snapshot) -> String {
+    private func render(_ contents: Contents, _ snapshot: RequestScheduler.Snapshot, held: (held: Int, creating: [PCIAddress])) -> String {
         let outcomes = contents.lastJSON.keys.sorted().map { contents.lastJSON[$0]! }
         // Those still a device's last outcome are in last_outcomes already.
         let earlier = contents.byUUID.filter { contents.lastJSON[$0.address] != $0.json }.map(\.json)
@@ -165,6 +172,8 @@ public final class DaemonStatus: Sendable {
             ("stuck", JSONText.array(snapshot.stuck.map { JSONText.string($0.description) })),
             ("queued", JSONText.array(snapshot.queued.map { JSONText.string("\($0.address) \($0.requested)") })),
             ("queued_count", String(snapshot.queuedCount)),
+            ("held_for_vf_creations", String(held.held)),
+            ("creating_vfs", JSONText.array(held.creating.map { JSONText.string($0.description) })),
             ("last_outcomes", JSONText.array(outcomes)),
             ("earlier_outcomes", JSONText.array(earlier)),
         ]) + "\n"

@@ -79,6 +79,7 @@ extension FlavourService {
             heldVFs.ended(address)
             if heldVFs.removed(address) {
                 logger.debug("Held request dropped: the VF was removed", metadata: ["pci.slot_name": "\(address)"])
+                status.queueChanged()
             }
             scheduler.deviceRemoved(address)
         case .invalid(let reason):
@@ -108,7 +109,9 @@ extension FlavourService {
     /// Holds a standing request for a new VF until its PF (and any other PF heard creating VFs)
     /// is done (`VFCreations`): binds made while the kernel creates VFs compete with it.
     func hold(_ request: FlavourRequest, pf: PCIAddress?) {
-        guard heldVFs.hold(request, pf: pf), let pf else { return }
+        let first = heldVFs.hold(request, pf: pf)
+        status.queueChanged()  // status.json counts the held requests
+        guard first, let pf else { return }
         logger.debug("VF binds wait for the PF to finish creating VFs", metadata: [
             "pci.slot_name": "\(pf)", "vf": "\(request.address)",
         ])
@@ -120,6 +123,7 @@ extension FlavourService {
         guard let scheduler = state.scheduler else { return }
         var queued = 0
         for request in release.held where accept(request, scheduler: scheduler, onlyIfIdle: true) != nil { queued += 1 }
+        status.queueChanged()  // fewer held, even when none was queued
         let message: Logger.Message = release.creationsDone
             ? "Held VF requests released: the PFs finished creating VFs"
             : "Held VF requests released: they waited the longest a request is held"

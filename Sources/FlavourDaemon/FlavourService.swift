@@ -138,7 +138,7 @@ public final class FlavourService: Sendable {
         fleet.write()  // the first files, before the start changes anything
         let stopRequested = state.install(scheduler)
         if stopRequested { await scheduler.stop() }
-        status.watch({ scheduler.snapshot() }, written: { [heap] in heap.statusWritten() })
+        status.watch({ scheduler.snapshot() }, held: { [heldVFs] in heldVFs.snapshot() }, written: { [heap] in heap.statusWritten() })
         // Binds a killed predecessor left half-done go back first, before any new request.
         let recovered = journal.recover(binder: executor.binder, logger: logger)
         if !recovered.isEmpty { notifier.status("Rolled back \(recovered.count) interrupted bind(s)") }
@@ -253,6 +253,13 @@ public final class FlavourService: Sendable {
             listenForKernelAdds(executor.config)
             status.set(source: source.name, standing: executor.config.requests)
             logger.info("Configuration reloaded")
+            // Held binds were decided by the old standing requests: the coldplug below reads
+            // every device again and queues what the new ones cover, held VFs included.
+            let held = heldVFs.drop()
+            if held > 0 {
+                logger.info("Requests held for VF creations handed to the reload's coldplug", metadata: ["requests": "\(held)"])
+                status.queueChanged()
+            }
             _ = coldplug(executor: executor, scheduler: scheduler, pin: false)
         } catch {
             logger.error("Reload failed, keeping the previous configuration", metadata: ["reason": "\(error)"])

@@ -50,12 +50,19 @@ final class HeldVFs: Sendable {
         }
     }
 
+    /// What status.json shows: how many requests are held, and the PFs still creating VFs.
+    func snapshot() -> (held: Int, creating: [PCIAddress]) {
+        let now = ContinuousClock.now
+        return state.withLock { ($0.creations.count, $0.creations.creating(at: now)) }
+    }
+
     /// The VF went away: its held request is dropped; true when there was one.
     func removed(_ vf: PCIAddress) -> Bool {
         state.withLock { $0.creations.removed(vf) != nil }
     }
 
-    /// Stops the timer and hands back what was held (at shutdown).
+    /// Stops the timer and forgets what was held and which PFs create VFs (at shutdown, and at
+    /// a reload, whose coldplug reads every device again); says how many requests were held.
     func drop() -> Int {
         state.withLock { state in
             state.timer?.cancel()

@@ -261,6 +261,26 @@ import Testing
         #expect(report["queued_count"] as? Int == 40)
     }
 
+    /// Binds held while PFs create VFs: counted in the text and the JSON, with the PFs.
+    @Test func statusShowsTheBindsHeldForVFCreations() throws {
+        let kernel = try makeKernel()
+        let directory = kernel.root + "/held-run"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let json = #"{"pid": \#(getpid()), "state": "ready", "source": "udev", "standing_requests": [], "in_flight": [], "queued": [], "queued_count": 0, "held_for_vf_creations": 250, "creating_vfs": ["0000:01:00.0", "0000:02:00.0"], "last_outcomes": []}"#
+        try json.write(toFile: directory + "/status.json", atomically: true, encoding: .utf8)
+        let run = Run(kernel: kernel)
+        #expect(run("status", "--run-dir", directory) == 0)
+        #expect(run.output.contains("held:      250 bind(s) of new VFs, until the PFs finish creating VFs (creating VFs: 0000:01:00.0, 0000:02:00.0)\n"), "\(run.output)")
+        let report = try #require(try run.json("status", "--run-dir", directory) as? [String: Any])
+        #expect(report["held_for_vf_creations"] as? Int == 250)
+        #expect(report["creating_vfs"] as? [String] == ["0000:01:00.0", "0000:02:00.0"])
+        // An older daemon's file, without the keys: nothing held, no line.
+        let older = #"{"pid": \#(getpid()), "state": "ready", "source": "udev", "standing_requests": [], "in_flight": [], "queued": [], "last_outcomes": []}"#
+        try older.write(toFile: directory + "/status.json", atomically: true, encoding: .utf8)
+        #expect(run("status", "--run-dir", directory) == 0)
+        #expect(!run.output.contains("held:"), "\(run.output)")
+    }
+
     @Test func statusWithoutADaemon() throws {
         let run = Run(kernel: try makeKernel())
         #expect(run("status", "--run-dir", "/nonexistent") == 0)

@@ -16,9 +16,13 @@ struct VFCreationsTests {
         var creations = VFCreations<Int>(timing: Self.timing)
         for index in 0..<4 { creations.hold(index, vf: Self.vf(2, index), pf: Self.pf1, at: at(index * 100)) }
         #expect(creations.isCreating(Self.pf1, at: at(350)))
+        #expect(creations.creating(at: at(350)) == [Self.pf1])
+        #expect(creations.count == 4)
         #expect(creations.release(at: at(350)) == nil)
         creations.ended(Self.pf1, at: at(400))
         #expect(!creations.isCreating(Self.pf1, at: at(400)))
+        #expect(creations.creating(at: at(400)) == [])
+        #expect(creations.count == 4)
         #expect(creations.nextRelease(after: at(400)) == at(1400))
         #expect(creations.release(at: at(1399)) == nil)
         let released = creations.release(at: at(1400))

@@ -4,6 +4,10 @@ import FlavourEngine
 import FlavourTestKernel
 import Testing
 
+#if canImport(Glibc)
+import Glibc  // unlink
+#endif
+
 /// A standing request's binds of new VFs wait until the kernel has created all of them: the
 /// PF's `change` at the end of its `sriov_numvfs` write (`VFCreations`).
 @Suite(.serialized) struct VFCreationTests {
@@ -52,6 +56,13 @@ import Testing
         let daemon = try await Self.createFourVFs(
             VFCreationTiming(quiet: .seconds(600), settle: .milliseconds(50), limit: .seconds(600)), announced: true, kernelAdds: false)
         #expect(daemon.logs.all.contains { $0.message == Self.released })
+    }
+
+    /// Waits until status.json says `count` binds are held (and which PFs create VFs).
+    static func waitUntilHeld(_ count: Int, _ daemon: DaemonHarness, creating: String? = nil) async throws {
+        let read = { String(decoding: (try? FileSystem.read(daemon.runDirectory + "/status.json")) ?? [], as: UTF8.self) }
+        let expected = "\"held_for_vf_creations\":\(count)," + (creating.map { "\"creating_vfs\":\($0)" } ?? "")
+        try await waitUntil("\(expected) in status.json: \(read())") { read().contains(expected) }
     }
 
     /// Four VFs created under a daemon with `timing`, the PF's `change` sent or not
@@ -113,7 +124,7 @@ import Testing
         daemon.kernel.announceVFsCreated(false)
         try await daemon.run {
             try daemon.kernel.sysfs.write("4", to: Self.pf + "/sriov_numvfs")
-            try await waitUntil("the hold") { daemon.logs.all.contains { $0.message == Self.waiting } }
+            try await Self.waitUntilHeld(4, daemon)
             try daemon.kernel.sysfs.write("0", to: Self.pf + "/sriov_numvfs")
             try daemon.kernel.sysfs.write("change", to: Self.pf + "/uevent")
             try daemon.request(virtioNet, "vfio", uuid: uuid(1))  // the mark: every event before it was handled
@@ -143,5 +154,51 @@ import Testing
             try await second.waitForOutcomes(4)
         }
         KernelAddTests.expectOneBindEach(second)
+    }
+
+    /// status.json counts the held binds and names the PF still creating VFs, so `flavourctl
+    /// status` shows why nothing is queued yet; both clear once the PF's `change` lets them go.
+    @Test func statusShowsTheHeldBinds() async throws {
+        let daemon = try Self.daemon(VFCreationTiming(quiet: .seconds(600), settle: .zero, limit: .seconds(600)))
+        daemon.kernel.announceVFsCreated(false)
+        try await daemon.run {
+            try daemon.kernel.sysfs.write("4", to: Self.pf + "/sriov_numvfs")
+            try await Self.waitUntilHeld(4, daemon, creating: #"["0000:01:00.0"]"#)
+            try daemon.kernel.sysfs.write("change", to: Self.pf + "/uevent")
+            try await daemon.waitForOutcomes(4)
+            try await Self.waitUntilHeld(0, daemon, creating: "[]")
+        }
+        KernelAddTests.expectOneBindEach(daemon)
+    }
+
+    /// A reload while VFs are held: the held binds were decided by the old standing requests,
+    /// so they go to the reload's coldplug, which reads each VF again. With the standing
+    /// request gone, none is bound (not even after the PF's `change`); with it kept, each is
+    /// bound once.
+    @Test(arguments: [false, true]) func aReloadHandsTheHeldBindsToItsColdplug(keep: Bool) async throws {
+        let daemon = try Self.daemon(VFCreationTiming(quiet: .seconds(600), settle: .zero, limit: .seconds(600)))
+        daemon.kernel.announceVFsCreated(false)
+        try await daemon.run {
+            try daemon.kernel.sysfs.write("4", to: Self.pf + "/sriov_numvfs")
+            try await Self.waitUntilHeld(4, daemon)
+            if !keep { #expect(unlink(daemon.kernel.configDirectory + "/50-test.conf") == 0) }
+            await daemon.service.reload()
+            try daemon.kernel.sysfs.write("change", to: Self.pf + "/uevent")
+            if keep {
+                try await daemon.waitForOutcomes(4)
+            } else {
+                try daemon.request(virtioNet, "vfio", uuid: uuid(1))  // the mark: every event before it was handled
+                try await daemon.waitForOutcomes(1)
+            }
+        }
+        if keep {
+            KernelAddTests.expectOneBindEach(daemon)
+        } else {
+            #expect(daemon.logs.outcomes.map { $0.metadata["pci.slot_name"] } == ["0000:00:03.0"])
+            for vf in Self.vfs { #expect(daemon.kernel.driver(of: vf) == nil, "\(vf)") }
+        }
+        #expect(!daemon.logs.all.contains { $0.message == Self.released })
+        let handed = try #require(daemon.logs.all.first { $0.message == "Requests held for VF creations handed to the reload's coldplug" })
+        #expect(handed.metadata["requests"] == "4")
     }
 }
