@@ -130,6 +130,13 @@ proc_cpu_ms() {
 }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 rss_parts() { awk '/^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 } END { printf "anonymous %.1f, file-backed %.1f MiB", a / 1024, f / 1024 }' "/proc/$1/status"; }
+# rss_files PID: the file-backed RSS by file, largest first (flavourd's binary, the libraries,
+# libkmod's mmapped indexes), in KiB.
+rss_files() {
+    awk '/^[0-9a-f]+-[0-9a-f]+ / { file = ($6 ~ /^\//) ? $6 : "" } /^Rss:/ && file != "" { kib[file] += $2 }
+        END { for (f in kib) if (kib[f] >= 64) { n = split(f, part, "/"); printf "%d %s\n", kib[f], part[n] } }' "/proc/$1/smaps" |
+        sort -rn | awk '{ printf "%s%s %d", (NR > 1 ? ", " : ""), $2, $1 }'
+}
 
 # Where the guest's CPU goes during a run, by cgroup (cpu.stat's usage_usec counts every process
 # the unit ever had, the bash programs udev rules run included): udevd, systemd (PID 1, which
@@ -210,6 +217,7 @@ flavourd_run() {
     printf '%s\n' "$share"
     printf 'BENCH %-10s flavourd a VF: %s\n' "$name" "$detail"
     rss=$(rss_kib "$pid")
+    printf 'BENCH %-10s file-backed RSS by file, KiB: %s\n' "$name" "$(rss_files "$pid")"
     local probed=$(($(probes) - probes_before))
     if ((probed)); then
         probe_callers
