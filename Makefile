@@ -16,7 +16,7 @@ GLIBC_MINOR := $(shell getconf GNU_LIBC_VERSION 2>/dev/null | sed -n 's/^glibc 2
 RELR       := $(shell [ "$(GLIBC_MINOR)" -ge 36 ] 2>/dev/null && echo -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs)
 # With lld, also: the functions flavourd runs placed together at the start of .text
 # (scripts/flavourd.order, written by scripts/link-order; each Swift function in a section of
-# its own so lld can move it), which keeps about 2 MiB less of the binary resident; and no
+# its own so lld can move it), which keeps 0.7-1.2 MiB less of the binary resident in the guest; and no
 # dynamic symbol table of flavourd's own (SwiftPM links executables with -export-dynamic; nothing
 # looks flavourd's symbols up, and the loader's lookups paged in 0.3 MiB of it).
 LINKFLAGS  := $(if $(RELR),-Xswiftc -Xfrontend -Xswiftc -function-sections \

@@ -13,6 +13,9 @@ import Glibc
 /// written less often), never on a timer: an idle daemon does not wake.
 /// Recording is synchronous, under a lock, so outcomes land in the order they happen.
 public final class DaemonStatus: Sendable {
+    /// The binds held while PFs create VFs (`HeldVFs`): how many, and those PFs.
+    public typealias Held = (held: Int, creating: [PCIAddress])
+
     /// What the file says, guarded by `contents`.
     private struct Contents {
         var state = "starting"
@@ -22,7 +25,7 @@ public final class DaemonStatus: Sendable {
         /// changes it thousands of times, the file is written every 50 ms at most.
         var queue: (@Sendable () -> RequestScheduler.Snapshot)?
         /// The requests held while PFs create VFs (`HeldVFs`), and those PFs.
-        var held: (@Sendable () -> (held: Int, creating: [PCIAddress]))?
+        var held: (@Sendable () -> Held)?
         /// Called after each write, outside the lock: the heap is trimmed after the write
         /// that follows a burst, as rendering the file frees a lot (`HeapTrimmer`).
         var written: (@Sendable () -> Void)?
@@ -75,7 +78,7 @@ public final class DaemonStatus: Sendable {
     /// Where the requests in flight, waiting and held come from: asked at each write of the file.
     public func watch(
         _ queue: @escaping @Sendable () -> RequestScheduler.Snapshot,
-        held: (@Sendable () -> (held: Int, creating: [PCIAddress]))? = nil, written: (@Sendable () -> Void)? = nil
+        held: (@Sendable () -> Held)? = nil, written: (@Sendable () -> Void)? = nil
     ) {
         changed {
             $0.queue = queue
@@ -159,7 +162,7 @@ public final class DaemonStatus: Sendable {
         rendered.written?()
     }
 
-    private func render(_ contents: Contents, _ snapshot: RequestScheduler.Snapshot, held: (held: Int, creating: [PCIAddress])) -> String {
+    private func render(_ contents: Contents, _ snapshot: RequestScheduler.Snapshot, held: Held) -> String {
         let outcomes = contents.lastJSON.keys.sorted().map { contents.lastJSON[$0]! }
         // Those still a device's last outcome are in last_outcomes already.
         let earlier = contents.byUUID.filter { contents.lastJSON[$0.address] != $0.json }.map(\.json)

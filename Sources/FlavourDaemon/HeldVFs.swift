@@ -51,7 +51,7 @@ final class HeldVFs: Sendable {
     }
 
     /// What status.json shows: how many requests are held, and the PFs still creating VFs.
-    func snapshot() -> (held: Int, creating: [PCIAddress]) {
+    func snapshot() -> DaemonStatus.Held {
         let now = ContinuousClock.now
         return state.withLock { ($0.creations.count, $0.creations.creating(at: now)) }
     }
