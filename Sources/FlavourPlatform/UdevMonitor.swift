@@ -22,8 +22,9 @@ public final class UdevMonitor: Sendable {
     /// Becomes readable, and stays so, after `cancelWaits()`.
     private let cancelDescriptor: Int32
     public let source: UdevEventSource
-    /// The actions delivered (nil: all). Events of other actions are dropped on receipt,
-    /// before their properties are copied: a bind or unbind echo costs one recvmsg.
+    /// The actions delivered (nil: all). Events of other actions are dropped in the kernel by
+    /// `UeventActionFilter` (a bind or unbind echo never wakes the receiver), and on receipt
+    /// the few the filter cannot read.
     public let actions: Set<String>?
     /// The properties copied out of each event (nil: all): a PCI event from udevd carries about
     /// twenty (hwdb names, paths), of which a reader may need a handful.
@@ -32,6 +33,9 @@ public final class UdevMonitor: Sendable {
     /// CAP_NET_ADMIN to exceed net.core.rmem_max); the monitor works, but an event storm may
     /// overrun it.
     public let receiveBufferError: UdevError?
+    /// Why `UeventActionFilter` could not be attached (`actions` given): the monitor works, and
+    /// drops the other actions after receiving them.
+    public let actionFilterError: UdevError?
 
     /// Bytes asked of the kernel for the socket's receive queue by default, so a storm of
     /// uevents (1,000 VFs appearing at once) is queued rather than dropped (ENOBUFS).
@@ -87,6 +91,9 @@ public final class UdevMonitor: Sendable {
             : nil
         result = udev_monitor_enable_receiving(monitor)
         if result < 0 { throw fail("udev_monitor_enable_receiving", "source \(source.rawValue)", result) }
+        // After libudev attached its own filter (subsystem, tag; none on the kernel's group):
+        // the action checks go in front of it.
+        actionFilterError = actions.flatMap { SocketFilter.dropOtherActions($0, on: udev_monitor_get_fd(monitor)) }
 
         let cancel = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
         if cancel < 0 { throw fail("eventfd", "cancel descriptor", -errno) }

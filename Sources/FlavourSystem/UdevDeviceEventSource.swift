@@ -35,7 +35,8 @@ public final class UdevDeviceEventSource: DeviceEventSource, Sendable {
         source: UdevEventSource, tag: String?, receiveBufferSize: Int32 = UdevMonitor.receiveBufferSize, kernelAdds: Bool = false
     ) throws {
         // Only the actions flavourd acts on (the bind and unbind echoes of its own writes, two
-        // a bind, never wake the daemon), and only the properties it reads.
+        // a bind, are dropped in the kernel and never wake the daemon), and only the properties
+        // it reads.
         monitor = try UdevMonitor(
             source: source, subsystem: "pci", tag: source == .udev ? tag : nil, receiveBufferSize: receiveBufferSize,
             actions: UeventRequest.actions, keys: UeventRequest.keys)
@@ -53,6 +54,11 @@ public final class UdevDeviceEventSource: DeviceEventSource, Sendable {
     /// Why a receive buffer is not the size asked for, if one is not.
     public var receiveBufferError: UdevError? {
         monitor.receiveBufferError ?? kernelAddMonitor.withLock { $0?.receiveBufferError }
+    }
+    /// Why the socket filter that drops the other actions in the kernel is not attached, if it
+    /// is not (`UdevMonitor.actionFilterError`).
+    public var actionFilterError: UdevError? {
+        monitor.actionFilterError ?? kernelAddMonitor.withLock { $0?.actionFilterError }
     }
     /// The receive buffer the kernel gave the (udev or kernel) socket, in bytes.
     public var receiveBufferBytes: Int { monitor.receiveBufferBytes }

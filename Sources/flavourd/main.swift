@@ -69,6 +69,11 @@ enum Flavourd {
         } else {
             logger.info("Event monitor's receive buffer set", metadata: ["receive_buffer.bytes": "\(source.receiveBufferBytes)"])
         }
+        if let error = source.actionFilterError {
+            logger.warning("Event monitor's socket filter not attached: every uevent wakes flavourd", metadata: [
+                "reason": "\(error)", "fix": "none needed: events are still filtered, after they are received",
+            ])
+        }
         let service = FlavourService(
             settings: DaemonSettings(options),
             source: source,

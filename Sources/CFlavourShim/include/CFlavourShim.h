@@ -6,6 +6,7 @@
 #include <sys/eventfd.h> /* eventfd is not in Swift's Glibc module */
 #include <sys/signalfd.h> /* nor is signalfd (flavourd's SignalListener) */
 #include <malloc.h>       /* nor malloc_trim (Heap) */
+#include <linux/filter.h> /* nor struct sock_filter (SocketFilter) */
 
 /* A kmod log line, already formatted. `message` has no trailing newline and is
  * only valid for the duration of the call. */

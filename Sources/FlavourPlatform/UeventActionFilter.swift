@@ -1,0 +1,159 @@
+/// A classic BPF socket filter (`SO_ATTACH_FILTER`, linux/filter.h) that drops the uevents of
+/// actions flavourd never acts on in the kernel, before they wake the daemon: the `bind` and
+/// `unbind` echoes of every driver change (two a bind), and on the kernel's group every other
+/// action (`move`, `online`, `offline`) of every subsystem. Without it each of these is
+/// received, parsed whole by libudev and thrown away: about 1 ms of CPU each in the guest
+/// under TCG, and 12 µs on real hardware.
+///
+/// It reads two message formats (systemd's `sd-device/device-monitor.c`):
+/// - the kernel's: `ACTION@DEVPATH\0KEY=value\0...`; kept when it starts with one of the
+///   actions and `@`;
+/// - libudev's, from udevd: the bytes `libudev\0`, the magic 0xfeedcafe (network order) at 8,
+///   the properties' offset at 16 (host order), then the properties. udevd sends `ACTION=` as
+///   the first property (the kernel's order); kept when it is one of the actions.
+///
+/// The filter only drops what it identifies: a message it cannot read (shorter than it needs,
+/// properties elsewhere than right after the 40-byte header, no `ACTION=` first) goes on to
+/// `rest`, the program libudev attached (its subsystem and tag match), unchanged. So it can
+/// never drop an event libudev would have delivered with one of the actions.
+public enum UeventActionFilter {
+    /// One instruction (`struct sock_filter`).
+    public struct Instruction: Equatable, Sendable {
+        public var code: UInt16
+        public var jt: UInt8
+        public var jf: UInt8
+        public var k: UInt32
+
+        public init(code: UInt16, jt: UInt8 = 0, jf: UInt8 = 0, k: UInt32) {
+            self.code = code
+            self.jt = jt
+            self.jf = jf
+            self.k = k
+        }
+    }
+
+    // linux/bpf_common.h
+    static let load: UInt16 = 0x00, word: UInt16 = 0x00, half: UInt16 = 0x08, byte: UInt16 = 0x10
+    static let absolute: UInt16 = 0x20, length: UInt16 = 0x80
+    static let jump: UInt16 = 0x05, always: UInt16 = 0x00, equal: UInt16 = 0x10, greaterOrEqual: UInt16 = 0x30
+    static let constant: UInt16 = 0x00, ret: UInt16 = 0x06
+
+    /// What a filter returns to keep a whole message, or to drop it.
+    public static let keep: UInt32 = 0xFFFF_FFFF
+    public static let drop: UInt32 = 0
+
+    /// libudev's header: the magic (checked in network order, as libudev's own filter does)
+    /// and the properties' offset, which is the header's size.
+    static let magicOffset: UInt32 = 8
+    static let magic: UInt32 = 0xFEED_CAFE
+    static let propertiesOffsetField: UInt32 = 16
+    static let headerSize: UInt32 = 40
+
+    /// The program: the action checks, then `rest` (nil or empty: keep). Nil when no action is
+    /// given, an action is not plain lowercase ASCII, or a jump would not fit (never for
+    /// flavourd's few short actions).
+    public static func program(actions: Set<String>, before rest: [Instruction]?) -> [Instruction]? {
+        guard !actions.isEmpty, actions.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (0x61...0x7A).contains($0) } }) else {
+            return nil
+        }
+        let sorted = actions.sorted()
+        let longest = UInt32(sorted.map(\.utf8.count).max() ?? 0) + 1
+        let action = Array("ACTION=".utf8)
+        // Every byte read lies below this; a shorter message goes to `rest` unread.
+        let needed = headerSize + UInt32(action.count) + longest
+
+        var program = Assembler()
+        program.emit(load | word | length, k: 0)
+        program.jump(greaterOrEqual, k: needed, ifTrue: nil, ifFalse: .rest)
+        program.emit(load | word | absolute, k: magicOffset)
+        program.jump(equal, k: magic, ifTrue: .libudev, ifFalse: nil)
+        // The kernel's format: `ACTION@` at 0.
+        for name in sorted {
+            program.compare(Array(name.utf8) + [UInt8(ascii: "@")], at: 0, onMismatch: .nextAction)
+            program.jumpAlways(to: .rest)
+            program.place(.nextAction)
+        }
+        program.emit(ret | constant, k: drop)
+        // libudev's format: properties right after the header, `ACTION=` first.
+        program.place(.libudev)
+        program.emit(load | word | absolute, k: propertiesOffsetField)
+        program.jump(equal, k: UInt32(bigEndian: headerSize), ifTrue: nil, ifFalse: .rest)
+        program.compare(action, at: headerSize, onMismatch: .rest)
+        for name in sorted {
+            program.compare(Array(name.utf8) + [0], at: headerSize + UInt32(action.count), onMismatch: .nextAction)
+            program.jumpAlways(to: .rest)
+            program.place(.nextAction)
+        }
+        program.emit(ret | constant, k: drop)
+        program.place(.rest)
+        let tail = rest ?? []
+        return program.resolved(then: tail.isEmpty ? [Instruction(code: ret | constant, k: keep)] : tail)
+    }
+
+    /// Instructions with forward jumps to labels, resolved at the end. `nextAction` is placed
+    /// once per action: a jump to it goes to its next placement.
+    private struct Assembler {
+        enum Label: Hashable { case rest, libudev, nextAction }
+
+        private var instructions: [Instruction] = []
+        /// (instruction index, label, true branch?) for conditional jumps; nil branch: JA's k.
+        private var pending: [(index: Int, label: Label, branch: Bool?)] = []
+        private var placed: [(label: Label, at: Int)] = []
+
+        mutating func emit(_ code: UInt16, k: UInt32) {
+            instructions.append(Instruction(code: code, k: k))
+        }
+
+        /// A conditional jump: nil target falls through to the next instruction.
+        mutating func jump(_ test: UInt16, k: UInt32, ifTrue: Label?, ifFalse: Label?) {
+            let index = instructions.count
+            instructions.append(Instruction(code: UeventActionFilter.jump | test | constant, k: k))
+            if let ifTrue { pending.append((index, ifTrue, true)) }
+            if let ifFalse { pending.append((index, ifFalse, false)) }
+        }
+
+        mutating func jumpAlways(to label: Label) {
+            pending.append((instructions.count, label, nil))
+            instructions.append(Instruction(code: UeventActionFilter.jump | always, k: 0))
+        }
+
+        /// Compares `bytes` at `offset`, in words, then a half word and a byte as needed;
+        /// any mismatch jumps to `label`.
+        mutating func compare(_ bytes: [UInt8], at offset: UInt32, onMismatch label: Label) {
+            var position = 0
+            while position < bytes.count {
+                let size = min(bytes.count - position, 4) == 3 ? 2 : min(bytes.count - position, 4)
+                let width = size == 4 ? word : size == 2 ? half : byte
+                let value = bytes[position..<(position + size)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                emit(load | width | absolute, k: offset + UInt32(position))
+                jump(equal, k: value, ifTrue: nil, ifFalse: label)
+                position += size
+            }
+        }
+
+        mutating func place(_ label: Label) {
+            placed.append((label, instructions.count))
+        }
+
+        /// The program with every jump resolved (to the first placement of its label after
+        /// it), then `tail`. Nil if a conditional jump is longer than 255 instructions.
+        func resolved(then tail: [Instruction]) -> [Instruction]? {
+            var result = instructions
+            for (index, label, branch) in pending {
+                guard let target = placed.first(where: { $0.label == label && $0.at > index })?.at else { return nil }
+                let distance = target - index - 1
+                switch branch {
+                case true?:
+                    guard distance <= 255 else { return nil }
+                    result[index].jt = UInt8(distance)
+                case false?:
+                    guard distance <= 255 else { return nil }
+                    result[index].jf = UInt8(distance)
+                case nil:
+                    result[index].k = UInt32(distance)
+                }
+            }
+            return result + tail
+        }
+    }
+}

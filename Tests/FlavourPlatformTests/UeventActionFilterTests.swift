@@ -1,0 +1,169 @@
+import FlavourPlatform
+import Glibc
+import Testing
+
+/// `UeventActionFilter` run by this machine's kernel: attached to one end of an AF_UNIX
+/// datagram pair (a socket filter applies to any socket's receive queue), fed messages in the
+/// kernel's and in libudev's formats, and judged by what the other end can receive.
+@Suite struct UeventActionFilterTests {
+    static let actions: Set<String> = ["add", "remove", "change"]
+
+    /// A datagram pair whose receiving end has `program` attached.
+    final class FilteredPair {
+        let sender: Int32
+        let receiver: Int32
+
+        init(_ program: [UeventActionFilter.Instruction]) throws {
+            var ends: [Int32] = [-1, -1]
+            let made = socketpair(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends)
+            sender = ends[0]
+            receiver = ends[1]
+            try #require(made == 0, "socketpair: \(String(cString: strerror(errno)))")
+            let error = SocketFilter.attach(program, to: receiver)
+            try #require(error == nil, "\(error.map { "\($0)" } ?? "")")
+        }
+
+        deinit {
+            close(sender)
+            close(receiver)
+        }
+
+        /// Sends each message, then returns the indices of those the receiver got.
+        func kept(_ messages: [[UInt8]]) -> [Int] {
+            for (index, message) in messages.enumerated() {
+                var tagged = message
+                tagged[tagged.count - 1] = UInt8(index)  // the last byte (a NUL) names the message
+                _ = send(sender, tagged, tagged.count, 0)
+            }
+            var received: [Int] = []
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = recv(receiver, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+                guard count > 0 else { break }
+                received.append(Int(buffer[count - 1]))
+            }
+            return received
+        }
+    }
+
+    /// `ACTION@DEVPATH` and the kernel's first properties, as lib/kobject_uevent.c sends them.
+    static func kernel(_ action: String, devpath: String = "/devices/pci0000:00/0000:00:03.0", subsystem: String = "pci") -> [UInt8] {
+        Array("\(action)@\(devpath)\0ACTION=\(action)\0DEVPATH=\(devpath)\0SUBSYSTEM=\(subsystem)\0SEQNUM=4711\0".utf8)
+    }
+
+    /// A message as udevd sends it (sd-device's monitor_netlink_header, then the properties).
+    static func libudev(_ properties: [String], subsystem: String = "pci", propertiesOffset: UInt32 = 40) -> [UInt8] {
+        let body = Array(properties.map { $0 + "\0" }.joined().utf8) + [0]
+        var header = Array("libudev\0".utf8)
+        func append(_ value: UInt32, bigEndian: Bool) {
+            withUnsafeBytes(of: bigEndian ? value.bigEndian : value) { header += $0 }
+        }
+        append(0xFEED_CAFE, bigEndian: true)
+        append(40, bigEndian: false)  // header_size
+        append(propertiesOffset, bigEndian: false)
+        append(UInt32(body.count), bigEndian: false)
+        append(murmurHash2(subsystem), bigEndian: true)
+        append(0, bigEndian: true)  // devtype hash
+        append(0, bigEndian: true)  // tag bloom, high and low
+        append(0, bigEndian: true)
+        header += [UInt8](repeating: 0, count: Int(propertiesOffset) - header.count)
+        return header + body
+    }
+
+    static func pciProperties(_ action: String) -> [String] {
+        ["ACTION=\(action)", "DEVPATH=/devices/pci0000:00/0000:00:03.0", "SUBSYSTEM=pci", "PCI_SLOT_NAME=0000:00:03.0", "SEQNUM=4711"]
+    }
+
+    /// MurmurHash2, seed 0: the subsystem hash libudev's header carries and its filter compares.
+    static func murmurHash2(_ string: String) -> UInt32 {
+        let bytes = Array(string.utf8)
+        let m: UInt32 = 0x5BD1_E995
+        var hash = UInt32(truncatingIfNeeded: bytes.count)
+        var index = 0
+        while bytes.count - index >= 4 {
+            var k = UInt32(bytes[index]) | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2]) << 16 | UInt32(bytes[index + 3]) << 24
+            k = k &* m
+            k ^= k >> 24
+            k = k &* m
+            hash = hash &* m ^ k
+            index += 4
+        }
+        let tail = bytes.count - index
+        if tail >= 3 { hash ^= UInt32(bytes[index + 2]) << 16 }
+        if tail >= 2 { hash ^= UInt32(bytes[index + 1]) << 8 }
+        if tail >= 1 {
+            hash ^= UInt32(bytes[index])
+            hash = hash &* m
+        }
+        hash ^= hash >> 13
+        hash = hash &* m
+        hash ^= hash >> 15
+        return hash
+    }
+
+    static let otherActions = ["bind", "unbind", "move", "online", "offline", "added", "chang", "removed"]
+
+    @Test func kernelMessagesOfOtherActionsAreDropped() throws {
+        let pair = try FilteredPair(#require(UeventActionFilter.program(actions: Self.actions, before: nil)))
+        let actions = ["add", "change", "remove"] + Self.otherActions
+        #expect(pair.kept(actions.map { Self.kernel($0) }) == [0, 1, 2])
+    }
+
+    @Test func libudevMessagesOfOtherActionsAreDropped() throws {
+        let pair = try FilteredPair(#require(UeventActionFilter.program(actions: Self.actions, before: nil)))
+        let actions = ["add", "change", "remove"] + Self.otherActions
+        #expect(pair.kept(actions.map { Self.libudev(Self.pciProperties($0)) }) == [0, 1, 2])
+    }
+
+    /// What the filter cannot read goes on, unjudged, to the program after it (here: keep).
+    @Test func messagesItCannotReadAreLeftToTheRest() throws {
+        let pair = try FilteredPair(#require(UeventActionFilter.program(actions: Self.actions, before: nil)))
+        let messages = [
+            Array("bind@/x\0ACTION=bind\0".utf8),  // shorter than the filter reads
+            Self.libudev(Self.pciProperties("bind"), propertiesOffset: 48),  // a longer header
+            Self.libudev(["DEVPATH=/devices/pci0000:00/0000:00:03.0", "ACTION=bind", "SUBSYSTEM=pci", "SEQNUM=4711"]),  // ACTION not first
+            Self.libudev(Self.pciProperties("bind")),  // the one it reads: dropped
+        ]
+        #expect(pair.kept(messages) == [0, 1, 2])
+    }
+
+    /// On a udev-group monitor the checks go in front of libudev's own program, which still
+    /// matches the subsystem: of pci and net events, only pci ones of the actions get through.
+    @Test func libudevsSubsystemMatchStillApplies() throws {
+        let plain = try UdevMonitor(source: .udev, subsystem: "pci")
+        let filtered = try UdevMonitor(source: .udev, subsystem: "pci", actions: Self.actions)
+        #expect(plain.actionFilterError == nil && filtered.actionFilterError == nil)
+        let libudevs = try SocketFilter.attached(to: plain.fileDescriptor).get()
+        let combined = try SocketFilter.attached(to: filtered.fileDescriptor).get()
+        #expect(!libudevs.isEmpty)
+        #expect(combined.count > libudevs.count && Array(combined.suffix(libudevs.count)) == libudevs)
+        let pair = try FilteredPair(combined)
+        let messages = [
+            Self.libudev(Self.pciProperties("add")),
+            Self.libudev(Self.pciProperties("bind")),
+            Self.libudev(["ACTION=add", "DEVPATH=/devices/virtual/net/flv0", "SUBSYSTEM=net", "SEQNUM=4711"], subsystem: "net"),
+            Self.libudev(Self.pciProperties("remove")),
+            Self.libudev(Self.pciProperties("unbind")),
+        ]
+        #expect(pair.kept(messages) == [0, 3])
+    }
+
+    /// A kernel-group monitor has no libudev program (libudev cannot match a kernel message's
+    /// subsystem in the kernel): the checks are the whole program.
+    @Test func aKernelGroupMonitorGetsTheChecksAlone() throws {
+        let plain = try UdevMonitor(source: .kernel, subsystem: "pci")
+        let filtered = try UdevMonitor(source: .kernel, subsystem: "pci", actions: ["add", "change"])
+        #expect(try SocketFilter.attached(to: plain.fileDescriptor).get().isEmpty)
+        let program = try SocketFilter.attached(to: filtered.fileDescriptor).get()
+        #expect(program == UeventActionFilter.program(actions: ["add", "change"], before: nil))
+        let pair = try FilteredPair(program)
+        #expect(pair.kept(["add", "remove", "change", "bind"].map { Self.kernel($0) }) == [0, 2])
+    }
+
+    @Test func actionsItCannotMatchGiveNoProgram() {
+        #expect(UeventActionFilter.program(actions: [], before: nil) == nil)
+        #expect(UeventActionFilter.program(actions: ["add", "Add"], before: nil) == nil)
+        #expect(UeventActionFilter.program(actions: ["add", ""], before: nil) == nil)
+        #expect(UeventActionFilter.program(actions: ["add@"], before: nil) == nil)
+    }
+}
