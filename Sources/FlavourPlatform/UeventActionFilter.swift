@@ -7,7 +7,9 @@
 ///
 /// It reads two message formats (systemd's `sd-device/device-monitor.c`):
 /// - the kernel's: `ACTION@DEVPATH\0KEY=value\0...`; kept when it starts with one of the
-///   actions and `@`;
+///   actions and `@` (and, asked to, when DEVPATH is not under `/devices/virtual/`: a bus
+///   device such as a PCI function never is, while the veth pairs of a container host come and
+///   go there all day);
 /// - libudev's, from udevd: the bytes `libudev\0`, the magic 0xfeedcafe (network order) at 8,
 ///   the properties' offset at 16 (host order), then the properties. udevd sends `ACTION=` as
 ///   the first property (the kernel's order); kept when it is one of the actions.
@@ -49,10 +51,13 @@ public enum UeventActionFilter {
     static let propertiesOffsetField: UInt32 = 16
     static let headerSize: UInt32 = 40
 
-    /// The program: the action checks, then `rest` (nil or empty: keep). Nil when no action is
-    /// given, an action is not plain lowercase ASCII, or a jump would not fit (never for
-    /// flavourd's few short actions).
-    public static func program(actions: Set<String>, before rest: [Instruction]?) -> [Instruction]? {
+    static let virtualDevices = Array("/devices/virtual/".utf8)
+
+    /// The program: the action checks, then `rest` (nil or empty: keep). `virtualDevices`
+    /// false: the kernel's messages about devices under `/devices/virtual/` are dropped too.
+    /// Nil when no action is given, an action is not plain lowercase ASCII, or a jump would not
+    /// fit (never for flavourd's few short actions).
+    public static func program(actions: Set<String>, virtualDevices: Bool = true, before rest: [Instruction]?) -> [Instruction]? {
         guard !actions.isEmpty, actions.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (0x61...0x7A).contains($0) } }) else {
             return nil
         }
@@ -60,7 +65,7 @@ public enum UeventActionFilter {
         let longest = UInt32(sorted.map(\.utf8.count).max() ?? 0) + 1
         let action = Array("ACTION=".utf8)
         // Every byte read lies below this; a shorter message goes to `rest` unread.
-        let needed = headerSize + UInt32(action.count) + longest
+        let needed = max(headerSize + UInt32(action.count) + longest, longest + UInt32(Self.virtualDevices.count))
 
         var program = Assembler()
         program.emit(load | word | length, k: 0)
@@ -70,6 +75,10 @@ public enum UeventActionFilter {
         // The kernel's format: `ACTION@` at 0.
         for name in sorted {
             program.compare(Array(name.utf8) + [UInt8(ascii: "@")], at: 0, onMismatch: .nextAction)
+            if !virtualDevices {
+                program.compare(Self.virtualDevices, at: UInt32(name.utf8.count) + 1, onMismatch: .rest)
+                program.emit(ret | constant, k: drop)
+            }
             program.jumpAlways(to: .rest)
             program.place(.nextAction)
         }

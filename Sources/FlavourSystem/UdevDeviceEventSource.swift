@@ -39,7 +39,7 @@ public final class UdevDeviceEventSource: DeviceEventSource, Sendable {
         // it reads.
         monitor = try UdevMonitor(
             source: source, subsystem: "pci", tag: source == .udev ? tag : nil, receiveBufferSize: receiveBufferSize,
-            actions: UeventRequest.actions, keys: UeventRequest.keys)
+            actions: UeventRequest.actions, keys: UeventRequest.keys, virtualDevices: false)
         self.kernelAdds = kernelAdds && source == .udev
         self.receiveBufferSize = receiveBufferSize
         wake = try UdevMonitor.Wake()
@@ -74,7 +74,8 @@ public final class UdevDeviceEventSource: DeviceEventSource, Sendable {
             switch (listen, current) {
             case (true, nil):
                 current = try UdevMonitor(source: .kernel, subsystem: "pci", receiveBufferSize: receiveBufferSize,
-                                          actions: UeventRequest.kernelAddActions, keys: UeventRequest.kernelAddKeys)
+                                          actions: UeventRequest.kernelAddActions, keys: UeventRequest.kernelAddKeys,
+                                          virtualDevices: false)
                 return true
             case (false, .some):
                 current = nil

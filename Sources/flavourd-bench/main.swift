@@ -380,6 +380,7 @@ func benchMain() async throws {
         print("libudev monitor, kernel source, \(monitor.events) real uevents (tun add, move, remove; private network namespace)")
         print("  CPU per event, every event copied whole    \(fixed(monitor.whole / 1000, 1)) µs")
         print("  CPU per event, flavourd's actions and keys \(fixed(monitor.filtered / 1000, 1)) µs")
+        print("  CPU per event, flavourd's PCI monitor      \(fixed(monitor.pci / 1000, 1)) µs   (a virtual device: dropped in the kernel)")
     } else {
         print("(monitor figures need a private network namespace: run under `unshare -n`, as root)")
     }

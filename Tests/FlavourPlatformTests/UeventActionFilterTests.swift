@@ -115,6 +115,25 @@ import Testing
         #expect(pair.kept(actions.map { Self.libudev(Self.pciProperties($0)) }) == [0, 1, 2])
     }
 
+    /// Asked to, the kernel's messages about devices under /devices/virtual/ (a container's
+    /// veth, a vfio group's character device) are dropped whatever their action; udevd's are
+    /// left to libudev's subsystem match.
+    @Test func virtualDevicesAreDroppedWhenAskedTo() throws {
+        let messages = [
+            Self.kernel("add"),
+            Self.kernel("add", devpath: "/devices/virtual/net/veth0", subsystem: "net"),
+            Self.kernel("remove", devpath: "/devices/virtual/net/veth0", subsystem: "net"),
+            Self.kernel("change", devpath: "/devices/virtual/vfio/7", subsystem: "vfio"),
+            Self.kernel("add", devpath: "/devices/virtualx/7"),
+            Self.kernel("add", devpath: "/devices/pci0000:00/0000:00:03.0/vfio-dev/vfio0", subsystem: "vfio-dev"),
+            Self.libudev(["ACTION=add", "DEVPATH=/devices/virtual/net/veth0", "SUBSYSTEM=net", "SEQNUM=4711"], subsystem: "net"),
+        ]
+        let physical = try FilteredPair(#require(UeventActionFilter.program(actions: Self.actions, virtualDevices: false, before: nil)))
+        #expect(physical.kept(messages) == [0, 4, 5, 6])
+        let any = try FilteredPair(#require(UeventActionFilter.program(actions: Self.actions, before: nil)))
+        #expect(any.kept(messages) == [0, 1, 2, 3, 4, 5, 6])
+    }
+
     /// What the filter cannot read goes on, unjudged, to the program after it (here: keep).
     @Test func messagesItCannotReadAreLeftToTheRest() throws {
         let pair = try FilteredPair(#require(UeventActionFilter.program(actions: Self.actions, before: nil)))
@@ -152,12 +171,13 @@ import Testing
     /// subsystem in the kernel): the checks are the whole program.
     @Test func aKernelGroupMonitorGetsTheChecksAlone() throws {
         let plain = try UdevMonitor(source: .kernel, subsystem: "pci")
-        let filtered = try UdevMonitor(source: .kernel, subsystem: "pci", actions: ["add", "change"])
+        let filtered = try UdevMonitor(source: .kernel, subsystem: "pci", actions: ["add", "change"], virtualDevices: false)
         #expect(try SocketFilter.attached(to: plain.fileDescriptor).get().isEmpty)
         let program = try SocketFilter.attached(to: filtered.fileDescriptor).get()
-        #expect(program == UeventActionFilter.program(actions: ["add", "change"], before: nil))
+        #expect(program == UeventActionFilter.program(actions: ["add", "change"], virtualDevices: false, before: nil))
         let pair = try FilteredPair(program)
-        #expect(pair.kept(["add", "remove", "change", "bind"].map { Self.kernel($0) }) == [0, 2])
+        let messages = ["add", "remove", "change", "bind"].map { Self.kernel($0) } + [Self.kernel("add", devpath: "/devices/virtual/vfio/7")]
+        #expect(pair.kept(messages) == [0, 2])
     }
 
     @Test func actionsItCannotMatchGiveNoProgram() {
