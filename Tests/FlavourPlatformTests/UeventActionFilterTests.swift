@@ -109,10 +109,13 @@ import Testing
         #expect(pair.kept(actions.map { Self.kernel($0) }) == [0, 1, 2])
     }
 
-    @Test func libudevMessagesOfOtherActionsAreDropped() throws {
+    /// udevd's messages, `ACTION=` first or after `UDEV_DATABASE_VERSION=1` (as the test guest's
+    /// systemd 252 sends them).
+    @Test(arguments: [[], ["UDEV_DATABASE_VERSION=1"]])
+    func libudevMessagesOfOtherActionsAreDropped(leading: [String]) throws {
         let pair = try FilteredPair(#require(UeventActionFilter.program(actions: Self.actions, before: nil)))
         let actions = ["add", "change", "remove"] + Self.otherActions
-        #expect(pair.kept(actions.map { Self.libudev(Self.pciProperties($0)) }) == [0, 1, 2])
+        #expect(pair.kept(actions.map { Self.libudev(leading + Self.pciProperties($0)) }) == [0, 1, 2])
     }
 
     /// Asked to, the kernel's messages about devices under /devices/virtual/ (a container's
@@ -138,12 +141,16 @@ import Testing
     @Test func messagesItCannotReadAreLeftToTheRest() throws {
         let pair = try FilteredPair(#require(UeventActionFilter.program(actions: Self.actions, before: nil)))
         let messages = [
-            Array("bind@/x\0ACTION=bind\0".utf8),  // shorter than the filter reads
+            Array("bind@/x\0".utf8),  // shorter than the filter reads (the magic at 8)
+            Self.libudev(["ACTION=bind"]),  // shorter than its libudev checks read
             Self.libudev(Self.pciProperties("bind"), propertiesOffset: 48),  // a longer header
             Self.libudev(["DEVPATH=/devices/pci0000:00/0000:00:03.0", "ACTION=bind", "SUBSYSTEM=pci", "SEQNUM=4711"]),  // ACTION not first
-            Self.libudev(Self.pciProperties("bind")),  // the one it reads: dropped
+            Self.libudev(["UDEV_DATABASE_VERSION=2"] + Self.pciProperties("bind")),  // a database version it does not know
+            Self.libudev(["USEC_INITIALIZED=1"] + Self.pciProperties("bind")),  // another property first
+            Self.libudev(Self.pciProperties("bind")),  // those it reads: dropped
+            Self.libudev(["UDEV_DATABASE_VERSION=1"] + Self.pciProperties("bind")),
         ]
-        #expect(pair.kept(messages) == [0, 1, 2])
+        #expect(pair.kept(messages) == [0, 1, 2, 3, 4, 5])
     }
 
     /// On a udev-group monitor the checks go in front of libudev's own program, which still
@@ -157,12 +164,13 @@ import Testing
         #expect(!libudevs.isEmpty)
         #expect(combined.count > libudevs.count && Array(combined.suffix(libudevs.count)) == libudevs)
         let pair = try FilteredPair(combined)
+        let version = "UDEV_DATABASE_VERSION=1"
         let messages = [
-            Self.libudev(Self.pciProperties("add")),
-            Self.libudev(Self.pciProperties("bind")),
-            Self.libudev(["ACTION=add", "DEVPATH=/devices/virtual/net/flv0", "SUBSYSTEM=net", "SEQNUM=4711"], subsystem: "net"),
-            Self.libudev(Self.pciProperties("remove")),
-            Self.libudev(Self.pciProperties("unbind")),
+            Self.libudev([version] + Self.pciProperties("add")),
+            Self.libudev([version] + Self.pciProperties("bind")),
+            Self.libudev([version, "ACTION=add", "DEVPATH=/devices/virtual/net/flv0", "SUBSYSTEM=net", "SEQNUM=4711"], subsystem: "net"),
+            Self.libudev([version] + Self.pciProperties("remove")),
+            Self.libudev([version] + Self.pciProperties("unbind")),
         ]
         #expect(pair.kept(messages) == [0, 3])
     }
