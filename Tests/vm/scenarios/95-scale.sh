@@ -320,7 +320,8 @@ no_request() {
 }
 # Where udevd puts ACTION= in the messages it sends: flavourd's socket filter
 # (UeventActionFilter) drops the bind and unbind echoes in the kernel only when it is the first
-# property, right after the header. A synthetic `bind` on the first PF, heard on udevd's group.
+# property after the header, or the second after UDEV_DATABASE_VERSION=1. A synthetic `bind` on
+# the first PF, heard on udevd's group: its first two properties.
 udevd_first_property() {
     python3 - "$SYSFS_PCI/${pfs[0]}" <<'PY'
 import socket, struct, sys
@@ -336,11 +337,11 @@ while True:
     off = struct.unpack_from("=I", m, 16)[0]
     props = m[off:].split(b"\0")
     if b"SUBSYSTEM=pci" in props and b"ACTION=bind" in props:
-        print(props[0].decode())
+        print(" ".join(p.decode() for p in props[:2]))
         break
 PY
 }
-note "udevd's first property in its messages: $(udevd_first_property 2>&1 || echo 'none heard')"
+note "udevd's first properties in its messages: $(udevd_first_property 2>&1 || echo 'none heard')"
 
 rule_masked yes
 [[ "$(jq '.standing_requests | length' /run/driver-flavour/status.json)" == 0 ]] ||
