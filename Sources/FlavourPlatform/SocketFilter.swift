@@ -31,13 +31,13 @@ public enum SocketFilter {
 
     /// Puts `UeventActionFilter`'s checks in front of the program libudev attached to a
     /// monitor's socket (or none, on the kernel's group). Nil when done.
-    public static func dropOtherActions(_ actions: Set<String>, virtualDevices: Bool, on descriptor: Int32) -> UdevError? {
+    public static func dropOtherActions(_ actions: Set<String>, pciFunctionsOnly: Bool, on descriptor: Int32) -> UdevError? {
         let rest: [UeventActionFilter.Instruction]
         switch attached(to: descriptor) {
         case .success(let program): rest = program
         case .failure(let error): return error
         }
-        guard let program = UeventActionFilter.program(actions: actions, virtualDevices: virtualDevices, before: rest) else {
+        guard let program = UeventActionFilter.program(actions: actions, pciFunctionsOnly: pciFunctionsOnly, before: rest) else {
             return UdevError(operation: "UeventActionFilter", argument: "actions \(actions.sorted().joined(separator: ","))", errno: EINVAL)
         }
         return attach(program, to: descriptor)

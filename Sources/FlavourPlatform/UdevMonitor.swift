@@ -61,13 +61,13 @@ public final class UdevMonitor: Sendable {
     ///     for its own bookkeeping, `net/core/sock.c`).
     ///   - actions: only events of these actions are delivered (nil: all).
     ///   - keys: only these properties are copied into an event (nil: all).
-    ///   - virtualDevices: false for a bus subsystem (pci): none of its devices lives under
-    ///     `/devices/virtual/`, and the kernel's messages about those are dropped in the kernel
-    ///     with the other actions (`actions` given).
+    ///   - pciFunctionsOnly: for the pci subsystem: the kernel's messages about devices whose
+    ///     name is not a PCI function's are dropped in the kernel with the other actions
+    ///     (`actions` given; `UeventActionFilter`).
     public init(
         source: UdevEventSource, subsystem: String = "pci", tag: String? = nil,
         receiveBufferSize: Int32 = UdevMonitor.receiveBufferSize, actions: Set<String>? = nil, keys: Set<String>? = nil,
-        virtualDevices: Bool = true
+        pciFunctionsOnly: Bool = false
     ) throws(UdevError) {
         guard let udev = udev_new() else {
             throw UdevError(operation: "udev_new", argument: "", errno: errno)
@@ -98,7 +98,7 @@ public final class UdevMonitor: Sendable {
         // After libudev attached its own filter (subsystem, tag; none on the kernel's group):
         // the action checks go in front of it.
         actionFilterError = actions.flatMap {
-            SocketFilter.dropOtherActions($0, virtualDevices: virtualDevices, on: udev_monitor_get_fd(monitor))
+            SocketFilter.dropOtherActions($0, pciFunctionsOnly: pciFunctionsOnly, on: udev_monitor_get_fd(monitor))
         }
 
         let cancel = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))

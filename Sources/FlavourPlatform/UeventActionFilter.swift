@@ -7,9 +7,14 @@
 ///
 /// It reads two message formats (systemd's `sd-device/device-monitor.c`):
 /// - the kernel's: `ACTION@DEVPATH\0KEY=value\0...`; kept when it starts with one of the
-///   actions and `@` (and, asked to, when DEVPATH is not under `/devices/virtual/`: a bus
-///   device such as a PCI function never is, while the veth pairs of a container host come and
-///   go there all day);
+///   actions and `@`, and, asked to (`pciFunctionsOnly`), when DEVPATH ends in a PCI
+///   function's name (`%04x:%02x:%02x.%d`, drivers/pci/probe.c: `.` two bytes before its end,
+///   `:` five and eight). That drops what a PCI monitor of the kernel's group would receive
+///   and throw away: every device under `/devices/virtual/` (a container host's veth pairs,
+///   each vfio group's device) and the children of PCI functions (a VF's `vfio-dev`, an NVMe
+///   controller's `nvme` and block devices, a NIC's `net` interface). Classic BPF has no loops:
+///   the search for DEVPATH's end is unrolled over the first 255 bytes; a longer one is left
+///   to `rest`;
 /// - libudev's, from udevd: the bytes `libudev\0`, the magic 0xfeedcafe (network order) at 8,
 ///   the properties' offset at 16 (host order), then the properties, in the kernel's order
 ///   (`ACTION=` first) after udevd's `UDEV_DATABASE_VERSION=1` (systemd 247 and later; the
@@ -54,16 +59,21 @@ public enum UeventActionFilter {
     static let propertiesOffsetField: UInt32 = 16
     static let headerSize: UInt32 = 40
 
-    static let virtualDevices = Array("/devices/virtual/".utf8)
+    static let loadIndexImmediate: UInt16 = 0x01, indirect: UInt16 = 0x40  // BPF_LDX | BPF_IMM, BPF_IND
+    /// Where the search for the end of a kernel message's DEVPATH starts and ends: after
+    /// `add@` and the shortest PCI function path's tail (`/0000:00:00.0`), up to the last
+    /// offset a conditional jump can skip over.
+    static let searchStart: UInt32 = 17
+    static let searchEnd: UInt32 = 255
     /// The property udevd puts before the kernel's (sd-device's database version, 1 since
     /// systemd 247).
     static let databaseVersion = Array("UDEV_DATABASE_VERSION=1\0".utf8)
 
-    /// The program: the action checks, then `rest` (nil or empty: keep). `virtualDevices`
-    /// false: the kernel's messages about devices under `/devices/virtual/` are dropped too.
-    /// Nil when no action is given, an action is not plain lowercase ASCII, or a jump would not
-    /// fit (never for flavourd's few short actions).
-    public static func program(actions: Set<String>, virtualDevices: Bool = true, before rest: [Instruction]?) -> [Instruction]? {
+    /// The program: the action checks, then `rest` (nil or empty: keep). `pciFunctionsOnly`:
+    /// the kernel's messages about devices that are not PCI functions are dropped too. Nil when
+    /// no action is given, an action is not plain lowercase ASCII, or a jump would not fit
+    /// (never for flavourd's few short actions).
+    public static func program(actions: Set<String>, pciFunctionsOnly: Bool = false, before rest: [Instruction]?) -> [Instruction]? {
         guard !actions.isEmpty, actions.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (0x61...0x7A).contains($0) } }) else {
             return nil
         }
@@ -81,17 +91,34 @@ public enum UeventActionFilter {
         program.jump(equal, k: magic, ifTrue: .libudev, ifFalse: nil)
         // The kernel's format: `ACTION@` at 0.
         program.emit(load | word | length, k: 0)
-        program.jump(greaterOrEqual, k: longest + (virtualDevices ? 0 : UInt32(Self.virtualDevices.count)), ifTrue: nil, ifFalse: .rest)
+        program.jump(greaterOrEqual, k: pciFunctionsOnly ? Self.searchStart + 1 : longest, ifTrue: nil, ifFalse: .rest)
         for name in sorted {
             program.compare(Array(name.utf8) + [UInt8(ascii: "@")], at: 0, onMismatch: .nextAction)
-            if !virtualDevices {
-                program.compare(Self.virtualDevices, at: UInt32(name.utf8.count) + 1, onMismatch: .rest)
-                program.emit(ret | constant, k: drop)
-            }
-            program.jumpAlways(to: .rest)
+            program.jumpAlways(to: pciFunctionsOnly ? .search : .rest)
             program.place(.nextAction)
         }
         program.emit(ret | constant, k: drop)
+        if pciFunctionsOnly {
+            // The first NUL ends `ACTION@DEVPATH`; it lies within every well-formed message (a
+            // message without one is dropped, as libudev rejects it). X = its offset - 8.
+            program.place(.search)
+            for offset in Self.searchStart...Self.searchEnd {
+                program.emit(load | byte | absolute, k: offset)
+                program.jump(equal, k: 0, ifTrue: nil, ifFalse: .nextOffset)
+                program.emit(loadIndexImmediate, k: offset - 8)
+                program.jumpAlways(to: .pciName)
+                program.place(.nextOffset)
+            }
+            program.jumpAlways(to: .rest)  // DEVPATH longer than the search: left to libudev
+            program.place(.pciName)
+            for (back, byte) in [(2, UInt8(ascii: ".")), (5, UInt8(ascii: ":")), (8, UInt8(ascii: ":"))] {
+                program.emit(load | Self.byte | indirect, k: UInt32(8 - back))
+                program.jump(equal, k: UInt32(byte), ifTrue: nil, ifFalse: .dropped)
+            }
+            program.jumpAlways(to: .rest)
+            program.place(.dropped)
+            program.emit(ret | constant, k: drop)
+        }
         // libudev's format: properties right after the header, `ACTION=` in one of the layouts.
         program.place(.libudev)
         program.emit(load | word | length, k: 0)
@@ -113,10 +140,15 @@ public enum UeventActionFilter {
         return program.resolved(then: tail.isEmpty ? [Instruction(code: ret | constant, k: keep)] : tail)
     }
 
-    /// Instructions with forward jumps to labels, resolved at the end. `nextAction` is placed
-    /// once per action: a jump to it goes to its next placement.
+    /// Instructions with forward jumps to labels, resolved at the end. A label may be placed
+    /// more than once (`nextAction`, once per action): a jump to it goes to its next placement.
     private struct Assembler {
-        enum Label: Hashable { case rest, libudev, nextAction, nextLayout }
+        enum Label: Hashable {
+            case rest, libudev, nextAction, nextLayout, search, nextOffset, pciName, dropped
+
+            /// May lie beyond the 255 instructions a conditional jump reaches (past the search).
+            var isFar: Bool { self == .rest || self == .libudev }
+        }
 
         private var instructions: [Instruction] = []
         /// (instruction index, label, true branch?) for conditional jumps; nil branch: JA's k.
@@ -128,11 +160,23 @@ public enum UeventActionFilter {
         }
 
         /// A conditional jump: nil target falls through to the next instruction.
+        /// A conditional jump to a far label (`Label.isFar`), whose other branch falls through,
+        /// goes through an unconditional jump (32-bit offset) that the near branch skips.
         mutating func jump(_ test: UInt16, k: UInt32, ifTrue: Label?, ifFalse: Label?) {
             let index = instructions.count
-            instructions.append(Instruction(code: UeventActionFilter.jump | test | constant, k: k))
-            if let ifTrue { pending.append((index, ifTrue, true)) }
-            if let ifFalse { pending.append((index, ifFalse, false)) }
+            let code = UeventActionFilter.jump | test | constant
+            switch (ifTrue, ifFalse) {
+            case (let far?, nil) where far.isFar:
+                instructions.append(Instruction(code: code, jt: 0, jf: 1, k: k))
+                jumpAlways(to: far)
+            case (nil, let far?) where far.isFar:
+                instructions.append(Instruction(code: code, jt: 1, jf: 0, k: k))
+                jumpAlways(to: far)
+            default:
+                instructions.append(Instruction(code: code, k: k))
+                if let ifTrue { pending.append((index, ifTrue, true)) }
+                if let ifFalse { pending.append((index, ifFalse, false)) }
+            }
         }
 
         mutating func jumpAlways(to label: Label) {

@@ -39,7 +39,7 @@ public final class UdevDeviceEventSource: DeviceEventSource, Sendable {
         // it reads.
         monitor = try UdevMonitor(
             source: source, subsystem: "pci", tag: source == .udev ? tag : nil, receiveBufferSize: receiveBufferSize,
-            actions: UeventRequest.actions, keys: UeventRequest.keys, virtualDevices: false)
+            actions: UeventRequest.actions, keys: UeventRequest.keys, pciFunctionsOnly: true)
         self.kernelAdds = kernelAdds && source == .udev
         self.receiveBufferSize = receiveBufferSize
         wake = try UdevMonitor.Wake()
@@ -75,7 +75,7 @@ public final class UdevDeviceEventSource: DeviceEventSource, Sendable {
             case (true, nil):
                 current = try UdevMonitor(source: .kernel, subsystem: "pci", receiveBufferSize: receiveBufferSize,
                                           actions: UeventRequest.kernelAddActions, keys: UeventRequest.kernelAddKeys,
-                                          virtualDevices: false)
+                                          pciFunctionsOnly: true)
                 return true
             case (false, .some):
                 current = nil

@@ -27,7 +27,7 @@ struct MonitorBench {
               let filtered = try? UdevMonitor(
                   source: .kernel, subsystem: "net", actions: UeventRequest.actions, keys: UeventRequest.keys),
               let pci = try? UdevMonitor(
-                  source: .kernel, subsystem: "pci", actions: UeventRequest.actions, keys: UeventRequest.keys, virtualDevices: false)
+                  source: .kernel, subsystem: "pci", actions: UeventRequest.actions, keys: UeventRequest.keys, pciFunctionsOnly: true)
         else { return nil }
         for index in 0..<cycles where !flash(index) { return nil }
         func drain(_ monitor: UdevMonitor) -> Double {

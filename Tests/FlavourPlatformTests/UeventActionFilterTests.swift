@@ -1,4 +1,5 @@
 import FlavourPlatform
+import Foundation
 import Glibc
 import Testing
 
@@ -118,23 +119,35 @@ import Testing
         #expect(pair.kept(actions.map { Self.libudev(leading + Self.pciProperties($0)) }) == [0, 1, 2])
     }
 
-    /// Asked to, the kernel's messages about devices under /devices/virtual/ (a container's
-    /// veth, a vfio group's character device) are dropped whatever their action; udevd's are
-    /// left to libudev's subsystem match.
-    @Test func virtualDevicesAreDroppedWhenAskedTo() throws {
+    /// Asked to, the kernel's messages about devices whose name is not a PCI function's (a
+    /// container's veth, a vfio group's device, a VF's vfio-dev, an NVMe controller) are
+    /// dropped whatever their action; PCI functions under any parent (VMD's five-digit
+    /// domains, Hyper-V's VMBus, ten bridges deep) are kept, and udevd's messages are left to
+    /// libudev's subsystem match.
+    @Test func onlyPCIFunctionsAreKeptWhenAskedTo() throws {
+        let vf = "/devices/pci0000:00/0000:00:02.0/0000:01:00.1"
+        let deep = "/devices/pci0000:00" + (1...10).map { String(format: "/0000:%02x:00.0", $0) }.joined()
+        let long = "/devices/platform/" + String(repeating: "x", count: 240) + "/0000:01:00.0"
         let messages = [
-            Self.kernel("add"),
+            Self.kernel("add", devpath: vf),
             Self.kernel("add", devpath: "/devices/virtual/net/veth0", subsystem: "net"),
             Self.kernel("remove", devpath: "/devices/virtual/net/veth0", subsystem: "net"),
             Self.kernel("change", devpath: "/devices/virtual/vfio/7", subsystem: "vfio"),
-            Self.kernel("add", devpath: "/devices/virtualx/7"),
-            Self.kernel("add", devpath: "/devices/pci0000:00/0000:00:03.0/vfio-dev/vfio0", subsystem: "vfio-dev"),
+            Self.kernel("add", devpath: vf + "/vfio-dev/vfio0", subsystem: "vfio-dev"),
+            Self.kernel("add", devpath: "/devices/pci0000:00/0000:00:03.0/nvme/nvme0", subsystem: "nvme"),
+            Self.kernel("remove", devpath: "/devices/pci0000:00/0000:00:0e.0/pci10000:00/10000:00:02.0"),
+            Self.kernel("add", devpath: "/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI0004:00/VMBUS:00/f8b3781b-1e82-4818-a1c3-63d806ec15bb/pci1e82:00/1e82:00:00.0"),
+            Self.kernel("change", devpath: deep),
+            Self.kernel("add", devpath: long),  // its end lies past the search: left to libudev
+            Self.kernel("add", devpath: "/devices/pci0000:00/pci_bus/0000:00", subsystem: "pci_bus"),
             Self.libudev(["ACTION=add", "DEVPATH=/devices/virtual/net/veth0", "SUBSYSTEM=net", "SEQNUM=4711"], subsystem: "net"),
         ]
-        let physical = try FilteredPair(#require(UeventActionFilter.program(actions: Self.actions, virtualDevices: false, before: nil)))
-        #expect(physical.kept(messages) == [0, 4, 5, 6])
+        let functions = try FilteredPair(#require(UeventActionFilter.program(actions: Self.actions, pciFunctionsOnly: true, before: nil)))
+        #expect(functions.kept(messages) == [0, 6, 7, 8, 9, 11])
         let any = try FilteredPair(#require(UeventActionFilter.program(actions: Self.actions, before: nil)))
-        #expect(any.kept(messages) == [0, 1, 2, 3, 4, 5, 6])
+        #expect(any.kept(messages) == Array(messages.indices))
+        // Other actions still go first: a PCI function's bind.
+        #expect(functions.kept([Self.kernel("bind", devpath: vf)]) == [])
     }
 
     /// What the filter cannot read goes on, unjudged, to the program after it (here: keep).
@@ -179,10 +192,10 @@ import Testing
     /// subsystem in the kernel): the checks are the whole program.
     @Test func aKernelGroupMonitorGetsTheChecksAlone() throws {
         let plain = try UdevMonitor(source: .kernel, subsystem: "pci")
-        let filtered = try UdevMonitor(source: .kernel, subsystem: "pci", actions: ["add", "change"], virtualDevices: false)
+        let filtered = try UdevMonitor(source: .kernel, subsystem: "pci", actions: ["add", "change"], pciFunctionsOnly: true)
         #expect(try SocketFilter.attached(to: plain.fileDescriptor).get().isEmpty)
         let program = try SocketFilter.attached(to: filtered.fileDescriptor).get()
-        #expect(program == UeventActionFilter.program(actions: ["add", "change"], virtualDevices: false, before: nil))
+        #expect(program == UeventActionFilter.program(actions: ["add", "change"], pciFunctionsOnly: true, before: nil))
         let pair = try FilteredPair(program)
         let messages = ["add", "remove", "change", "bind"].map { Self.kernel($0) } + [Self.kernel("add", devpath: "/devices/virtual/vfio/7")]
         #expect(pair.kept(messages) == [0, 2])
