@@ -3,8 +3,8 @@ import Glibc
 
 /// A socket's classic BPF filter (socket(7): SO_ATTACH_FILTER, SO_GET_FILTER).
 public enum SocketFilter {
-    /// The program attached to `descriptor`: empty when there is none, nil when it cannot be
-    /// read (errno in `error`).
+    /// The program attached to `descriptor`: empty when there is none, a failure with the errno
+    /// when it cannot be read.
     public static func attached(to descriptor: Int32) -> Result<[UeventActionFilter.Instruction], UdevError> {
         // SO_GET_FILTER's length is in instructions, not bytes (net/core/filter.c, sk_get_filter).
         var count = socklen_t(0)

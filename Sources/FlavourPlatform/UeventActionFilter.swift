@@ -23,9 +23,9 @@
 ///
 /// The filter only drops what it identifies: a message it cannot read (shorter than it needs,
 /// properties elsewhere than right after the 40-byte header, `ACTION=` neither first nor right
-/// after `UDEV_DATABASE_VERSION=1`) goes on to
-/// `rest`, the program libudev attached (its subsystem and tag match), unchanged. So it can
-/// never drop an event libudev would have delivered with one of the actions.
+/// after `UDEV_DATABASE_VERSION=1`, a DEVPATH longer than the search) goes on to `rest`, the
+/// program libudev attached (its subsystem and tag match), unchanged. So it never drops an
+/// event a PCI monitor asked for these actions would have delivered.
 public enum UeventActionFilter {
     /// One instruction (`struct sock_filter`).
     public struct Instruction: Equatable, Sendable {
@@ -49,8 +49,8 @@ public enum UeventActionFilter {
     static let constant: UInt16 = 0x00, ret: UInt16 = 0x06
 
     /// What a filter returns to keep a whole message, or to drop it.
-    public static let keep: UInt32 = 0xFFFF_FFFF
-    public static let drop: UInt32 = 0
+    static let keep: UInt32 = 0xFFFF_FFFF
+    static let drop: UInt32 = 0
 
     /// libudev's header: the magic (checked in network order, as libudev's own filter does)
     /// and the properties' offset, which is the header's size.
@@ -159,9 +159,9 @@ public enum UeventActionFilter {
             instructions.append(Instruction(code: code, k: k))
         }
 
-        /// A conditional jump: nil target falls through to the next instruction.
-        /// A conditional jump to a far label (`Label.isFar`), whose other branch falls through,
-        /// goes through an unconditional jump (32-bit offset) that the near branch skips.
+        /// A conditional jump; a nil target falls through to the next instruction. A jump to a
+        /// far label (`Label.isFar`) goes through an unconditional jump (32-bit offset) that
+        /// the other branch skips.
         mutating func jump(_ test: UInt16, k: UInt32, ifTrue: Label?, ifFalse: Label?) {
             let index = instructions.count
             let code = UeventActionFilter.jump | test | constant

@@ -10,9 +10,9 @@
 #              last verified bind (flavourd's last `bound` entry);
 #   synthetic  flavourd through one synthetic request a VF, VFs made beforehand;
 # each flavourd run with its CPU (user + system) a VF, RSS (idle after the run, and at the last
-# bind), outcomes per VF and the
-# default driver's probes (a kprobe on nvme_probe). The standing run is repeated with driverctl's
-# slow udev rule (89-vfio-uio.rules, a bash program per new /dev/vfio group) masked, and once
+# bind), outcomes per VF and the default driver's probes (a kprobe on nvme_probe). The standing
+# run is repeated with driverctl's slow udev rule (89-vfio-uio.rules, a bash program per new
+# /dev/vfio group) masked, and once
 # more with flavourd on the kernel source (rule masked: that source is for hosts without udevd),
 # and last with the rule installed and the cgroup cpu controller on (as on container hosts).
 # Events no request covers (a VF's add, a bind flavourd did not make, an unbind and a remove) get
@@ -322,7 +322,7 @@ no_request() {
 # (UeventActionFilter) drops the bind and unbind echoes in the kernel only when it is the first
 # property after the header, or the second after UDEV_DATABASE_VERSION=1. A synthetic `bind` on
 # the first PF, heard on udevd's group: its first two properties.
-udevd_first_property() {
+udevd_first_properties() {
     python3 - "$SYSFS_PCI/${pfs[0]}" <<'PY'
 import socket, struct, sys
 s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 15)
@@ -341,7 +341,7 @@ while True:
         break
 PY
 }
-note "udevd's first properties in its messages: $(udevd_first_property 2>&1 || echo 'none heard')"
+note "udevd's first properties in its messages: $(udevd_first_properties 2>&1 || echo 'none heard')"
 
 rule_masked yes
 [[ "$(jq '.standing_requests | length' /run/driver-flavour/status.json)" == 0 ]] ||
