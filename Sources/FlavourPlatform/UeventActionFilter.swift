@@ -91,7 +91,7 @@ public enum UeventActionFilter {
         program.jump(equal, k: magic, ifTrue: .libudev, ifFalse: nil)
         // The kernel's format: `ACTION@` at 0.
         program.emit(load | word | length, k: 0)
-        program.jump(greaterOrEqual, k: pciFunctionsOnly ? Self.searchStart + 1 : longest, ifTrue: nil, ifFalse: .rest)
+        program.jump(greaterOrEqual, k: pciFunctionsOnly ? max(longest, Self.searchStart + 1) : longest, ifTrue: nil, ifFalse: .rest)
         for name in sorted {
             program.compare(Array(name.utf8) + [UInt8(ascii: "@")], at: 0, onMismatch: .nextAction)
             program.jumpAlways(to: pciFunctionsOnly ? .search : .rest)

@@ -164,6 +164,11 @@ import Testing
             Self.libudev(["UDEV_DATABASE_VERSION=1"] + Self.pciProperties("bind")),
         ]
         #expect(pair.kept(messages) == [0, 1, 2, 3, 4, 5])
+        // With the PCI check, an action longer than where the search starts: a message shorter
+        // than the action is left to the rest too, a whole one of it still goes on to the check.
+        let action = "averyveryverylongaction"
+        let long = try FilteredPair(#require(UeventActionFilter.program(actions: [action], pciFunctionsOnly: true, before: nil)))
+        #expect(long.kept([Array("\(action.dropLast(3))@\0".utf8), Self.kernel(action)]) == [0, 1])
     }
 
     /// On a udev-group monitor the checks go in front of libudev's own program, which still

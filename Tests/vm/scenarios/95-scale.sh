@@ -12,9 +12,9 @@
 # each flavourd run with its CPU (user + system) a VF, RSS (idle after the run, and at the last
 # bind), outcomes per VF and the default driver's probes (a kprobe on nvme_probe). The standing
 # run is repeated with driverctl's slow udev rule (89-vfio-uio.rules, a bash program per new
-# /dev/vfio group) masked, and once
-# more with flavourd on the kernel source (rule masked: that source is for hosts without udevd),
-# and last with the rule installed and the cgroup cpu controller on (as on container hosts).
+# /dev/vfio group) masked, once more with flavourd on the kernel source (rule masked: that
+# source is for hosts without udevd), and last with the rule installed and the cgroup cpu
+# controller on (as on container hosts).
 # Events no request covers (a VF's add, a bind flavourd did not make, an unbind and a remove) get
 # their CPU a VF, on either source (rule masked). Each flavourd run also says where the guest's
 # CPU went (udevd and the programs its rules run, PID 1, journald, flavourd).
